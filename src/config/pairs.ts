@@ -1,0 +1,177 @@
+// The pairs file: one pair per line, "[shost:]spool/fs [dhost:]dpool/fs [key=value,...]".
+// Pure: text in, pairs or a list of problems (each with its line) out.
+import { fingerprint } from '../domain/fingerprint.js';
+import { datasetNameProblem, hostNameProblem, isLocalHost, isPoolRoot } from '../domain/names.js';
+import { optionConsistencyProblems, parseOption, type OptionKey, type PairOptions, type Transport } from './keys.js';
+
+export interface Endpoint {
+  /** host as written; 'localhost' when omitted */
+  host: string;
+  local: boolean;
+  dataset: string;
+}
+
+export interface Pair {
+  file: string;
+  line: number;
+  source: Endpoint;
+  destination: Endpoint;
+  /** [defaults] merged with the line's own keys */
+  options: PairOptions;
+  transport: Transport;
+  fingerprint: string;
+  /** how the pair is named in messages: dhost:dzfs, or dzfs for a local destination */
+  label: string;
+}
+
+export interface Problem {
+  file: string;
+  line: number;
+  message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  return p.line > 0 ? `${p.file}:${p.line}: ${p.message}` : `${p.file}: ${p.message}`;
+}
+
+/** strip a comment: '#' at the start of the line or after whitespace */
+function stripComment(line: string): string {
+  const m = /(^|\s)#/.exec(line);
+  return m ? line.slice(0, m.index) : line;
+}
+
+function parseEndpoint(field: string, role: 'source' | 'destination'): Endpoint | { error: string } {
+  let host = 'localhost';
+  let dataset = field;
+  const colon = field.indexOf(':');
+  const slash = field.indexOf('/');
+  if (colon >= 0 && (slash < 0 || colon < slash)) {
+    host = field.slice(0, colon);
+    dataset = field.slice(colon + 1);
+    if (host === '') return { error: `${role} '${field}' has an empty host before ':'` };
+    const hp = hostNameProblem(host);
+    if (hp) return { error: `${role} host: ${hp}` };
+  }
+  const dp = datasetNameProblem(dataset);
+  if (dp) return { error: `${role}: ${dp}` };
+  return { host, local: isLocalHost(host), dataset };
+}
+
+function parseOptionsField(text: string): { options: PairOptions; keys: Set<OptionKey> } | { errors: string[] } {
+  const options: PairOptions = {};
+  const keys = new Set<OptionKey>();
+  const errors: string[] = [];
+  for (const raw of text.split(',')) {
+    const item = raw.trim();
+    if (item === '') continue;
+    const eq = item.indexOf('=');
+    if (eq < 0) {
+      errors.push(`'${item}' is not key=value`);
+      continue;
+    }
+    const key = item.slice(0, eq).trim();
+    const r = parseOption(key, item.slice(eq + 1).trim());
+    if ('error' in r) {
+      errors.push(r.error);
+      continue;
+    }
+    if (keys.has(r.key)) {
+      errors.push(`${r.key} is given twice`);
+      continue;
+    }
+    keys.add(r.key);
+    (options as Record<string, unknown>)[r.key] = r.value;
+  }
+  return errors.length ? { errors } : { options, keys };
+}
+
+function resolveTransport(src: Endpoint, dst: Endpoint, o: PairOptions, lineKeys: Set<OptionKey>): Transport | { errors: string[] } {
+  const bothLocal = src.local && dst.local;
+  const t: Transport = o.transport ?? (bothLocal ? 'local' : 'ssh');
+  const errors: string[] = [];
+  if (t === 'local' && !bothLocal) errors.push('transport=local needs both ends on this machine; use ssh or mbuffer');
+  if (t === 'ssh' && bothLocal) errors.push('transport=ssh needs a remote host; both ends are on this machine (use local)');
+  if (t === 'mbuffer' && o.port === undefined) errors.push('transport=mbuffer needs port=<TCP port>');
+  if (t !== 'mbuffer' && lineKeys.has('port')) errors.push(`port is only used with transport=mbuffer (this pair uses ${t})`);
+  if (bothLocal) {
+    for (const k of ['sshport', 'sshkey', 'sshuser'] as const) {
+      if (lineKeys.has(k)) errors.push(`${k} is given but both ends are on this machine`);
+    }
+  }
+  return errors.length ? { errors } : t;
+}
+
+export function parsePairs(text: string, file: string, defaults: PairOptions = {}): { pairs: Pair[]; problems: Problem[] } {
+  const pairs: Pair[] = [];
+  const problems: Problem[] = [];
+  const seenDest = new Map<string, number>();
+  const seenPort = new Map<string, number>();
+  const seenFp = new Map<string, number>();
+  const lines = text.split(/\r?\n/);
+
+  lines.forEach((rawLine, index) => {
+    const line = index + 1;
+    const fail = (message: string) => problems.push({ file, line, message });
+    const content = stripComment(rawLine).trim();
+    if (content === '') return;
+    const fields = content.split(/\s+/);
+    if (fields.length < 2) {
+      fail(`'${content}' has a source but no destination (write: source destination [key=value,...])`);
+      return;
+    }
+    const src = parseEndpoint(fields[0]!, 'source');
+    const dst = parseEndpoint(fields[1]!, 'destination');
+    const opts = parseOptionsField(fields.slice(2).join(''));
+    let bad = false;
+    for (const r of [src, dst]) if ('error' in r) (fail(r.error), (bad = true));
+    if ('errors' in opts) (opts.errors.forEach(fail), (bad = true));
+    if (bad || 'error' in src || 'error' in dst || 'errors' in opts) return;
+
+    if (isPoolRoot(dst.dataset)) {
+      fail(`destination '${dst.dataset}' is a pool; replicate into a file system below it (${dst.dataset}/<name>)`);
+      return;
+    }
+    if (src.host === dst.host || (src.local && dst.local)) {
+      const a = src.dataset;
+      const b = dst.dataset;
+      if (a === b) return void fail('source and destination are the same dataset');
+      if (b.startsWith(`${a}/`)) return void fail('the destination lies inside the source');
+      if (a.startsWith(`${b}/`)) return void fail('the source lies inside the destination');
+    }
+    const options: PairOptions = { ...defaults, ...opts.options };
+    const consistency = optionConsistencyProblems(options);
+    if (consistency.length) return void consistency.forEach(fail);
+    const transport = resolveTransport(src, dst, options, opts.keys);
+    if (typeof transport !== 'string') return void transport.errors.forEach(fail);
+
+    const fp = fingerprint(src.host, src.dataset, dst.host, dst.dataset);
+    const destKey = `${dst.local ? 'localhost' : dst.host}:${dst.dataset}`;
+    const prevDest = seenDest.get(destKey);
+    if (prevDest !== undefined) return void fail(`duplicate destination ${destKey} (also on line ${prevDest})`);
+    const prevFp = seenFp.get(fp);
+    if (prevFp !== undefined) return void fail(`duplicate fingerprint ${fp} (also on line ${prevFp})`);
+    if (transport === 'mbuffer') {
+      const portKey = `${dst.local ? 'localhost' : dst.host}:${options.port}`;
+      const prevPort = seenPort.get(portKey);
+      if (prevPort !== undefined) return void fail(`duplicate mbuffer port ${options.port} on ${dst.host} (also on line ${prevPort})`);
+      seenPort.set(portKey, line);
+    }
+    seenDest.set(destKey, line);
+    seenFp.set(fp, line);
+    pairs.push({
+      file,
+      line,
+      source: src,
+      destination: dst,
+      options,
+      transport,
+      fingerprint: fp,
+      label: dst.local && !fields[1]!.includes(':') ? dst.dataset : `${dst.host}:${dst.dataset}`,
+    });
+  });
+  return { pairs, problems };
+}
+
+export function endpointText(e: Endpoint): string {
+  return e.local ? e.dataset : `${e.host}:${e.dataset}`;
+}
