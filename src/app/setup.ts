@@ -1,0 +1,210 @@
+// setup: create the state, lock and log directories, then run a preflight on
+// every selected pair and report one line per check. Changes no ZFS data.
+import { constants } from 'node:fs';
+import { access, chmod, mkdir, stat } from 'node:fs/promises';
+import type { Pair, Endpoint } from '../config/pairs.js';
+import type { Settings } from '../config/settings.js';
+import { parentDataset } from '../domain/names.js';
+import { CommandError, type Host } from '../exec/host.js';
+import { Hosts } from '../exec/hosts.js';
+import { classifyZfsError } from '../zfs/classify.js';
+import { probeCapabilities, summarizeCapabilities, type Capabilities } from '../zfs/probe.js';
+import * as zfs from '../zfs/argv.js';
+
+export interface CheckResult {
+  /** what the line is about: a pair label, or 'directories' */
+  subject: string;
+  check: string;
+  ok: boolean;
+  /** 'skipped' when an earlier check made this one impossible */
+  skipped?: boolean;
+  detail?: string;
+  hint?: string;
+}
+
+export interface SetupOptions {
+  settings: Settings;
+  pairs: Pair[];
+  /** true when a Nagios server is configured or --nagios was given */
+  nagios: boolean;
+  /** called as each check finishes, so a slow host does not hide earlier lines */
+  report: (r: CheckResult) => void;
+}
+
+const DIR_MODE = 0o750;
+
+async function ensureDir(path: string): Promise<string> {
+  await mkdir(path, { recursive: true, mode: DIR_MODE });
+  const st = await stat(path);
+  if (!st.isDirectory()) throw new Error(`${path} exists and is not a directory`);
+  // tighten a directory that was created earlier with looser permissions
+  if ((st.mode & 0o027) !== 0) await chmod(path, st.mode & ~0o027 & 0o7777);
+  await access(path, constants.W_OK);
+  return path;
+}
+
+function why(e: unknown): string {
+  if (e instanceof CommandError) {
+    const c = classifyZfsError(e.stderr, e.exitCode);
+    return c.kind !== 'unknown' ? c.message : e.stderr.trim().split('\n')[0] || e.reason;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+function sshHint(e: unknown, name: string): string | undefined {
+  const text = e instanceof CommandError ? e.stderr : '';
+  if (/Host key verification failed|No .* host key is known/i.test(text)) {
+    return `verify ${name}'s host key and add it to known_hosts (ssh-keyscan prints it; compare the fingerprint out of band)`;
+  }
+  if (/Permission denied/i.test(text)) return 'install the public key of sshkey in the remote authorized_keys, or set sshuser/sshkey';
+  if (/Connection refused|timed out|No route|Could not resolve/i.test(text)) return `is sshd running on ${name} and reachable from here (sshport)?`;
+  return undefined;
+}
+
+export async function runSetup(o: SetupOptions): Promise<boolean> {
+  let allOk = true;
+  const emit = (r: CheckResult) => {
+    if (!r.ok) allOk = false;
+    o.report(r);
+  };
+
+  for (const [name, path] of Object.entries(o.settings.paths)) {
+    try {
+      await ensureDir(path);
+      emit({ subject: 'directories', check: `${name} directory ${path}`, ok: true });
+    } catch (e) {
+      emit({ subject: 'directories', check: `${name} directory ${path}`, ok: false, detail: why(e), hint: 'run setup as a user that may create it, or change [paths] in the settings file' });
+    }
+  }
+
+  if (o.nagios) {
+    const n = o.settings.nagios;
+    for (const [check, path, mode] of [
+      [`send_nsca ${n.send_nsca} is executable`, n.send_nsca, constants.X_OK],
+      [`send_nsca config ${n.config} is readable`, n.config, constants.R_OK],
+    ] as const) {
+      try {
+        await access(path, mode);
+        emit({ subject: 'nagios', check, ok: true });
+      } catch (e) {
+        emit({ subject: 'nagios', check, ok: false, detail: why(e), hint: 'install nsca-client or set [nagios] send_nsca / config in the settings file' });
+      }
+    }
+  }
+
+  const hosts = new Hosts(o.settings);
+  // host-level checks are run once per host and reused by every pair on it
+  const sshResults = new Map<Host, Promise<{ ok: boolean; detail?: string; hint?: string }>>();
+  const probes = new Map<string, Promise<Capabilities | Error>>();
+  const hostIds = new Map<Host, number>();
+  try {
+    for (const pair of o.pairs) {
+      const subject = pair.label;
+      const reachable = new Map<Endpoint, boolean>();
+      for (const [role, ep] of [['source', pair.source], ['destination', pair.destination]] as const) {
+        const host = hosts.for(ep, pair);
+        const hostName = Hosts.describe(ep, pair);
+        if (host.local) {
+          reachable.set(ep, true);
+          continue;
+        }
+        let r = sshResults.get(host);
+        if (!r) {
+          r = host.run(['true'], { timeoutMs: (o.settings.ssh.connect_timeout + 20) * 1000 }).then(
+            () => ({ ok: true }),
+            (e: unknown) => ({ ok: false, detail: why(e), hint: sshHint(e, hostName) }),
+          );
+          sshResults.set(host, r);
+        }
+        const res = await r;
+        reachable.set(ep, res.ok);
+        emit({ subject, check: `ssh to ${role} host ${hostName} (BatchMode, strict host key)`, ...res });
+      }
+
+      const caps = new Map<Endpoint, Capabilities | null>();
+      for (const [role, ep] of [['source', pair.source], ['destination', pair.destination]] as const) {
+        const host = hosts.for(ep, pair);
+        const check = `zfs on ${role} host ${Hosts.describe(ep, pair)}`;
+        if (!reachable.get(ep)) {
+          emit({ subject, check, ok: false, skipped: true, detail: 'skipped: ssh failed' });
+          caps.set(ep, null);
+          continue;
+        }
+        const pool = ep.dataset.split('/')[0]!;
+        if (!hostIds.has(host)) hostIds.set(host, hostIds.size);
+        const key = `${hostIds.get(host)}\0${pool}`;
+        let p = probes.get(key);
+        if (!p) {
+          p = probeCapabilities(host, pool).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+          probes.set(key, p);
+        }
+        const c = await p;
+        if (c instanceof Error) {
+          emit({ subject, check, ok: false, detail: why(c) });
+          caps.set(ep, null);
+        } else if (c.zfsPresent && !c.poolExists) {
+          emit({ subject, check, ok: false, detail: `pool ${pool} is not imported`, hint: `import it (zpool import ${pool}) or fix the pairs file` });
+          caps.set(ep, null);
+        } else if (!c.zfsPresent) {
+          emit({ subject, check, ok: false, detail: 'the zfs command was not found', hint: 'install ZFS (zfsutils-linux or zfs-fuse) and make sure zfs is on the PATH of the ssh user' });
+          caps.set(ep, null);
+        } else {
+          emit({ subject, check, ok: true, detail: summarizeCapabilities(c) });
+          caps.set(ep, c);
+        }
+      }
+
+      const src = pair.source;
+      const srcHost = hosts.for(src, pair);
+      const srcCheck = `source ${src.dataset} exists`;
+      if (!caps.get(src)) emit({ subject, check: srcCheck, ok: false, skipped: true, detail: 'skipped: zfs unavailable' });
+      else {
+        try {
+          await srcHost.run(zfs.exists(src.dataset));
+          emit({ subject, check: srcCheck, ok: true });
+        } catch (e) {
+          emit({ subject, check: srcCheck, ok: false, detail: why(e), hint: 'create the source file system or fix the pairs file' });
+        }
+      }
+
+      const dst = pair.destination;
+      const dstHost = hosts.for(dst, pair);
+      const parent = parentDataset(dst.dataset)!;
+      const parentCheck = `destination parent ${parent} exists`;
+      if (!caps.get(dst)) emit({ subject, check: parentCheck, ok: false, skipped: true, detail: 'skipped: zfs unavailable' });
+      else {
+        try {
+          await dstHost.run(zfs.exists(parent));
+          const d = await dstHost.exec(zfs.exists(dst.dataset));
+          emit({
+            subject,
+            check: parentCheck,
+            ok: true,
+            detail: d.exitCode === 0 ? `${dst.dataset} exists already` : `${dst.dataset} will be created by initialize`,
+          });
+        } catch (e) {
+          emit({ subject, check: parentCheck, ok: false, detail: why(e), hint: `create it first: zfs create -p ${parent}` });
+        }
+      }
+
+      if (pair.transport === 'mbuffer') {
+        for (const [role, ep] of [['source', src], ['destination', dst]] as const) {
+          const check = `mbuffer on ${role} host ${Hosts.describe(ep, pair)}`;
+          if (!reachable.get(ep)) {
+            emit({ subject, check, ok: false, skipped: true, detail: 'skipped: ssh failed' });
+            continue;
+          }
+          const r = await hosts.for(ep, pair).exec(['mbuffer', '-V']).catch((e: unknown) => e as Error);
+          if (r instanceof Error || r.exitCode !== 0) {
+            emit({ subject, check, ok: false, detail: r instanceof Error ? why(r) : r.stderr.trim().split('\n')[0], hint: 'install mbuffer (Debian: apt-get install mbuffer)' });
+          } else {
+            emit({ subject, check, ok: true, detail: (r.stdout + r.stderr).trim().split('\n')[0] });
+          }
+        }
+      }
+    }
+  } finally {
+    await hosts.close();
+  }
+  return allOk;
+}

@@ -1,0 +1,138 @@
+// The command line: global options, the actions, and the one place where an
+// error becomes output and an exit code.
+import { readFileSync } from 'node:fs';
+import yargs, { type Argv } from 'yargs';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, ZettabeeError, ConfigError } from './errors.js';
+import { loadContext, pairsPath, type GlobalArgs, type Io } from './commands/context.js';
+import { fingerprintCommand } from './commands/fingerprint.js';
+import { logfileCommand } from './commands/logfile.js';
+import { setupCommand } from './commands/setup.js';
+import { CommandError } from './exec/host.js';
+
+export const ACTIONS = ['setup', 'logfile', 'fingerprint'] as const;
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/**
+ * `--nagios [HOST]` takes an optional value; when the next word is an action
+ * it is the action, not the host.
+ */
+export function normalizeArgv(argv: readonly string[]): string[] {
+  const out = [...argv];
+  for (let i = 0; i < out.length; i++) {
+    if (out[i] === '--') break;
+    if (out[i] === '--nagios' && (i + 1 >= out.length || (ACTIONS as readonly string[]).includes(out[i + 1]!) || out[i + 1]!.startsWith('-'))) {
+      out[i] = '--nagios=';
+    }
+  }
+  return out;
+}
+
+function buildParser(argv: string[], io: Io): Argv<GlobalArgs> {
+  return yargs(argv)
+    .scriptName('zettabee')
+    .usage('$0 [-c PAIRS] [--settings INI] [--nagios [HOST]] [--icinga] [-d] [-v] <action> [DEST] [options]')
+    .option('config', { alias: 'c', type: 'string', describe: 'pairs file (env ZETTABEE_CONFIG)', default: undefined, defaultDescription: '/etc/zettabee/zettabee.cfg' })
+    .option('settings', { type: 'string', describe: 'settings file (env ZETTABEE_SETTINGS)', defaultDescription: '/etc/zettabee/zettabee.ini' })
+    .option('nagios', { type: 'string', describe: 'report results to Nagios through send_nsca (HOST overrides [nagios] server)' })
+    .option('icinga', { type: 'boolean', describe: 'report results through the Icinga 2 API' })
+    .option('debug', { alias: 'd', type: 'boolean', describe: 'show details of errors' })
+    .option('verbose', { alias: 'v', type: 'boolean', describe: 'say what is done' })
+    .command(setupCommand(io))
+    .command(fingerprintCommand(io))
+    .command(logfileCommand(io))
+    .completion('completion', 'print a bash completion script (source it, or put it in /etc/bash_completion.d/zettabee)', (current: string, args: Record<string, unknown>, defaults: (cb: (err: Error | null, completions: string[] | undefined) => void) => void, done: (completions: string[]) => void) => {
+      // complete DEST with the pairs' destinations after an action word
+      const words = (args._ as string[]).slice(1);
+      if (words.length === 1 && (ACTIONS as readonly string[]).includes(String(words[0]))) {
+        try {
+          const ctx = loadContext(args as GlobalArgs, io);
+          done(ctx.pairs.map((p) => p.label).filter((l) => l.startsWith(current)));
+          return;
+        } catch {
+          // fall through to the default completion
+        }
+      }
+      defaults((err, completions) => done(err ? [] : (completions ?? [])));
+    })
+    .demandCommand(1, 'name an action: ' + ACTIONS.join(', '))
+    .recommendCommands()
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .version(version())
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg, 'see zettabee --help');
+    }) as unknown as Argv<GlobalArgs>;
+}
+
+function describeUnexpected(e: unknown): string {
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}
+
+/** runs the command line and returns the exit code; never calls process.exit */
+export async function main(rawArgv: readonly string[], io: Io): Promise<number> {
+  const argv = normalizeArgv(rawArgv);
+  const action = argv.find((a) => !a.startsWith('-') && (ACTIONS as readonly string[]).includes(a));
+  const actionIndex = action ? argv.indexOf(action) : -1;
+  const dest = actionIndex >= 0 ? argv.slice(actionIndex + 1).find((a) => !a.startsWith('-')) : undefined;
+  const debug = argv.includes('-d') || argv.includes('--debug');
+  const where = [action, dest].filter(Boolean).join(' ');
+  const prefix = `zettabee: error: ${where ? `${where}: ` : ''}`;
+  try {
+    await buildParser(argv, io).parseAsync();
+    return EXIT_OK;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      for (const d of e.details) io.err(`zettabee: error: ${d}`);
+      io.err(`${prefix}${e.message}`);
+      if (e.hint) io.err(`zettabee: hint: ${e.hint}`);
+      return e.exitCode;
+    }
+    if (e instanceof ZettabeeError) {
+      io.err(`${prefix}${e.message}`);
+      for (const d of e.details) io.err(`  ${d}`);
+      if (e.hint) io.err(`zettabee: hint: ${e.hint}`);
+      if (debug && e.cause) io.err(describeUnexpected(e.cause));
+      return e.exitCode;
+    }
+    if (e instanceof CommandError) {
+      io.err(`${prefix}${e.message}`);
+      if (debug) io.err(`  argv: ${JSON.stringify(e.argv)}`);
+      return EXIT_FAILED;
+    }
+    if (e instanceof Error && e.name === 'YError') {
+      io.err(`${prefix}${e.message}`);
+      return EXIT_USAGE;
+    }
+    io.err(`${prefix}internal error: ${e instanceof Error ? e.message : String(e)}`);
+    io.err(describeUnexpected(e));
+    io.err('zettabee: this is a bug; please report it with the lines above');
+    return EXIT_FAILED;
+  }
+}
+
+export { pairsPath };
+
+export function run(): void {
+  const io: Io = {
+    out: (l) => process.stdout.write(`${l}\n`),
+    err: (l) => process.stderr.write(`${l}\n`),
+    env: process.env,
+  };
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`zettabee: internal error: ${describeUnexpected(e)}\n`);
+      process.exitCode = EXIT_FAILED;
+    },
+  );
+}

@@ -1,0 +1,37 @@
+// What every action needs: the settings and the pairs, loaded from the paths
+// the global options (or the environment, or the defaults) name.
+import { DEFAULT_PAIRS_FILE, DEFAULT_SETTINGS_FILE, loadPairs, loadSettings } from '../config/load.js';
+import type { Pair } from '../config/pairs.js';
+import type { Settings } from '../config/settings.js';
+
+export interface GlobalArgs {
+  config?: string;
+  settings?: string;
+  nagios?: string;
+  icinga?: boolean;
+  debug?: boolean;
+  verbose?: boolean;
+}
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface Context {
+  settings: Settings;
+  pairs: Pair[];
+  pairsFile: string;
+}
+
+export function pairsPath(args: GlobalArgs, env: NodeJS.ProcessEnv): string {
+  return args.config || env.ZETTABEE_CONFIG || DEFAULT_PAIRS_FILE;
+}
+
+export function loadContext(args: GlobalArgs, io: Io): Context {
+  const explicit = args.settings || io.env.ZETTABEE_SETTINGS;
+  const settings = loadSettings(explicit || DEFAULT_SETTINGS_FILE, Boolean(explicit));
+  const pairsFile = pairsPath(args, io.env);
+  return { settings, pairs: loadPairs(pairsFile, settings), pairsFile };
+}

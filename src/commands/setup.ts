@@ -1,0 +1,37 @@
+import type { CommandModule } from 'yargs';
+import { selectPairs } from '../config/select.js';
+import { runSetup, type CheckResult } from '../app/setup.js';
+import { ActionError } from '../errors.js';
+import { loadContext, type GlobalArgs, type Io } from './context.js';
+
+type Args = GlobalArgs & { dest?: string };
+
+export function formatCheck(r: CheckResult): string[] {
+  const status = r.ok ? 'ok' : r.skipped ? 'SKIPPED' : 'FAILED';
+  const lines = [`${status.padEnd(8)}${r.subject}: ${r.check}${r.detail ? ` (${r.detail})` : ''}`];
+  if (!r.ok && r.hint) lines.push(`${''.padEnd(8)}hint: ${r.hint}`);
+  return lines;
+}
+
+export function setupCommand(io: Io): CommandModule<GlobalArgs, Args> {
+  return {
+    command: 'setup [dest]',
+    describe: 'create the state, lock and log directories and check every pair (ssh, zfs, datasets, mbuffer, send_nsca); changes no ZFS data',
+    builder: (y) => y.positional('dest', { type: 'string', describe: 'check only this pair' }) as never,
+    handler: async (args) => {
+      const ctx = loadContext(args, io);
+      const pairs = selectPairs(ctx.pairs, args.dest);
+      let failed = 0;
+      const ok = await runSetup({
+        settings: ctx.settings,
+        pairs,
+        nagios: args.nagios !== undefined || ctx.settings.nagios.server !== undefined,
+        report: (r) => {
+          if (!r.ok) failed++;
+          formatCheck(r).forEach((l) => io.out(l));
+        },
+      });
+      if (!ok) throw new ActionError(`${failed} ${failed === 1 ? 'check' : 'checks'} failed`, 'fix the FAILED lines above and run setup again');
+    },
+  };
+}

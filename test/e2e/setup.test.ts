@@ -1,0 +1,116 @@
+// setup, fingerprint and logfile against real zfs-fuse pools and a real sshd.
+import { expect } from 'chai';
+import { statSync } from 'node:fs';
+import { getBed, type Bed } from '../harness/bed.js';
+import { makeSite, sshKeys, type Site } from './support.js';
+
+describe('e2e: setup, fingerprint, logfile (real zfs-fuse, real sshd)', function () {
+  let bed: Bed;
+  let site: Site;
+  let src: string;
+  let dst: string;
+
+  before(async function () {
+    bed = await getBed();
+    src = await bed.createPool('setsrc', 256);
+    dst = await bed.createPool('setdst', 256);
+    await bed.run(['zfs', 'create', `${src}/data`]);
+    await bed.run(['zfs', 'create', `${dst}/backup`]);
+    site = makeSite(bed);
+    site.writePairs([
+      '# pull over ssh, a local pair, and one whose source is missing',
+      `127.0.0.1:${src}/data   ${dst}/backup/data   ${sshKeys(bed)},wlag=1h,clag=2h`,
+      `${src}/data  ${dst}/backup/local`,
+    ]);
+  });
+
+  it('creates the directories, checks every pair and exits 0', async () => {
+    const r = await site.run(['setup']);
+    expect(r.stderr).to.equal('');
+    expect(r.code, r.stdout).to.equal(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.every((l) => l.startsWith('ok ')), r.stdout).to.equal(true);
+    expect(r.stdout).to.match(/ssh to source host root@127\.0\.0\.1 port \d+ \(BatchMode, strict host key\)/);
+    expect(r.stdout).to.match(new RegExp(`zfs on source host .*\\(.*\\)`));
+    expect(r.stdout).to.contain(`source ${src}/data exists`);
+    expect(r.stdout).to.contain(`destination parent ${dst}/backup exists (${dst}/backup/data will be created by initialize)`);
+    for (const p of Object.values(site.paths)) {
+      const st = statSync(p);
+      expect(st.isDirectory()).to.equal(true);
+      expect(st.mode & 0o777).to.equal(0o750);
+    }
+  });
+
+  it('changes no ZFS data', async () => {
+    const list = await bed.run(['zfs', 'list', '-H', '-o', 'name', '-r', '-t', 'all', src, dst]);
+    expect(list.trim().split('\n').sort()).to.deep.equal([dst, `${dst}/backup`, src, `${src}/data`].sort());
+  });
+
+  it('checks one pair by DEST and reports a missing source and parent with hints, exit 1', async () => {
+    site.writePairs([`${src}/nothere  ${dst}/missing/x`]);
+    const r = await site.run(['setup', 'x']);
+    expect(r.code).to.equal(1);
+    expect(r.stdout).to.match(new RegExp(`FAILED  ${dst}/missing/x: source ${src}/nothere exists \\(.*does not exist.*\\)`));
+    expect(r.stdout).to.match(new RegExp(`FAILED  ${dst}/missing/x: destination parent ${dst}/missing exists`));
+    expect(r.stdout).to.contain(`hint: create it first: zfs create -p ${dst}/missing`);
+    expect(r.stderr).to.match(/^zettabee: error: setup x: 2 checks failed\n/);
+  });
+
+  it('exits 1 with a FAILED ssh line when sshd is stopped, and 0 again when it is back', async () => {
+    site.writePairs([`127.0.0.1:${src}/data   ${dst}/backup/data   ${sshKeys(bed)}`]);
+    await bed.ssh.stop();
+    try {
+      const r = await site.run(['setup']);
+      expect(r.code).to.equal(1);
+      expect(r.stdout).to.match(/FAILED  .*ssh to source host root@127\.0\.0\.1 port \d+ .*Connection refused/);
+      expect(r.stdout).to.match(/SKIPPED .*zfs on source host/);
+      expect(r.stdout).to.contain('hint: is sshd running on');
+    } finally {
+      await bed.ssh.start();
+    }
+    expect((await site.run(['setup'])).code).to.equal(0);
+  });
+
+  it('fails the ssh check on an unknown host key (strict host key checking)', async () => {
+    const other = makeSite(bed);
+    // an empty known_hosts file: the host key is unknown
+    other.writePairs([`127.0.0.1:${src}/data   ${dst}/backup/data   ${sshKeys(bed)}`]);
+    const { writeFileSync } = await import('node:fs');
+    const kh = `${other.dir}/known_hosts`;
+    writeFileSync(kh, '');
+    writeFileSync(other.settingsFile, `[paths]\nstate = ${other.paths.state}\nlock = ${other.paths.lock}\nlog = ${other.paths.log}\n[ssh]\nknown_hosts = ${kh}\n`);
+    const r = await other.run(['setup']);
+    expect(r.code).to.equal(1);
+    expect(r.stdout).to.match(/FAILED .*ssh to source host/);
+    expect(r.stdout).to.contain('host key');
+  });
+
+  it('checks mbuffer on both ends of an mbuffer pair, and send_nsca when Nagios is configured', async () => {
+    const withNagios = makeSite(bed, `[nagios]\nserver = 127.0.0.1\nport = ${bed.nsca.port}\nconfig = ${bed.nsca.sendConfig}\n`);
+    withNagios.writePairs([`127.0.0.1:${src}/data   ${dst}/backup/mb   ${sshKeys(bed)},transport=mbuffer,port=45001`]);
+    const r = await withNagios.run(['setup']);
+    expect(r.code, r.stdout).to.equal(0);
+    expect(r.stdout).to.match(/ok      .*mbuffer on source host root@127\.0\.0\.1/);
+    expect(r.stdout).to.match(/ok      .*mbuffer on destination host localhost/);
+    expect(r.stdout).to.contain(`ok      nagios: send_nsca config ${bed.nsca.sendConfig} is readable`);
+
+    const broken = makeSite(bed, `[nagios]\nserver = 127.0.0.1\nconfig = /nonexistent/send_nsca.cfg\n`);
+    broken.writePairs([`${src}/data  ${dst}/backup/local`]);
+    const b = await broken.run(['setup']);
+    expect(b.code).to.equal(1);
+    expect(b.stdout).to.contain('FAILED  nagios: send_nsca config /nonexistent/send_nsca.cfg is readable');
+  });
+
+  it('prints fingerprints and log file paths', async () => {
+    site.writePairs([`127.0.0.1:${src}/data   ${dst}/backup/data   ${sshKeys(bed)}`, `${src}/data  ${dst}/backup/local`]);
+    const all = await site.run(['fingerprint']);
+    expect(all.code).to.equal(0);
+    const { fingerprint } = await import('../../src/domain/fingerprint.js');
+    const fp1 = fingerprint('127.0.0.1', `${src}/data`, 'localhost', `${dst}/backup/data`);
+    expect(all.stdout).to.equal(`${fp1}  127.0.0.1:${src}/data  ${dst}/backup/data\n${fingerprint(undefined, `${src}/data`, undefined, `${dst}/backup/local`)}  ${src}/data  ${dst}/backup/local`);
+    const one = await site.run(['fingerprint', 'data']);
+    expect(one.stdout).to.equal(fp1);
+    const log = await site.run(['logfile', `${dst}/backup/data`]);
+    expect(log.stdout).to.equal(`${site.paths.log}/${fp1}.log`);
+  });
+});

@@ -1,0 +1,93 @@
+import { expect } from 'chai';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main, normalizeArgv } from '../../src/cli.js';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: {} as NodeJS.ProcessEnv }, out, err };
+}
+
+describe('command line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zb-cli-'));
+  const settings = join(dir, 'zettabee.ini');
+  writeFileSync(settings, `[paths]\nstate = ${dir}/state\nlock = ${dir}/lock\nlog = ${dir}/log\n`);
+  const pairs = join(dir, 'zettabee.cfg');
+  writeFileSync(pairs, 'src:tank/a dst:pool/tank/a wlag=1h\nsrc:tank/b pool/b\n');
+
+  it('--nagios without HOST before the action', () => {
+    expect(normalizeArgv(['--nagios', 'setup', 'x'])).to.deep.equal(['--nagios=', 'setup', 'x']);
+    expect(normalizeArgv(['--nagios', 'nagios.example.org', 'setup'])).to.deep.equal(['--nagios', 'nagios.example.org', 'setup']);
+    expect(normalizeArgv(['setup', '--nagios'])).to.deep.equal(['setup', '--nagios=']);
+    expect(normalizeArgv(['--nagios', '-v', 'setup'])).to.deep.equal(['--nagios=', '-v', 'setup']);
+  });
+
+  it('fingerprint of the contract example', async () => {
+    const c = capture();
+    const code = await main(['-c', pairs, '--settings', settings, 'fingerprint', 'dst:pool/tank/a'], c.io);
+    expect(code).to.equal(0);
+    expect(c.out).to.deep.equal(['062a9ba78a95255454d51de19171ba8c']);
+  });
+
+  it('logfile prints <log>/<fp>.log', async () => {
+    const c = capture();
+    expect(await main(['-c', pairs, '--settings', settings, 'logfile', 'b'], c.io)).to.equal(0);
+    expect(c.out[0]).to.match(new RegExp(`^${dir}/log/[0-9a-f]{32}\\.log$`));
+  });
+
+  it('reads the paths from the environment', async () => {
+    const c = capture();
+    c.io.env = { ZETTABEE_CONFIG: pairs, ZETTABEE_SETTINGS: settings };
+    expect(await main(['fingerprint'], c.io)).to.equal(0);
+    expect(c.out).to.have.length(2);
+  });
+
+  it('one error line per mistake, then a summary, exit 2', async () => {
+    const bad = join(dir, 'bad.cfg');
+    writeFileSync(bad, '# mistakes\ntank/a b/a wlg=1h\ntank/b b/b clag=soon\ntank/c\ntank/d b/a\n');
+    const c = capture();
+    expect(await main(['-c', bad, '--settings', settings, 'fingerprint'], c.io)).to.equal(2);
+    expect(c.err).to.deep.equal([
+      `zettabee: error: ${bad}:2: unknown key 'wlg' (did you mean wlag?); known keys: transport, port, sshport, sshkey, sshuser, wlag, clag, wrun, crun, keep, recursive`,
+      `zettabee: error: ${bad}:3: clag: 'soon' is not a duration (use seconds or a number with a unit: 90s, 30m, 2h, 1d, 1w)`,
+      `zettabee: error: ${bad}:4: 'tank/c' has a source but no destination (write: source destination [key=value,...])`,
+      `zettabee: error: fingerprint: 3 mistakes in ${bad}; nothing was run`,
+    ]);
+    expect(c.out).to.deep.equal([]);
+  });
+
+  it('a missing pairs file is a configuration error naming it', async () => {
+    const c = capture();
+    expect(await main(['-c', join(dir, 'none.cfg'), '--settings', settings, 'fingerprint'], c.io)).to.equal(2);
+    expect(c.err[0]).to.equal(`zettabee: error: fingerprint: pairs file ${dir}/none.cfg does not exist`);
+  });
+
+  it('an explicit settings file must exist; the default may be missing', async () => {
+    const c = capture();
+    expect(await main(['-c', pairs, '--settings', join(dir, 'none.ini'), 'fingerprint'], c.io)).to.equal(2);
+    expect(c.err[0]).to.contain('settings file');
+  });
+
+  it('an unknown DEST is a usage error listing the pairs', async () => {
+    const c = capture();
+    expect(await main(['-c', pairs, '--settings', settings, 'logfile', 'nope'], c.io)).to.equal(2);
+    expect(c.err[0]).to.equal("zettabee: error: logfile nope: no pair matches 'nope'");
+    expect(c.err.join('\n')).to.contain('dst:pool/tank/a');
+  });
+
+  it('an unknown action or option is a usage error, exit 2', async () => {
+    const c = capture();
+    expect(await main(['-c', pairs, 'frobnicate'], c.io)).to.equal(2);
+    expect(c.err[0]).to.match(/^zettabee: error: Unknown argument: frobnicate/);
+    const d = capture();
+    expect(await main(['--bogus', 'fingerprint'], d.io)).to.equal(2);
+  });
+
+  it('logfile needs a DEST', async () => {
+    const c = capture();
+    expect(await main(['-c', pairs, '--settings', settings, 'logfile'], c.io)).to.equal(2);
+    expect(c.err[0]).to.match(/Not enough non-option arguments/);
+  });
+});
