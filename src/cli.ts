@@ -46,14 +46,15 @@ function buildParser(argv: string[], io: Io): Argv<GlobalArgs> {
     .command(logfileCommand(io))
     .completion('completion', 'print a bash completion script (source it, or put it in /etc/bash_completion.d/zettabee)', (current: string, args: Record<string, unknown>, defaults: (cb: (err: Error | null, completions: string[] | undefined) => void) => void, done: (completions: string[]) => void) => {
       // complete DEST with the pairs' destinations after an action word
-      const words = (args._ as string[]).slice(1);
+      // args._ is [program, ...words typed so far, the word being completed]
+      const words = (args._ as string[]).slice(1, -1);
       if (words.length === 1 && (ACTIONS as readonly string[]).includes(String(words[0]))) {
         try {
           const ctx = loadContext(args as GlobalArgs, io);
           done(ctx.pairs.map((p) => p.label).filter((l) => l.startsWith(current)));
           return;
         } catch {
-          // fall through to the default completion
+          // an unreadable pairs file: offer the default completions
         }
       }
       defaults((err, completions) => done(err ? [] : (completions ?? [])));

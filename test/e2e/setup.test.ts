@@ -34,6 +34,12 @@ describe('e2e: setup, fingerprint, logfile (real zfs-fuse, real sshd)', function
     expect(r.stdout).to.match(new RegExp(`zfs on source host .*\\(.*\\)`));
     expect(r.stdout).to.contain(`source ${src}/data exists`);
     expect(r.stdout).to.contain(`destination parent ${dst}/backup exists (${dst}/backup/data will be created by initialize)`);
+    // the shared ssh connection is closed and its private directory removed
+    const { readdirSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('zettabee-ssh-'))).to.deep.equal([]);
+    const masters = await bed.run(['sh', '-c', "pgrep -af '[C]ontrolPath=.*zettabee-ssh-' || true"]);
+    expect(masters.trim()).to.equal('');
     for (const p of Object.values(site.paths)) {
       const st = statSync(p);
       expect(st.isDirectory()).to.equal(true);
