@@ -22,16 +22,21 @@ export function setupCommand(io: Io): CommandModule<GlobalArgs, Args> {
       const ctx = loadContext(args, io);
       const pairs = selectPairs(ctx.pairs, args.dest);
       let failed = 0;
+      let skipped = 0;
       const ok = await runSetup({
         settings: ctx.settings,
         pairs,
         nagios: args.nagios !== undefined || ctx.settings.nagios.server !== undefined,
         report: (r) => {
-          if (!r.ok) failed++;
+          if (r.skipped) skipped++;
+          else if (!r.ok) failed++;
           formatCheck(r).forEach((l) => io.out(l));
         },
       });
-      if (!ok) throw new ActionError(`${failed} ${failed === 1 ? 'check' : 'checks'} failed`, 'fix the FAILED lines above and run setup again');
+      if (!ok) {
+        const what = `${failed} ${failed === 1 ? 'check' : 'checks'} failed${skipped ? `, ${skipped} skipped` : ''}`;
+        throw new ActionError(what, 'fix the FAILED lines above and run setup again');
+      }
     },
   };
 }

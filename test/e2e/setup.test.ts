@@ -71,6 +71,7 @@ describe('e2e: setup, fingerprint, logfile (real zfs-fuse, real sshd)', function
       expect(r.stdout).to.match(/FAILED  .*ssh to source host root@127\.0\.0\.1 port \d+ .*Connection refused/);
       expect(r.stdout).to.match(/SKIPPED .*zfs on source host/);
       expect(r.stdout).to.contain('hint: is sshd running on');
+      expect(r.stderr).to.match(/^zettabee: error: setup: 1 check failed, 2 skipped\n/);
     } finally {
       await bed.ssh.start();
     }
