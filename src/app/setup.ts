@@ -8,8 +8,9 @@ import { parentDataset } from '../domain/names.js';
 import { CommandError, type Host } from '../exec/host.js';
 import { Hosts } from '../exec/hosts.js';
 import { classifyZfsError } from '../zfs/classify.js';
-import { probeCapabilities, summarizeCapabilities, type Capabilities } from '../zfs/probe.js';
+import { describeCapabilities, probeCapabilities, summarizeCapabilities, type Capabilities } from '../zfs/probe.js';
 import * as zfs from '../zfs/argv.js';
+import { PairLogs } from '../state/log.js';
 
 export interface CheckResult {
   /** what the line is about: a pair label, or 'directories' */
@@ -20,6 +21,8 @@ export interface CheckResult {
   skipped?: boolean;
   detail?: string;
   hint?: string;
+  /** further lines, shown with --verbose */
+  more?: string[];
 }
 
 export interface SetupOptions {
@@ -27,6 +30,8 @@ export interface SetupOptions {
   pairs: Pair[];
   /** true when a Nagios server is configured or --nagios was given */
   nagios: boolean;
+  /** add the failing command to a failure's detail */
+  debug?: boolean;
   /** called as each check finishes, so a slow host does not hide earlier lines */
   report: (r: CheckResult) => void;
 }
@@ -43,10 +48,11 @@ async function ensureDir(path: string): Promise<string> {
   return path;
 }
 
-function why(e: unknown): string {
+function why(e: unknown, showCommand = false): string {
   if (e instanceof CommandError) {
     const c = classifyZfsError(e.stderr, e.exitCode);
-    return c.kind !== 'unknown' ? c.message : e.stderr.trim().split('\n')[0] || e.reason;
+    const text = c.kind !== 'unknown' ? c.message : e.stderr.trim().split('\n')[0] || e.reason;
+    return showCommand ? `${text}; command: ${e.argv.join(' ')} on ${e.host}` : text;
   }
   return e instanceof Error ? e.message : String(e);
 }
@@ -62,18 +68,27 @@ function sshHint(e: unknown, name: string): string | undefined {
 }
 
 export async function runSetup(o: SetupOptions): Promise<boolean> {
+  const explain = (e: unknown) => why(e, o.debug);
   let allOk = true;
-  const emit = (r: CheckResult) => {
+  const logs = new PairLogs();
+  let logging = false;
+  const emitFor = (r: CheckResult, fp?: string) => {
     if (!r.ok) allOk = false;
     o.report(r);
+    if (fp && logging) {
+      const line = `setup: ${r.ok ? 'ok' : r.skipped ? 'SKIPPED' : 'FAILED'}: ${r.check}${r.detail ? ` (${r.detail})` : ''}`;
+      if (r.ok) logs.for(fp).info(line);
+      else logs.for(fp).error(line);
+    }
   };
 
+  const emit = (r: CheckResult) => emitFor(r);
   for (const [name, path] of Object.entries(o.settings.paths)) {
     try {
       await ensureDir(path);
       emit({ subject: 'directories', check: `${name} directory ${path}`, ok: true });
     } catch (e) {
-      emit({ subject: 'directories', check: `${name} directory ${path}`, ok: false, detail: why(e), hint: 'run setup as a user that may create it, or change [paths] in the settings file' });
+      emit({ subject: 'directories', check: `${name} directory ${path}`, ok: false, detail: explain(e), hint: 'run setup as a user that may create it, or change [paths] in the settings file' });
     }
   }
 
@@ -87,9 +102,18 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
         await access(path, mode);
         emit({ subject: 'nagios', check, ok: true });
       } catch (e) {
-        emit({ subject: 'nagios', check, ok: false, detail: why(e), hint: 'install nsca-client or set [nagios] send_nsca / config in the settings file' });
+        emit({ subject: 'nagios', check, ok: false, detail: explain(e), hint: 'install nsca-client or set [nagios] send_nsca / config in the settings file' });
       }
     }
+  }
+
+  // the pair logs, once the log directory is there: tail -f shows setup too
+  try {
+    await access(o.settings.paths.log, constants.W_OK);
+    logs.open(o.settings, o.pairs.map((p) => p.fingerprint), o.debug);
+    logging = true;
+  } catch {
+    // already reported as a FAILED directory line
   }
 
   const hosts = new Hosts(o.settings);
@@ -100,6 +124,7 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
   try {
     for (const pair of o.pairs) {
       const subject = pair.label;
+      const emit = (r: CheckResult) => emitFor(r, pair.fingerprint);
       const reachable = new Map<Endpoint, boolean>();
       for (const [role, ep] of [['source', pair.source], ['destination', pair.destination]] as const) {
         const host = hosts.for(ep, pair);
@@ -112,7 +137,7 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
         if (!r) {
           r = host.run(['true'], { timeoutMs: (o.settings.ssh.connect_timeout + 20) * 1000 }).then(
             () => ({ ok: true }),
-            (e: unknown) => ({ ok: false, detail: why(e), hint: sshHint(e, hostName) }),
+            (e: unknown) => ({ ok: false, detail: explain(e), hint: sshHint(e, hostName) }),
           );
           sshResults.set(host, r);
         }
@@ -140,7 +165,7 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
         }
         const c = await p;
         if (c instanceof Error) {
-          emit({ subject, check, ok: false, detail: why(c) });
+          emit({ subject, check, ok: false, detail: explain(c) });
           caps.set(ep, null);
         } else if (c.zfsPresent && !c.poolExists) {
           emit({ subject, check, ok: false, detail: `pool ${pool} is not imported`, hint: `import it (zpool import ${pool}) or fix the pairs file` });
@@ -149,7 +174,7 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
           emit({ subject, check, ok: false, detail: 'the zfs command was not found', hint: 'install ZFS (zfsutils-linux or zfs-fuse) and make sure zfs is on the PATH of the ssh user' });
           caps.set(ep, null);
         } else {
-          emit({ subject, check, ok: true, detail: summarizeCapabilities(c) });
+          emit({ subject, check, ok: true, detail: summarizeCapabilities(c), more: [...describeCapabilities(c), ...c.notes] });
           caps.set(ep, c);
         }
       }
@@ -163,7 +188,7 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
           await srcHost.run(zfs.exists(src.dataset));
           emit({ subject, check: srcCheck, ok: true });
         } catch (e) {
-          emit({ subject, check: srcCheck, ok: false, detail: why(e), hint: 'create the source file system or fix the pairs file' });
+          emit({ subject, check: srcCheck, ok: false, detail: explain(e), hint: 'create the source file system or fix the pairs file' });
         }
       }
 
@@ -183,7 +208,7 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
             detail: d.exitCode === 0 ? `${dst.dataset} exists already` : `${dst.dataset} will be created by initialize`,
           });
         } catch (e) {
-          emit({ subject, check: parentCheck, ok: false, detail: why(e), hint: `create it first: zfs create -p ${parent}` });
+          emit({ subject, check: parentCheck, ok: false, detail: explain(e), hint: `create it first: zfs create -p ${parent}` });
         }
       }
 
@@ -196,7 +221,7 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
           }
           const r = await hosts.for(ep, pair).exec(['mbuffer', '-V']).catch((e: unknown) => e as Error);
           if (r instanceof Error || r.exitCode !== 0) {
-            emit({ subject, check, ok: false, detail: r instanceof Error ? why(r) : r.stderr.trim().split('\n')[0], hint: 'install mbuffer (Debian: apt-get install mbuffer)' });
+            emit({ subject, check, ok: false, detail: r instanceof Error ? explain(r) : r.stderr.trim().split('\n')[0], hint: 'install mbuffer (Debian: apt-get install mbuffer)' });
           } else {
             emit({ subject, check, ok: true, detail: (r.stdout + r.stderr).trim().split('\n')[0] });
           }
@@ -205,6 +230,7 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
     }
   } finally {
     await hosts.close();
+    await logs.close();
   }
   return allOk;
 }

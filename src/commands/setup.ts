@@ -6,10 +6,11 @@ import { loadContext, type GlobalArgs, type Io } from './context.js';
 
 type Args = GlobalArgs & { dest?: string };
 
-export function formatCheck(r: CheckResult): string[] {
+export function formatCheck(r: CheckResult, verbose = false): string[] {
   const status = r.ok ? 'ok' : r.skipped ? 'SKIPPED' : 'FAILED';
   const lines = [`${status.padEnd(8)}${r.subject}: ${r.check}${r.detail ? ` (${r.detail})` : ''}`];
   if (!r.ok && r.hint) lines.push(`${''.padEnd(8)}hint: ${r.hint}`);
+  if (verbose) for (const m of r.more ?? []) lines.push(`${''.padEnd(8)}${m}`);
   return lines;
 }
 
@@ -26,11 +27,12 @@ export function setupCommand(io: Io): CommandModule<GlobalArgs, Args> {
       const ok = await runSetup({
         settings: ctx.settings,
         pairs,
+        debug: Boolean(args.debug),
         nagios: args.nagios !== undefined || ctx.settings.nagios.server !== undefined,
         report: (r) => {
           if (r.skipped) skipped++;
           else if (!r.ok) failed++;
-          formatCheck(r).forEach((l) => io.out(l));
+          formatCheck(r, Boolean(args.verbose)).forEach((l) => io.out(l));
         },
       });
       if (!ok) {

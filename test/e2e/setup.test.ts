@@ -47,6 +47,27 @@ describe('e2e: setup, fingerprint, logfile (real zfs-fuse, real sshd)', function
     }
   });
 
+  it('logs each check to the pair log file, with time, fingerprint, level and pid', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { fingerprint } = await import('../../src/domain/fingerprint.js');
+    const fp = fingerprint('127.0.0.1', `${src}/data`, 'localhost', `${dst}/backup/data`);
+    const log = readFileSync(`${site.paths.log}/${fp}.log`, 'utf8');
+    expect(log).to.match(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}(Z|[+-]\\d{4}) ${fp} INFO \\[\\d+\\] setup: ok: source ${src}/data exists$`, 'm'));
+    expect(log).to.contain('setup: ok: ssh to source host root@127.0.0.1');
+  });
+
+  it('-v shows what each host can do; -d names the failing command', async () => {
+    const v = await site.run(['-v', 'setup', 'data']);
+    expect(v.code).to.equal(0);
+    expect(v.stdout).to.match(/^ {8}pool: version 23$/m);
+    expect(v.stdout).to.match(/^ {8}resumable transfers: no$/m);
+    const other = makeSite(bed);
+    other.writePairs([`${src}/nothere  ${dst}/backup/n`]);
+    const d = await other.run(['-d', 'setup']);
+    expect(d.code).to.equal(1);
+    expect(d.stdout).to.contain(`; command: zfs list -H -o name ${src}/nothere on localhost)`);
+  });
+
   it('changes no ZFS data', async () => {
     const list = await bed.run(['zfs', 'list', '-H', '-o', 'name', '-r', '-t', 'all', src, dst]);
     expect(list.trim().split('\n').sort()).to.deep.equal([dst, `${dst}/backup`, src, `${src}/data`].sort());

@@ -1,0 +1,47 @@
+// One log file per pair, <log>/<fingerprint>.log, a line per event with
+// time, fingerprint, level and pid, so `tail -f $(zettabee logfile DEST)`
+// tells the story. log4js is configured once per run for the pairs it
+// touches; close() flushes before the process exits.
+import log4js from 'log4js';
+import type { Settings } from '../config/settings.js';
+import { logFile } from './paths.js';
+
+export interface PairLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+  debug(message: string): void;
+}
+
+export const LOG_LAYOUT = '%d{yyyy-MM-ddThh:mm:ss.SSSO} %c %p [%z] %m';
+
+export class PairLogs {
+  private configured = false;
+
+  /** configure file appenders for these fingerprints; call once per run */
+  open(settings: Settings, fingerprints: readonly string[], debug = false): void {
+    const appenders: Record<string, log4js.Appender> = {};
+    const categories: Record<string, { appenders: string[]; level: string }> = {
+      default: { appenders: ['none'], level: 'off' },
+    };
+    appenders.none = { type: 'stdout', layout: { type: 'messagePassThrough' } };
+    for (const fp of new Set(fingerprints)) {
+      appenders[fp] = { type: 'file', filename: logFile(settings, fp), layout: { type: 'pattern', pattern: LOG_LAYOUT } };
+      categories[fp] = { appenders: [fp], level: debug ? 'debug' : 'info' };
+    }
+    log4js.configure({ appenders, categories });
+    this.configured = true;
+  }
+
+  for(fp: string): PairLog {
+    if (!this.configured) throw new Error('PairLogs.for before open');
+    return log4js.getLogger(fp);
+  }
+
+  /** flush and close the files */
+  close(): Promise<void> {
+    if (!this.configured) return Promise.resolve();
+    this.configured = false;
+    return new Promise((resolve) => log4js.shutdown(() => resolve()));
+  }
+}
