@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, ZettabeeError, ConfigError } from './errors.js';
-import { loadContext, pairsPath, type GlobalArgs, type Io } from './commands/context.js';
+import { loadContext, type GlobalArgs, type Io } from './commands/context.js';
 import { fingerprintCommand } from './commands/fingerprint.js';
 import { logfileCommand } from './commands/logfile.js';
 import { setupCommand } from './commands/setup.js';
@@ -118,8 +118,6 @@ export async function main(rawArgv: readonly string[], io: Io): Promise<number> 
     return EXIT_FAILED;
   }
 }
-
-export { pairsPath };
 
 export function run(): void {
   const io: Io = {

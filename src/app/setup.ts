@@ -36,6 +36,11 @@ export interface SetupOptions {
   report: (r: CheckResult) => void;
 }
 
+/** the word a check is shown and logged with */
+export function checkStatus(r: CheckResult): 'ok' | 'SKIPPED' | 'FAILED' {
+  return r.ok ? 'ok' : r.skipped ? 'SKIPPED' : 'FAILED';
+}
+
 const DIR_MODE = 0o750;
 
 async function ensureDir(path: string): Promise<string> {
@@ -76,13 +81,13 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
     if (!r.ok) allOk = false;
     o.report(r);
     if (fp && logging) {
-      const line = `setup: ${r.ok ? 'ok' : r.skipped ? 'SKIPPED' : 'FAILED'}: ${r.check}${r.detail ? ` (${r.detail})` : ''}`;
+      const line = `setup: ${checkStatus(r)}: ${r.check}${r.detail ? ` (${r.detail})` : ''}`;
       if (r.ok) logs.for(fp).info(line);
       else logs.for(fp).error(line);
     }
   };
 
-  const emit = (r: CheckResult) => emitFor(r);
+  const emit = emitFor;
   for (const [name, path] of Object.entries(o.settings.paths)) {
     try {
       await ensureDir(path);
@@ -119,14 +124,14 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
   const hosts = new Hosts(o.settings);
   // host-level checks are run once per host and reused by every pair on it
   const sshResults = new Map<Host, Promise<{ ok: boolean; detail?: string; hint?: string }>>();
-  const probes = new Map<string, Promise<Capabilities | Error>>();
-  const hostIds = new Map<Host, number>();
+  const probes = new Map<Host, Map<string, Promise<Capabilities | Error>>>();
   try {
     for (const pair of o.pairs) {
       const subject = pair.label;
       const emit = (r: CheckResult) => emitFor(r, pair.fingerprint);
+      const ends = [['source', pair.source], ['destination', pair.destination]] as const;
       const reachable = new Map<Endpoint, boolean>();
-      for (const [role, ep] of [['source', pair.source], ['destination', pair.destination]] as const) {
+      for (const [role, ep] of ends) {
         const host = hosts.for(ep, pair);
         const hostName = Hosts.describe(ep, pair);
         if (host.local) {
@@ -147,7 +152,7 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
       }
 
       const caps = new Map<Endpoint, Capabilities | null>();
-      for (const [role, ep] of [['source', pair.source], ['destination', pair.destination]] as const) {
+      for (const [role, ep] of ends) {
         const host = hosts.for(ep, pair);
         const check = `zfs on ${role} host ${Hosts.describe(ep, pair)}`;
         if (!reachable.get(ep)) {
@@ -156,12 +161,12 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
           continue;
         }
         const pool = ep.dataset.split('/')[0]!;
-        if (!hostIds.has(host)) hostIds.set(host, hostIds.size);
-        const key = `${hostIds.get(host)}\0${pool}`;
-        let p = probes.get(key);
+        const byPool = probes.get(host) ?? new Map<string, Promise<Capabilities | Error>>();
+        probes.set(host, byPool);
+        let p = byPool.get(pool);
         if (!p) {
           p = probeCapabilities(host, pool).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
-          probes.set(key, p);
+          byPool.set(pool, p);
         }
         const c = await p;
         if (c instanceof Error) {
@@ -213,7 +218,7 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
       }
 
       if (pair.transport === 'mbuffer') {
-        for (const [role, ep] of [['source', src], ['destination', dst]] as const) {
+        for (const [role, ep] of ends) {
           const check = `mbuffer on ${role} host ${Hosts.describe(ep, pair)}`;
           if (!reachable.get(ep)) {
             emit({ subject, check, ok: false, skipped: true, detail: 'skipped: ssh failed' });

@@ -1,14 +1,13 @@
 import type { CommandModule } from 'yargs';
 import { selectPairs } from '../config/select.js';
-import { runSetup, type CheckResult } from '../app/setup.js';
+import { checkStatus, runSetup, type CheckResult } from '../app/setup.js';
 import { ActionError } from '../errors.js';
 import { loadContext, type GlobalArgs, type Io } from './context.js';
 
 type Args = GlobalArgs & { dest?: string };
 
 export function formatCheck(r: CheckResult, verbose = false): string[] {
-  const status = r.ok ? 'ok' : r.skipped ? 'SKIPPED' : 'FAILED';
-  const lines = [`${status.padEnd(8)}${r.subject}: ${r.check}${r.detail ? ` (${r.detail})` : ''}`];
+  const lines = [`${checkStatus(r).padEnd(8)}${r.subject}: ${r.check}${r.detail ? ` (${r.detail})` : ''}`];
   if (!r.ok && r.hint) lines.push(`${''.padEnd(8)}hint: ${r.hint}`);
   if (verbose) for (const m of r.more ?? []) lines.push(`${''.padEnd(8)}${m}`);
   return lines;
