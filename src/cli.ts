@@ -2,14 +2,21 @@
 // error becomes output and an exit code.
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, ZettabeeError, ConfigError } from './errors.js';
+import { EXIT_FAILED, EXIT_OK, UsageError } from './errors.js';
 import { loadContext, type GlobalArgs, type Io } from './commands/context.js';
 import { fingerprintCommand } from './commands/fingerprint.js';
 import { logfileCommand } from './commands/logfile.js';
 import { setupCommand } from './commands/setup.js';
-import { CommandError } from './exec/host.js';
+import { initializeCommand, updateCommand } from './commands/replicate.js';
+import { statusCommand } from './commands/status.js';
+import { unlockCommand } from './commands/unlock.js';
+import { purgeCommand } from './commands/purge.js';
+import { formatError } from './commands/report.js';
 
-export const ACTIONS = ['setup', 'logfile', 'fingerprint'] as const;
+export const ACTIONS = ['setup', 'initialize', 'update', 'status', 'unlock', 'purge', 'logfile', 'fingerprint'] as const;
+
+/** action options that take a value, so their value is not mistaken for DEST */
+const VALUE_OPTIONS = ['--jobs', '-j'];
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -42,6 +49,11 @@ function buildParser(argv: string[], io: Io): Argv<GlobalArgs> {
     .option('debug', { alias: 'd', type: 'boolean', describe: 'show details of errors' })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'say what is done' })
     .command(setupCommand(io))
+    .command(initializeCommand(io))
+    .command(updateCommand(io))
+    .command(statusCommand(io))
+    .command(unlockCommand(io))
+    .command(purgeCommand(io))
     .command(fingerprintCommand(io))
     .command(logfileCommand(io))
     .completion('completion', 'print a bash completion script (source it, or put it in /etc/bash_completion.d/zettabee)', (current: string, args: Record<string, unknown>, defaults: (cb: (err: Error | null, completions: string[] | undefined) => void) => void, done: (completions: string[]) => void) => {
@@ -82,49 +94,51 @@ export async function main(rawArgv: readonly string[], io: Io): Promise<number> 
   const argv = normalizeArgv(rawArgv);
   const action = argv.find((a) => !a.startsWith('-') && (ACTIONS as readonly string[]).includes(a));
   const actionIndex = action ? argv.indexOf(action) : -1;
-  const dest = actionIndex >= 0 ? argv.slice(actionIndex + 1).find((a) => !a.startsWith('-')) : undefined;
+  const rest = actionIndex >= 0 ? argv.slice(actionIndex + 1) : [];
+  // the first word after the action that is neither an option nor an option's value
+  const dest = rest.find((a, i) => !a.startsWith('-') && !VALUE_OPTIONS.includes(rest[i - 1] ?? ''));
   const debug = argv.includes('-d') || argv.includes('--debug');
   const where = [action, dest].filter(Boolean).join(' ');
-  const prefix = `zettabee: error: ${where ? `${where}: ` : ''}`;
   try {
     await buildParser(argv, io).parseAsync();
     return EXIT_OK;
   } catch (e) {
-    if (e instanceof ConfigError) {
-      for (const d of e.details) io.err(`zettabee: error: ${d}`);
-      io.err(`${prefix}${e.message}`);
-      if (e.hint) io.err(`zettabee: hint: ${e.hint}`);
-      return e.exitCode;
-    }
-    if (e instanceof ZettabeeError) {
-      io.err(`${prefix}${e.message}`);
-      for (const d of e.details) io.err(`  ${d}`);
-      if (e.hint) io.err(`zettabee: hint: ${e.hint}`);
-      if (debug && e.cause) io.err(describeUnexpected(e.cause));
-      return e.exitCode;
-    }
-    if (e instanceof CommandError) {
-      io.err(`${prefix}${e.message}`);
-      if (debug) io.err(`  argv: ${JSON.stringify(e.argv)}`);
-      return EXIT_FAILED;
-    }
-    if (e instanceof Error && e.name === 'YError') {
-      io.err(`${prefix}${e.message}`);
-      return EXIT_USAGE;
-    }
-    io.err(`${prefix}internal error: ${e instanceof Error ? e.message : String(e)}`);
-    io.err(describeUnexpected(e));
-    io.err('zettabee: this is a bug; please report it with the lines above');
-    return EXIT_FAILED;
+    const r = formatError(where, e, debug);
+    r.lines.forEach((l) => io.err(l));
+    return r.code;
   }
 }
 
+const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
+
 export function run(): void {
+  // SIGINT/SIGTERM abort the running transfer; the action then cleans up
+  // (removes its unsent snapshot, records the failure, releases the lock).
+  // An action that does not listen is ended after a grace period.
+  const interrupt = new AbortController();
+  for (const sig of Object.keys(SIGNAL_NUMBERS)) {
+    process.once(sig, () => {
+      interrupt.abort(`interrupted by ${sig}`);
+      setTimeout(() => process.exit(128 + SIGNAL_NUMBERS[sig]!), 15_000).unref();
+    });
+  }
   const io: Io = {
     out: (l) => process.stdout.write(`${l}\n`),
     err: (l) => process.stderr.write(`${l}\n`),
     env: process.env,
+    signal: interrupt.signal,
+    interactive: Boolean(process.stdin.isTTY),
+    ask: async (question) => {
+      const { createInterface } = await import('node:readline/promises');
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await rl.question(question);
+      } finally {
+        rl.close();
+      }
+    },
   };
+  if (process.stderr.isTTY) io.progress = (line) => process.stderr.write(line === null ? '\r\x1b[K' : `\r\x1b[K${line}`);
   main(process.argv.slice(2), io).then(
     (code) => {
       process.exitCode = code;

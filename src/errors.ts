@@ -46,3 +46,10 @@ export class BusyError extends ZettabeeError {
     super(message, EXIT_BUSY, hint);
   }
 }
+
+/** The failures were already reported (one line per pair); only the exit code is left. */
+export class ExitError extends ZettabeeError {
+  constructor(exitCode: number) {
+    super('', exitCode);
+  }
+}

@@ -17,6 +17,14 @@ export interface Io {
   out(line: string): void;
   err(line: string): void;
   env: NodeJS.ProcessEnv;
+  /** aborted on SIGINT/SIGTERM: long actions stop cleanly */
+  signal?: AbortSignal;
+  /** present only when stderr is a terminal: redraw the progress line (null clears it) */
+  progress?: (line: string | null) => void;
+  /** true when stdin is a terminal (purge asks before it destroys) */
+  interactive?: boolean;
+  /** read one line from the terminal (purge's confirmation) */
+  ask?: (question: string) => Promise<string>;
 }
 
 export interface Context {

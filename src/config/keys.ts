@@ -18,6 +18,10 @@ export interface PairOptions {
   crun?: number;
   keep?: number;
   recursive?: boolean;
+  /** roll the destination back to the common snapshot when it was modified */
+  rollback?: boolean;
+  /** what update does with a lock whose holder died: refuse (default) or recover */
+  stale_lock?: 'refuse' | 'recover';
 }
 
 export type OptionKey = keyof PairOptions;
@@ -29,6 +33,10 @@ function integer(text: string, min: number, max: number, what: string): Parsed {
   const n = Number(text);
   if (n < min || n > max) return { error: `${text} is out of range for ${what} (${min} to ${max})` };
   return { value: n };
+}
+
+function yesNo(key: string, t: string): Parsed {
+  return t === 'yes' ? { value: true } : t === 'no' ? { value: false } : { error: `${key} must be yes or no, not '${t}'` };
 }
 
 function duration(text: string): Parsed {
@@ -67,7 +75,16 @@ const KEYS: Record<OptionKey, { help: string; parse: (text: string) => Parsed }>
   keep: { help: 'pair snapshots kept on the destination', parse: (t) => integer(t, 0, 100000, 'a snapshot count') },
   recursive: {
     help: 'yes or no',
-    parse: (t) => (t === 'yes' ? { value: true } : t === 'no' ? { value: false } : { error: `recursive must be yes or no, not '${t}'` }),
+    parse: (t) => yesNo('recursive', t),
+  },
+  rollback: {
+    help: 'yes or no: discard changes made on the destination since the last snapshot',
+    parse: (t) => yesNo('rollback', t),
+  },
+  stale_lock: {
+    help: 'refuse or recover',
+    parse: (t) =>
+      t === 'refuse' || t === 'recover' ? { value: t } : { error: `stale_lock must be refuse or recover, not '${t}'` },
   },
 };
 

@@ -47,7 +47,26 @@ export interface Host {
   exec(argv: readonly string[], opts?: RunOptions): Promise<RunResult>;
   /** run argv; rejects with CommandError unless it exits 0 */
   run(argv: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /**
+   * run several commands one after another, each whatever the others' exit
+   * codes; over ssh in one session (one round trip). A result per command,
+   * in order. Rejects only when the batch as a whole could not run.
+   */
+  batch(argvs: readonly (readonly string[])[], opts?: BatchOptions): Promise<RunResult[]>;
+  /** resolves once the host can take commands without a new handshake each (ssh master up) */
+  ready(): Promise<void>;
 }
+
+export interface BatchOptions {
+  /**
+   * the first `guard` commands must all succeed for the rest to run; the
+   * skipped ones get exitCode SKIPPED. Default 0: every command runs.
+   */
+  guard?: number;
+}
+
+/** exit code given to a batch command that did not run because a guard failed */
+export const SKIPPED = -1;
 
 export interface SshSettings {
   /** a known_hosts file to use instead of ssh's defaults */
@@ -97,6 +116,56 @@ abstract class BaseHost implements Host {
     }
     return r;
   }
+
+  async batch(argvs: readonly (readonly string[])[], opts: BatchOptions = {}): Promise<RunResult[]> {
+    const out: RunResult[] = [];
+    const guard = opts.guard ?? 0;
+    for (const [i, a] of argvs.entries()) {
+      const guardFailed = out.slice(0, guard).some((r) => r.exitCode !== 0);
+      out.push(guardFailed && i >= guard ? { stdout: '', stderr: '', exitCode: SKIPPED } : await this.exec(a));
+    }
+    return out;
+  }
+
+  async ready(): Promise<void> {}
+}
+
+const MARK = '@@zettabee-batch:';
+
+/**
+ * One shell script for a batch: each command's output (stderr folded into
+ * stdout) followed by a marker line with its index and exit status. Every
+ * word goes through quoteArgv; nothing else is interpolated.
+ */
+export function batchScript(argvs: readonly (readonly string[])[], guard = 0): string {
+  const lines = ['g=0'];
+  argvs.forEach((a, i) => {
+    lines.push(`${quoteArgv(a)} 2>&1; s=$?; echo; echo "${MARK}${i}:$s"`);
+    if (i < guard) lines.push('[ $s -eq 0 ] || g=1');
+    if (i === guard - 1) lines.push('[ $g -eq 0 ] || exit 0');
+  });
+  return lines.join('\n');
+}
+
+/** split a batch's stdout back into one result per command; null if a marker is missing */
+export function parseBatchOutput(stdout: string, count: number, guard = 0): RunResult[] | null {
+  const results: RunResult[] = [];
+  let rest = stdout;
+  for (let i = 0; i < count; i++) {
+    // every marker follows a newline of its own, so output without a final newline survives
+    const m = new RegExp(`\\n${MARK}${i}:(\\d+)\\n`).exec(rest);
+    if (!m) {
+      if (guard > 0 && i >= guard && results.slice(0, guard).some((r) => r.exitCode !== 0)) {
+        results.push({ stdout: '', stderr: '', exitCode: SKIPPED });
+        continue;
+      }
+      return null;
+    }
+    const text = rest.slice(0, m.index);
+    results.push({ stdout: text, stderr: text, exitCode: Number(m[1]) });
+    rest = rest.slice(m.index + m[0].length);
+  }
+  return results;
 }
 
 export class LocalHost extends BaseHost {
@@ -134,6 +203,9 @@ export class SshControl {
   }
 }
 
+const MAX_SESSIONS = 8;
+const noop = () => {};
+
 export class SshHost extends BaseHost {
   readonly local = false;
   readonly name: string;
@@ -170,6 +242,49 @@ export class SshHost extends BaseHost {
 
   wrap(argv: readonly string[]): string[] {
     return ['ssh', ...this.sshArgs(), this.target.host, '--', quoteArgv(argv)];
+  }
+
+  // The first command opens the shared master connection; commands started
+  // meanwhile wait for it instead of racing to open masters of their own.
+  // At most MAX_SESSIONS run at once (sshd's MaxSessions is 10 by default).
+  private warm: Promise<void> | undefined;
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  override async exec(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+    if (this.control && !this.warm) {
+      const first = this.slot(() => super.exec(argv, opts));
+      this.warm = first.then(noop, noop);
+      return first;
+    }
+    await this.warm;
+    return this.slot(() => super.exec(argv, opts));
+  }
+
+  override async ready(): Promise<void> {
+    if (!this.control) return;
+    if (!this.warm) this.warm = this.slot(() => super.exec(['true'])).then(noop, noop);
+    await this.warm;
+  }
+
+  override async batch(argvs: readonly (readonly string[])[], opts: BatchOptions = {}): Promise<RunResult[]> {
+    if (argvs.length === 0) return [];
+    const argv = ['sh', '-c', batchScript(argvs, opts.guard)];
+    const r = await this.exec(argv);
+    const parsed = parseBatchOutput(r.stdout, argvs.length, opts.guard);
+    if (!parsed) throw new CommandError(this.name, argv, r.exitCode, r.stderr || r.stdout, `batch of ${argvs.length} commands did not finish (exit code ${r.exitCode})`);
+    return parsed;
+  }
+
+  private async slot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= MAX_SESSIONS) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
   }
 
   async closeMaster(): Promise<void> {

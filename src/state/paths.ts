@@ -13,3 +13,12 @@ export function lockFile(s: Settings, fp: string): string {
 export function logFile(s: Settings, fp: string): string {
   return join(s.paths.log, `${fp}.log`);
 }
+
+/** who holds <fp>.lock: next to the lock directory, never inside it (a file inside would change the directory's mtime, which proper-lockfile reads as a compromised lock) */
+export function holderFile(s: Settings, fp: string): string {
+  return join(s.paths.lock, `${fp}.holder`);
+}
+
+export function progressFile(s: Settings, fp: string): string {
+  return join(s.paths.state, `${fp}.progress`);
+}

@@ -195,7 +195,7 @@ function detailOf(text: string): string {
 }
 
 const SUBJECT_PATTERNS = [
-  /destination '?([^'\s]+?)'? (?:has been modified|exists|does not exist|contains)/,
+  /destination '?(?!already\b)([^'\s]+?)'? (?:has been modified|exists|does not exist|contains)/,
   /most recent snapshot of (\S+) does not/,
   /could not send (\S+):/,
   /from '([^']+)'/,

@@ -1,7 +1,8 @@
 // Running the real zettabee launcher as a cron job would: a child process,
 // its own pairs and settings files, the exit code and both output streams.
 import { execa } from 'execa';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bed } from '../harness/bed.js';
@@ -54,4 +55,40 @@ export function makeSite(bed: Bed, extraSettings = ''): Site {
 /** the ssh keys of a pair that reaches the bed's sshd */
 export function sshKeys(bed: Bed): string {
   return `sshport=${bed.ssh.port},sshkey=${bed.ssh.key},sshuser=${bed.ssh.user}`;
+}
+
+/** sha256 of every regular file under dir, by relative path */
+export function treeHashes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, rel: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(p, r);
+      else if (e.isFile()) out[r] = createHash('sha256').update(readFileSync(p)).digest('hex');
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
+/** write `bytes` of incompressible data to a file */
+export function writeRandom(path: string, bytes: number): void {
+  writeFileSync(path, randomBytes(bytes));
+}
+
+/** the mountpoint zfs reports for a dataset */
+export async function mountpointOf(bed: Bed, ds: string): Promise<string> {
+  return (await bed.run(['zfs', 'get', '-H', '-o', 'value', 'mountpoint', ds])).trim();
+}
+
+/** short snapshot names of a dataset, oldest first */
+export async function snapshotsOf(bed: Bed, ds: string): Promise<string[]> {
+  const out = await bed.run(['zfs', 'list', '-H', '-o', 'name', '-t', 'snapshot', '-s', 'createtxg', '-d', '1', ds]);
+  return out.split('\n').filter(Boolean).map((l) => l.slice(l.indexOf('@') + 1));
+}
+
+/** a property's value ('-' when unset) */
+export async function propOf(bed: Bed, ds: string, prop: string): Promise<string> {
+  return (await bed.run(['zfs', 'get', '-H', '-o', 'value', prop, ds])).trim();
 }

@@ -1,0 +1,191 @@
+// The frame every pair action runs in: the pair's lock, its status record
+// (running -> ok/failed, written atomically), START/END lines in its log,
+// and one place that turns a failure into the status file's words.
+import { hostname } from 'node:os';
+import type { Pair } from '../config/pairs.js';
+import type { Settings } from '../config/settings.js';
+import { formatBytes, formatRate } from '../domain/units.js';
+import { ActionError, BusyError, ZettabeeError } from '../errors.js';
+import type { Host } from '../exec/host.js';
+import type { Hosts } from '../exec/hosts.js';
+import { PairLock } from '../state/lock.js';
+import type { PairLog, PairLogs } from '../state/log.js';
+import { readStatus, StatusFileError, writeStatus, type Inconsistency, type PairState, type SnapshotRef, type StatusRecord } from '../state/status.js';
+import type { Progress } from '../transport/pipeline.js';
+
+/** a failure that also changes what the pair's state is (Inconsistent, Uninitialized) */
+export class PairError extends ActionError {
+  constructor(
+    message: string,
+    hint: string | undefined,
+    details: readonly string[] = [],
+    readonly state?: PairState,
+    readonly inconsistency?: Inconsistency,
+  ) {
+    super(message, hint, details);
+  }
+}
+
+export interface EngineDeps {
+  settings: Settings;
+  hosts: Hosts;
+  logs: PairLogs;
+  /** aborts the running transfer (SIGINT/SIGTERM) */
+  signal?: AbortSignal;
+  now?: () => Date;
+  /** live transfer progress (the terminal progress bar) */
+  onProgress?: (pair: Pair, p: Progress) => void;
+  /** what --verbose prints */
+  note?: (pair: Pair, line: string) => void;
+  /** what a warning prints on stderr (a run that succeeded with trouble) */
+  warn?: (pair: Pair, line: string) => void;
+}
+
+export interface Outcome {
+  /** the newest pair snapshot the destination now holds */
+  lastSnapshot: SnapshotRef;
+  bytes: number;
+  /** the snapshot created by this run (short name) */
+  snapshot: string;
+  /** trouble that did not fail the run (a retention step that failed) */
+  warnings: string[];
+}
+
+export interface PairRun {
+  pair: Pair;
+  deps: EngineDeps;
+  settings: Settings;
+  src: Host;
+  dst: Host;
+  log: PairLog;
+  signal: AbortSignal;
+  now: () => Date;
+  /** the record as it was before this run (or a fresh one) */
+  status: StatusRecord;
+  /** save facts worth keeping between runs (capability probes) */
+  cache: Record<string, unknown>;
+  note(line: string): void;
+}
+
+export function pairEndpoint(e: { host: string; dataset: string }): string {
+  return `${e.host}:${e.dataset}`;
+}
+
+export function freshRecord(pair: Pair): StatusRecord {
+  return {
+    version: 1,
+    fingerprint: pair.fingerprint,
+    source: pairEndpoint(pair.source),
+    destination: pairEndpoint(pair.destination),
+    state: 'Uninitialized',
+  };
+}
+
+/** the status record, or a fresh one when missing or unreadable (logged) */
+export function loadRecord(settings: Settings, pair: Pair, log?: PairLog): StatusRecord {
+  try {
+    const r = readStatus(settings, pair.fingerprint);
+    if (r) return { ...r, source: pairEndpoint(pair.source), destination: pairEndpoint(pair.destination) };
+  } catch (e) {
+    if (!(e instanceof StatusFileError)) throw e;
+    log?.warn(`status file unreadable, starting a new one: ${e.message}`);
+  }
+  return freshRecord(pair);
+}
+
+function oneLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+}
+
+/**
+ * Run `body` for one pair under its lock. BusyError (a live run holds the
+ * lock) leaves the status file alone. Every other ending is recorded.
+ */
+export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initialize' | 'update', body: (run: PairRun) => Promise<Outcome>): Promise<Outcome> {
+  const { settings, logs } = deps;
+  const log = logs.for(pair.fingerprint);
+  const now = deps.now ?? (() => new Date());
+  const local = new AbortController();
+  const signal = deps.signal ? AbortSignal.any([deps.signal, local.signal]) : local.signal;
+
+  let lock: PairLock;
+  try {
+    lock = await PairLock.acquire(settings, pair.fingerprint, {
+      action,
+      label: pair.label,
+      recoverStale: pair.options.stale_lock === 'recover',
+      onCompromised: (err) => {
+        log.error(`${action}: the lock was removed while this run held it (${err.message}); stopping`);
+        local.abort(new ActionError('the pair lock was removed while this run held it (zettabee unlock --force?)'));
+      },
+    });
+  } catch (e) {
+    if (e instanceof BusyError) log.info(`${action}: not started: ${e.message}`);
+    else if (e instanceof ZettabeeError) log.error(`${action}: not started: ${e.message}`);
+    throw e;
+  }
+
+  const started = now();
+  const record = loadRecord(settings, pair, log);
+  const before: StatusRecord = structuredClone(record);
+  const cache: Record<string, unknown> = { ...(record.cache ?? {}) };
+  record.run = { action, pid: process.pid, host: hostname(), started: started.toISOString(), result: 'running' };
+  try {
+    if (lock.recovered) {
+      const h = lock.recovered;
+      log.warn(`${action}: took over a stale lock of pid ${h.pid} (${h.action}, started ${h.started}); stale_lock = recover`);
+    }
+    writeStatus(settings, pair.fingerprint, record);
+    const run: PairRun = {
+      pair,
+      deps,
+      settings,
+      src: deps.hosts.for(pair.source, pair),
+      dst: deps.hosts.for(pair.destination, pair),
+      log,
+      signal,
+      now,
+      status: before,
+      cache,
+      note: (line) => deps.note?.(pair, line),
+    };
+    const outcome = await body(run);
+    const ended = now();
+    const seconds = (ended.getTime() - started.getTime()) / 1000;
+    record.state = 'Synchronized';
+    delete record.inconsistency;
+    record.lastSnapshot = outcome.lastSnapshot;
+    record.run = { ...record.run, ended: ended.toISOString(), result: 'ok', seconds, bytes: outcome.bytes, snapshot: outcome.snapshot };
+    record.lastSuccess = { action, ended: ended.toISOString(), seconds, bytes: outcome.bytes };
+    record.cache = cache;
+    writeStatus(settings, pair.fingerprint, record);
+    for (const w of outcome.warnings) {
+      log.warn(`${action}: ${w}`);
+      deps.warn?.(pair, w);
+    }
+    log.info(`${action} END @${outcome.snapshot}: ${formatBytes(outcome.bytes)} in ${seconds.toFixed(1)} s (${formatRate(outcome.bytes, seconds)})`);
+    return outcome;
+  } catch (e) {
+    const ended = now();
+    const seconds = (ended.getTime() - started.getTime()) / 1000;
+    const hint = e instanceof ZettabeeError ? e.hint : undefined;
+    record.run = { ...record.run, ended: ended.toISOString(), result: 'failed', seconds, error: oneLine(e), ...(hint ? { hint } : {}) };
+    if (e instanceof PairError && e.state) {
+      record.state = e.state;
+      if (e.inconsistency) record.inconsistency = e.inconsistency;
+      else delete record.inconsistency;
+    }
+    record.cache = cache;
+    try {
+      writeStatus(settings, pair.fingerprint, record);
+    } catch (w) {
+      log.error(`${action}: could not write the status file: ${oneLine(w)}`);
+    }
+    log.error(`${action} FAILED after ${seconds.toFixed(1)} s: ${oneLine(e)}`);
+    if (e instanceof ZettabeeError) for (const d of e.details) log.error(`  ${d}`);
+    if (hint) log.error(`  hint: ${hint}`);
+    throw e;
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,475 @@
+// initialize and update: list both sides, plan (src/domain/plan.ts), take
+// the source snapshot, move the stream, then verify, record and retire.
+// A run that fails after taking its snapshot removes it again unless the
+// destination got it (or holds resumable state for it), so a target that is
+// down for a week does not collect a snapshot per cron run.
+import type { Pair } from '../config/pairs.js';
+import { Hosts } from '../exec/hosts.js';
+import { newestPairSnapshot, pairSnapshots, planRetention, planUpdate, destinationAfterReceive, type SnapshotInfo } from '../domain/plan.js';
+import { parentDataset } from '../domain/names.js';
+import { newSnapshotName } from '../domain/snapshot-name.js';
+import { formatBytes, formatRate } from '../domain/units.js';
+import { ActionError } from '../errors.js';
+import { CommandError, type Host, type RunResult } from '../exec/host.js';
+import type { SnapshotRef } from '../state/status.js';
+import { PipelineError, runPipeline } from '../transport/pipeline.js';
+import { streamPipeline } from '../transport/topology.js';
+import * as zargv from '../zfs/argv.js';
+import { classifyZfsError, type ClassifiedZfsError } from '../zfs/classify.js';
+import { exists, getProps, listSnapshots, must, userProp, ZfsFailure } from '../zfs/ops.js';
+import { parseSnapshotList, type SnapshotEntry } from '../zfs/parse.js';
+import type { Capabilities } from '../zfs/probe.js';
+import { capabilities, type BothCapabilities } from './capabilities.js';
+import { PairError, runPairAction, type EngineDeps, type Outcome, type PairRun } from './pair-run.js';
+import { resumeDecision } from './resume.js';
+
+export const FINGERPRINT_PROP = 'zettabee:fingerprint';
+
+/** the original Zettabee's per-pair user properties */
+export function pairProps(fp: string) {
+  return { source: `zettabee:${fp}:source`, destination: `zettabee:${fp}:destination`, lastsnap: `zettabee:${fp}:lastsnap` };
+}
+
+/** the user-hold tag that protects a pair's incremental base */
+export function holdTag(fp: string): string {
+  return `zettabee.${fp}`;
+}
+
+/** a transfer failed; `zfs` classifies the culprit stage's stderr */
+export class TransferError extends ActionError {
+  constructor(
+    message: string,
+    hint: string | undefined,
+    details: readonly string[],
+    readonly zfs: ClassifiedZfsError | null,
+    readonly stage: 'send' | 'receive' | 'other',
+  ) {
+    super(message, hint, details);
+  }
+}
+
+function firstLines(text: string, n = 4): string[] {
+  return text.trim().split('\n').map((l) => l.trim()).filter(Boolean).slice(0, n);
+}
+
+function describeHost(run: PairRun, which: 'source' | 'destination'): string {
+  return Hosts.describe(run.pair[which], run.pair);
+}
+
+/** turn a failure of a zfs step into an ActionError that names the step and host */
+async function step<T>(what: string, p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof ZfsFailure) throw new ActionError(`${what}: ${e.message}`, e.zfs.hint, e.zfs.detail ? [e.zfs.detail] : []);
+    if (e instanceof CommandError) throw new ActionError(`${what}: ${e.message}`);
+    throw e;
+  }
+}
+
+function ref(s: SnapshotInfo): SnapshotRef {
+  return { name: s.snapshot, guid: s.guid, creation: s.creation };
+}
+
+function sendFlags(caps: BothCapabilities) {
+  // modern stream features only when both ends speak them (the receiving
+  // zfs of the same generation is the best probe we have without a test send)
+  return {
+    largeBlocks: caps.source.sendLargeBlocks && caps.destination.sendLargeBlocks,
+    embedded: caps.source.sendEmbedded && caps.destination.sendEmbedded,
+    compressed: caps.source.sendCompressed && caps.destination.sendCompressed,
+  };
+}
+
+function resumable(caps: BothCapabilities): boolean {
+  return caps.destination.recvResumable && caps.source.sendResume;
+}
+
+// ---------------------------------------------------------------------------
+
+/** run the stream for one send and receive; a failure becomes a TransferError */
+async function transfer(run: PairRun, send: string[], receive: string[]): Promise<number> {
+  const spec = streamPipeline(run.pair, run.src, run.dst, send, receive);
+  await Promise.all([run.src.ready(), run.dst.ready()]);
+  const onProgress = run.deps.onProgress;
+  try {
+    const r = await runPipeline(spec, {
+      signal: run.signal,
+      ...(onProgress ? { onProgress: (p) => onProgress(run.pair, p) } : {}),
+    });
+    return r.bytes;
+  } catch (e) {
+    if (!(e instanceof PipelineError)) throw e;
+    if (e.reason === 'aborted') {
+      const why = run.signal.reason instanceof Error ? run.signal.reason.message : typeof run.signal.reason === 'string' ? run.signal.reason : 'interrupted';
+      throw new TransferError(`transfer stopped: ${why}`, undefined, [], null, 'other');
+    }
+    if (e.reason === 'stalled') throw new TransferError(e.message, 'look at both hosts and the network between them', [], null, 'other');
+    const c = e.culprit;
+    const stage = c === null ? 'other' : c.name.startsWith('zfs send') ? 'send' : c.name.startsWith('zfs receive') ? 'receive' : 'other';
+    const z = c ? classifyZfsError(c.stderr, c.exitCode) : null;
+    const sshTrouble = c !== null && c.exitCode === 255 && /^ssh:|Connection (refused|closed|reset)|Host key|Permission denied/m.test(c.stderr);
+    const what = c ? (c.exitCode !== undefined ? `exit code ${c.exitCode}` : `killed by ${c.signal}`) : '';
+    const text = sshTrouble ? `ssh failed: ${firstLines(c.stderr, 1)[0]}` : z && z.kind !== 'unknown' ? z.message : firstLines(c?.stderr ?? '', 1)[0] ?? what;
+    const details: string[] = [];
+    for (const s of e.result.stages) {
+      if (s.stderr.trim()) details.push(`${s.name}: ${firstLines(s.stderr, 3).join(' / ')}`);
+    }
+    throw new TransferError(`${c ? c.name : 'the pipeline'} failed (${what}): ${text}`, sshTrouble ? 'check that ssh to that host works: zettabee setup' : z?.hint, details, z, stage);
+  }
+}
+
+/** take the pair snapshot on the source and read back its guid, createtxg and creation */
+async function takeSnapshot(run: PairRun, existing: readonly SnapshotInfo[]): Promise<SnapshotEntry> {
+  const { pair, src } = run;
+  const ds = pair.source.dataset;
+  const name = newSnapshotName(pair.fingerprint, run.now(), new Set(existing.map((s) => s.snapshot)));
+  const full = `${ds}@${name}`;
+  const [made, got] = await step(
+    `cannot snapshot ${ds} on ${describeHost(run, 'source')}`,
+    src.batch([zargv.snapshot([full], { recursive: Boolean(pair.options.recursive) }), ['zfs', 'get', '-Hp', '-o', 'name,property,value', zargv.SNAPSHOT_PROPS.join(','), full]], { guard: 1 }),
+  );
+  if (made!.exitCode !== 0) {
+    const z = classifyZfsError(made!.stderr, made!.exitCode, made!.stdout);
+    throw new ActionError(`cannot snapshot ${ds} on ${describeHost(run, 'source')}: ${z.message}`, z.hint, [z.detail]);
+  }
+  const snap = got!.exitCode === 0 ? parseSnapshotList(got!.stdout, ds).snapshots[0] : undefined;
+  if (!snap) throw new ActionError(`took ${full} but cannot read it back: ${firstLines(got!.stderr, 1)[0] ?? 'no output'}`);
+  run.log.info(`snapshot ${full} taken`);
+  return snap;
+}
+
+/** release our hold (if any) and destroy pair snapshots; failures become warnings */
+async function retire(run: PairRun, host: Host, ds: string, snaps: readonly SnapshotInfo[], caps: Capabilities, why: string): Promise<string[]> {
+  if (snaps.length === 0) return [];
+  const recursive = Boolean(run.pair.options.recursive);
+  const tag = holdTag(run.pair.fingerprint);
+  const argvs: string[][] = [];
+  for (const s of snaps) {
+    if (caps.holds) argvs.push(zargv.release(tag, [`${ds}@${s.snapshot}`], { recursive }));
+    argvs.push(zargv.destroy(`${ds}@${s.snapshot}`, { recursive }));
+  }
+  return checkBatch(run, host, argvs, await step(`cannot ${why} on ${host.name}`, host.batch(argvs)), why);
+}
+
+/** log each command of a batch; failures (other than harmless hold noise) become warnings */
+function checkBatch(run: PairRun, host: Host, argvs: readonly string[][], results: readonly RunResult[], why: string): string[] {
+  const warnings: string[] = [];
+  results.forEach((r, i) => {
+    const argv = argvs[i]!;
+    if (r.exitCode === 0) {
+      if (argv[1] === 'destroy') run.log.info(`${why}: destroyed ${argv[argv.length - 1]} on ${host.name}`);
+      return;
+    }
+    const z = classifyZfsError(r.stderr, r.exitCode, r.stdout);
+    if ((argv[1] === 'release' && (z.kind === 'noSuchTag' || z.kind === 'datasetMissing')) || (argv[1] === 'hold' && z.kind === 'tagExists')) return;
+    if (argv[1] === 'destroy' && z.kind === 'datasetMissing') return;
+    warnings.push(`${why}: \`${argv.join(' ')}\` on ${host.name} failed: ${z.message}`);
+  });
+  return warnings;
+}
+
+/**
+ * After a failed transfer: remove the snapshot this run took, unless the
+ * destination has it after all (then it is the new common base) or holds a
+ * resumable partial receive of it. If the destination cannot be asked, keep
+ * it: the next update's planner removes it as an orphan.
+ */
+async function dropUnsent(run: PairRun, snap: SnapshotEntry, caps: BothCapabilities): Promise<void> {
+  const { pair, src, dst, log } = run;
+  const dsnap = `${pair.destination.dataset}@${snap.snapshot}`;
+  try {
+    if (resumable(caps)) {
+      const props = await getProps(dst, pair.destination.dataset, ['receive_resume_token']);
+      if (resumeDecision(userProp(props, 'receive_resume_token')).kind === 'resume') {
+        log.warn(`kept @${snap.snapshot} on the source: the destination holds a resumable partial receive; the next update resumes it`);
+        return;
+      }
+    }
+    if (await exists(dst, dsnap)) {
+      log.warn(`the transfer failed, but ${dsnap} exists on the destination; kept @${snap.snapshot} as the common snapshot`);
+      return;
+    }
+  } catch (e) {
+    log.warn(`kept @${snap.snapshot} on the source: cannot check the destination (${e instanceof Error ? e.message : String(e)}); the next update removes it if it never arrived`);
+    return;
+  }
+  const r = await src.exec(zargv.destroy(`${pair.source.dataset}@${snap.snapshot}`, { recursive: Boolean(pair.options.recursive) })).catch((e: unknown) => e);
+  if (r instanceof Error || (r as RunResult).exitCode !== 0) {
+    const text = r instanceof Error ? r.message : classifyZfsError((r as RunResult).stderr, (r as RunResult).exitCode).message;
+    log.warn(`could not remove @${snap.snapshot} from the source after the failure: ${text}; the next update removes it`);
+  } else {
+    log.info(`removed @${snap.snapshot} from the source: it never reached the destination`);
+  }
+}
+
+interface FinishInput {
+  initial: boolean;
+  caps: BothCapabilities;
+  snap: SnapshotEntry;
+  /** the old base, as each side lists it (update only) */
+  base?: { source: SnapshotInfo; destination: SnapshotInfo };
+  sourceAfter: SnapshotInfo[];
+  destinationAfter: SnapshotInfo[];
+  bytes: number;
+}
+
+/**
+ * Verify the destination has the new snapshot (by guid), then in one batch
+ * per host: the bookkeeping properties, the hold on the new base, release of
+ * the old one, and retention. Retention runs only once the guid matched.
+ */
+async function finish(run: PairRun, f: FinishInput): Promise<Outcome> {
+  const { pair, src, dst } = run;
+  const fp = pair.fingerprint;
+  const sds = pair.source.dataset;
+  const dds = pair.destination.dataset;
+  const props = pairProps(fp);
+  const recursive = Boolean(pair.options.recursive);
+  const tag = holdTag(fp);
+  const keep = pair.options.keep ?? 1;
+  const retention = planRetention(fp, f.sourceAfter, f.destinationAfter, f.snap.guid, keep);
+
+  const dstArgv: string[][] = [['zfs', 'get', '-H', '-p', '-o', 'value', 'guid', `${dds}@${f.snap.snapshot}`]];
+  const dstProps: Record<string, string> = f.initial
+    ? {
+        ...(f.caps.destination.recvOptions ? {} : { readonly: 'on' }),
+        [FINGERPRINT_PROP]: fp,
+        [props.source]: `${pair.source.host}:${sds}`,
+        [props.destination]: `${pair.destination.host}:${dds}`,
+        [props.lastsnap]: f.snap.snapshot,
+      }
+    : { [props.lastsnap]: f.snap.snapshot };
+  const srcProps: Record<string, string> = f.initial
+    ? { [props.source]: `${pair.source.host}:${sds}`, [props.destination]: `${pair.destination.host}:${dds}`, [props.lastsnap]: f.snap.snapshot }
+    : { [props.lastsnap]: f.snap.snapshot };
+  const setArgvs = (ds: string, p: Record<string, string>, many: boolean) => (many ? [zargv.setPropsAtOnce(ds, p)] : zargv.setProps(ds, p));
+  dstArgv.push(...setArgvs(dds, dstProps, f.caps.destination.setMany));
+  const srcArgv: string[][] = setArgvs(sds, srcProps, f.caps.source.setMany);
+  if (f.caps.destination.holds) {
+    dstArgv.push(zargv.hold(tag, [`${dds}@${f.snap.snapshot}`], { recursive }));
+    if (f.base) dstArgv.push(zargv.release(tag, [`${dds}@${f.base.destination.snapshot}`], { recursive }));
+  }
+  if (f.caps.source.holds) {
+    srcArgv.push(zargv.hold(tag, [`${sds}@${f.snap.snapshot}`], { recursive }));
+    if (f.base) srcArgv.push(zargv.release(tag, [`${sds}@${f.base.source.snapshot}`], { recursive }));
+  }
+  for (const s of retention.destination) {
+    if (f.caps.destination.holds) dstArgv.push(zargv.release(tag, [`${dds}@${s.snapshot}`], { recursive }));
+    dstArgv.push(zargv.destroy(`${dds}@${s.snapshot}`, { recursive }));
+  }
+
+  const dstResults = await step(`cannot finish on the destination ${describeHost(run, 'destination')}`, dst.batch(dstArgv, { guard: 1 }));
+  const verify = dstResults[0]!;
+  if (verify.exitCode !== 0 || verify.stdout.trim() !== f.snap.guid) {
+    const seen = verify.exitCode === 0 ? `guid ${verify.stdout.trim()}` : classifyZfsError(verify.stderr, verify.exitCode).message;
+    throw new PairError(
+      `the destination does not hold ${dds}@${f.snap.snapshot} with guid ${f.snap.guid} after the receive (${seen})`,
+      'nothing was removed; look at both sides with zfs list -t snapshot, then run update again',
+      [],
+      'Inconsistent',
+      { kind: 'verify', message: `received snapshot not found by guid on the destination (${seen})` },
+    );
+  }
+  // the source side only once the destination is known good
+  for (const s of retention.source) {
+    if (f.caps.source.holds) srcArgv.push(zargv.release(tag, [`${sds}@${s.snapshot}`], { recursive }));
+    srcArgv.push(zargv.destroy(`${sds}@${s.snapshot}`, { recursive }));
+  }
+  const srcResults = await step(`cannot finish on the source ${describeHost(run, 'source')}`, src.batch(srcArgv));
+  const warnings = [
+    ...checkBatch(run, dst, dstArgv.slice(1), dstResults.slice(1), 'retention'),
+    ...checkBatch(run, src, srcArgv, srcResults, 'retention'),
+  ];
+  return { lastSnapshot: ref(f.snap), bytes: f.bytes, snapshot: f.snap.snapshot, warnings };
+}
+
+function logStart(run: PairRun, action: string, what: string): void {
+  const p = run.pair;
+  run.log.info(`${action} START ${p.source.host}:${p.source.dataset} -> ${p.destination.host}:${p.destination.dataset} (${p.transport}): ${what}`);
+}
+
+function logMoved(run: PairRun, bytes: number, started: number): void {
+  const seconds = (Date.now() - started) / 1000;
+  run.log.info(`stream done: ${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatRate(bytes, seconds)})`);
+  run.note(`${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatRate(bytes, seconds)})`);
+}
+
+function sourceMissing(run: PairRun): PairError {
+  return new PairError(`the source ${run.pair.source.dataset} does not exist on ${describeHost(run, 'source')}`, 'check the pairs file, or restore the source dataset');
+}
+
+// ---------------------------------------------------------------------------
+
+export function initializePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
+  return runPairAction(pair, deps, 'initialize', async (run) => {
+    const { src, dst } = run;
+    const fp = pair.fingerprint;
+    const sds = pair.source.dataset;
+    const dds = pair.destination.dataset;
+    const dstName = describeHost(run, 'destination');
+    const parent = parentDataset(dds)!;
+    const [caps, srcList, dstProps, parentThere] = await Promise.all([
+      capabilities(run, true),
+      step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listSnapshots(src, sds)),
+      step(`cannot look at ${dds} on ${dstName}`, getProps(dst, dds, [FINGERPRINT_PROP])),
+      step(`cannot look at ${parent} on ${dstName}`, exists(dst, parent)),
+    ]);
+    if (!srcList) throw sourceMissing(run);
+    if (dstProps) {
+      if (userProp(dstProps, FINGERPRINT_PROP) === fp) {
+        throw new PairError(`${dds} on ${dstName} is already initialized for this pair`, `run: zettabee update ${pair.label}`);
+      }
+      throw new PairError(`the destination ${dds} already exists on ${dstName}; initialize never overwrites a dataset`, 'choose a destination that does not exist yet, or destroy that dataset yourself (zfs destroy -r) if nothing in it is needed');
+    }
+    if (!parentThere) throw new PairError(`the destination's parent ${parent} does not exist on ${dstName}`, `create it first: zfs create -p ${parent}`);
+    const sv = caps.source.poolVersion;
+    const dv = caps.destination.poolVersion;
+    if (sv !== null && dv !== null && dv < sv) {
+      throw new PairError(`the destination pool is version ${dv}, older than the source pool (version ${sv}); it could not receive the stream`, 'upgrade the destination pool (zpool upgrade), or replicate to a newer pool');
+    }
+    // pair snapshots from an earlier initialize whose destination is gone
+    const leftovers = pairSnapshots(fp, srcList.snapshots);
+    const warnings = await retire(run, src, sds, leftovers, caps.source, 'removing snapshots of an earlier initialize');
+
+    logStart(run, 'initialize', 'full send');
+    const snap = await takeSnapshot(run, srcList.snapshots);
+    const started = Date.now();
+    let bytes: number;
+    try {
+      bytes = await transfer(
+        run,
+        zargv.send({ snapshot: `${sds}@${snap.snapshot}`, replicate: Boolean(pair.options.recursive), ...sendFlags(caps) }),
+        zargv.recv({ target: dds, ...(caps.destination.recvOptions ? { options: { readonly: 'on' } } : {}) }),
+      );
+    } catch (e) {
+      await dropUnsent(run, snap, { ...caps, destination: { ...caps.destination, recvResumable: false } });
+      throw e;
+    }
+    logMoved(run, bytes, started);
+    const left = srcList.snapshots.filter((s) => !leftovers.includes(s));
+    const outcome = await finish(run, { initial: true, caps, snap, sourceAfter: [...left, snap], destinationAfter: [snap], bytes });
+    return { ...outcome, warnings: [...warnings, ...outcome.warnings] };
+  });
+}
+
+export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
+  return runPairAction(pair, deps, 'update', async (run) => {
+    const { src, dst, log } = run;
+    const fp = pair.fingerprint;
+    const sds = pair.source.dataset;
+    const dds = pair.destination.dataset;
+    const dstName = describeHost(run, 'destination');
+    const [caps, srcList0, dstList0, dstProps] = await Promise.all([
+      capabilities(run),
+      step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listSnapshots(src, sds)),
+      step(`cannot list ${dds} on ${dstName}`, listSnapshots(dst, dds)),
+      step(`cannot look at ${dds} on ${dstName}`, getProps(dst, dds, [FINGERPRINT_PROP, 'readonly'])),
+    ]);
+    let srcList = srcList0;
+    let dstList = dstList0;
+    if (!srcList) throw sourceMissing(run);
+    if (!dstList) {
+      if (!run.status.lastSnapshot) {
+        throw new PairError(`the pair is not initialized: ${dds} does not exist on ${dstName}`, `run: zettabee initialize ${pair.label}`, [], 'Uninitialized');
+      }
+      throw new PairError(`the destination ${dds} no longer exists on ${dstName}`, `if it was removed on purpose, run zettabee initialize ${pair.label}; otherwise restore it`, [], 'Inconsistent', {
+        kind: 'missing',
+        message: `destination ${dds} is missing`,
+        hint: `zettabee initialize ${pair.label} starts over`,
+      });
+    }
+    const owner = userProp(dstProps, FINGERPRINT_PROP);
+    if (owner !== undefined && owner !== fp) {
+      const message = `${dds} on ${dstName} belongs to another pair (zettabee:fingerprint is ${owner})`;
+      throw new PairError(message, 'two pairs must not share a destination; fix the pairs file', [], 'Inconsistent', { kind: 'fingerprint', message });
+    }
+    // zfs-fuse shows a mounted read-only file system as "off temporary": only a real setting counts
+    const ro = dstProps?.get('readonly');
+    if (ro?.value === 'off' && ro.source !== 'temporary') log.warn(`readonly is off on ${dds}: any change there will stop the next update`);
+
+    // an interrupted resumable receive (OpenZFS): finish it first
+    if (resumable(caps)) {
+      const tokenProps = await step(`cannot look at ${dds} on ${dstName}`, getProps(dst, dds, ['receive_resume_token']));
+      const token = userProp(tokenProps, 'receive_resume_token');
+      const first = resumeDecision(token);
+      if (first.kind === 'resume') {
+        const check = await src.exec(zargv.send({ resumeToken: first.token, dryRun: true }));
+        const d = resumeDecision(token, check);
+        if (d.kind === 'abort') {
+          log.warn(`dropping the partial receive on ${dds}: ${d.reason}`);
+          await step(`cannot drop the partial receive on ${dstName}`, must(dst, zargv.recvAbort(dds)));
+        } else if (d.kind === 'resume') {
+          log.info(`resuming the interrupted receive into ${dds}`);
+          const started = Date.now();
+          const bytes = await transfer(run, zargv.send({ resumeToken: d.token }), zargv.recv({ target: dds, resumable: true }));
+          logMoved(run, bytes, started);
+          [srcList, dstList] = await Promise.all([listSnapshots(src, sds), listSnapshots(dst, dds)]);
+          if (!srcList || !dstList) throw new ActionError('a dataset vanished while resuming');
+        }
+      }
+    }
+
+    const decision = planUpdate(fp, srcList.snapshots, dstList.snapshots);
+    if (decision.kind === 'conflict') {
+      const c = decision.conflict;
+      throw new PairError(c.message, c.hint, c.details, 'Inconsistent', { kind: c.kind, message: c.message, hint: c.hint, details: c.details });
+    }
+    const warnings = await retire(run, src, sds, decision.orphans, caps.source, 'removing snapshots of interrupted runs');
+    const orphanSet = new Set(decision.orphans);
+    const sourceNow = srcList.snapshots.filter((s) => !orphanSet.has(s));
+
+    logStart(run, 'update', `incremental from @${decision.base.snapshot}`);
+    // the name must be new on both sides: the destination keeps older ones
+    const snap = await takeSnapshot(run, [...srcList.snapshots, ...dstList.snapshots]);
+    const send = zargv.send({
+      snapshot: `${sds}@${snap.snapshot}`,
+      from: `${sds}@${decision.base.snapshot}`,
+      incremental: 'I',
+      replicate: Boolean(pair.options.recursive),
+      ...sendFlags(caps),
+    });
+    const receive = zargv.recv({ target: dds, resumable: resumable(caps) });
+    const started = Date.now();
+    let bytes: number;
+    try {
+      try {
+        bytes = await transfer(run, send, receive);
+      } catch (e) {
+        if (!(e instanceof TransferError && e.zfs?.kind === 'destinationModified')) throw e;
+        const base = `${dds}@${decision.baseOnDestination.snapshot}`;
+        if (!pair.options.rollback) {
+          const message = `${dds} on ${dstName} was changed after its last snapshot @${decision.baseOnDestination.snapshot}; nothing was received`;
+          const hint = `find out who wrote there (keep readonly=on). To discard those changes: zfs rollback ${base} on the destination, or set rollback=yes for this pair`;
+          throw new PairError(message, hint, e.details, 'Inconsistent', { kind: 'modified', message, hint });
+        }
+        log.warn(`${dds} was changed after @${decision.baseOnDestination.snapshot}; rollback=yes: rolling it back and sending again`);
+        await step(`cannot roll back ${base} on ${dstName}`, must(dst, zargv.rollback(base)));
+        bytes = await transfer(run, send, receive);
+      }
+    } catch (e) {
+      await dropUnsent(run, snap, caps);
+      throw e;
+    }
+    logMoved(run, bytes, started);
+    const sourceAfter = [...sourceNow, snap];
+    const destinationAfter = destinationAfterReceive(dstList.snapshots, sourceAfter, decision.base, snap);
+    const outcome = await finish(run, {
+      initial: false,
+      caps,
+      snap,
+      base: { source: decision.base, destination: decision.baseOnDestination },
+      sourceAfter,
+      destinationAfter,
+      bytes,
+    });
+    return { ...outcome, warnings: [...warnings, ...outcome.warnings] };
+  });
+}
+
+/** the newest pair snapshot a destination listing shows, for status after the fact */
+export function lastSnapshotOf(fp: string, list: readonly SnapshotInfo[]): SnapshotRef | undefined {
+  const s = newestPairSnapshot(fp, list);
+  return s ? ref(s) : undefined;
+}
+

@@ -1,0 +1,51 @@
+// purge DEST [--destination-snapshots] [--yes]
+import type { CommandModule } from 'yargs';
+import { selectPair } from '../config/select.js';
+import { UsageError } from '../errors.js';
+import { Hosts } from '../exec/hosts.js';
+import { PairLogs } from '../state/log.js';
+import { purgePair } from '../app/purge.js';
+import { loadContext, type GlobalArgs, type Io } from './context.js';
+
+type Args = GlobalArgs & { dest: string; yes?: boolean; 'destination-snapshots'?: boolean };
+
+export function purgeCommand(io: Io): CommandModule<GlobalArgs, Args> {
+  return {
+    command: 'purge <dest>',
+    describe: "retire a pair: destroy its snapshots on the source, remove its properties and status files (the destination stays)",
+    builder: (y) =>
+      y
+        .positional('dest', { type: 'string', describe: 'the pair' })
+        .option('destination-snapshots', { type: 'boolean', describe: "also destroy the pair's snapshots on the destination" })
+        .option('yes', { alias: 'y', type: 'boolean', describe: 'do not ask (for scripts)' }) as never,
+    handler: async (args) => {
+      const ctx = loadContext(args, io);
+      const pair = selectPair(ctx.pairs, args.dest);
+      if (!args.yes && !(io.interactive && io.ask)) {
+        throw new UsageError('purge destroys snapshots; not on a terminal, so add --yes to confirm');
+      }
+      const hosts = new Hosts(ctx.settings);
+      const logs = new PairLogs();
+      logs.open(ctx.settings, [pair.fingerprint], Boolean(args.debug));
+      try {
+        const done = await purgePair(pair, {
+          settings: ctx.settings,
+          hosts,
+          logs,
+          destinationSnapshots: Boolean(args['destination-snapshots']),
+          confirm: async (plan) => {
+            if (args.yes) return true;
+            io.err(`purge ${pair.label} will:`);
+            plan.forEach((l) => io.err(`  - ${l}`));
+            const answer = await io.ask!('type yes to go ahead: ');
+            return answer.trim() === 'yes';
+          },
+        });
+        if (args.verbose) done.forEach((l) => io.out(`purge ${pair.label}: ${l}`));
+      } finally {
+        await hosts.close();
+        await logs.close();
+      }
+    },
+  };
+}

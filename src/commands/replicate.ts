@@ -1,0 +1,93 @@
+// initialize DEST and update [DEST|--all] [--jobs N]: silent on success
+// (cron mails only on trouble), a progress line on a terminal, one error
+// line per failed pair, exit 0 / 1 / 75 (every failure busy).
+import type { CommandModule } from 'yargs';
+import type { Pair } from '../config/pairs.js';
+import { selectPairs } from '../config/select.js';
+import { formatLag } from '../config/duration.js';
+import { formatBytes, formatRate } from '../domain/units.js';
+import { BusyError, EXIT_BUSY, EXIT_FAILED, ExitError, UsageError } from '../errors.js';
+import { Hosts } from '../exec/hosts.js';
+import { PairLogs } from '../state/log.js';
+import { mapLimit } from '../app/parallel.js';
+import type { EngineDeps } from '../app/pair-run.js';
+import { initializePair, updatePair } from '../app/replicate.js';
+import { loadContext, type Context, type GlobalArgs, type Io } from './context.js';
+import { formatError } from './report.js';
+
+type Args = GlobalArgs & { dest?: string; all?: boolean; jobs?: number };
+
+function progressLine(pair: Pair, bytes: number, seconds: number): string {
+  return `${pair.label}: ${formatBytes(bytes)}  ${formatRate(bytes, seconds)}  ${formatLag(seconds)}`;
+}
+
+/** run one action over the pairs, `jobs` at a time, sharing ssh connections */
+async function runPairs(io: Io, ctx: Context, args: Args, action: 'initialize' | 'update', pairs: Pair[], jobs: number): Promise<void> {
+  const hosts = new Hosts(ctx.settings);
+  const logs = new PairLogs();
+  logs.open(ctx.settings, pairs.map((p) => p.fingerprint), Boolean(args.debug));
+  const showProgress = io.progress && pairs.length === 1 ? io.progress : undefined;
+  const deps: EngineDeps = {
+    settings: ctx.settings,
+    hosts,
+    logs,
+    ...(io.signal ? { signal: io.signal } : {}),
+    ...(showProgress ? { onProgress: (p: Pair, pr: { bytes: number; seconds: number }) => showProgress(progressLine(p, pr.bytes, pr.seconds)) } : {}),
+    note: (p, line) => {
+      if (args.verbose) io.out(`${action} ${p.label}: ${line}`);
+    },
+    warn: (p, line) => io.err(`zettabee: warning: ${action} ${p.label}: ${line}`),
+  };
+  const run = action === 'initialize' ? initializePair : updatePair;
+  let results;
+  try {
+    results = await mapLimit(pairs, jobs, async (p) => {
+      const o = await run(p, deps);
+      showProgress?.(null);
+      if (args.verbose) io.out(`${action} ${p.label}: ok, @${o.snapshot}`);
+      return o;
+    });
+  } finally {
+    showProgress?.(null);
+    await hosts.close();
+    await logs.close();
+  }
+  const failures = results.flatMap((r, i) => (r.ok ? [] : [{ pair: pairs[i]!, error: r.error }]));
+  if (failures.length === 0) return;
+  if (pairs.length === 1) throw failures[0]!.error;
+  for (const f of failures) formatError(`${action} ${f.pair.label}`, f.error, Boolean(args.debug)).lines.forEach((l) => io.err(l));
+  throw new ExitError(failures.every((f) => f.error instanceof BusyError) ? EXIT_BUSY : EXIT_FAILED);
+}
+
+export function initializeCommand(io: Io): CommandModule<GlobalArgs, Args> {
+  return {
+    command: 'initialize <dest>',
+    describe: 'snapshot the source and send it in full to a destination that does not exist yet',
+    builder: (y) => y.positional('dest', { type: 'string', describe: 'the pair (dhost:dpool/fs, dpool/fs, last component or fingerprint)' }) as never,
+    handler: async (args) => {
+      const ctx = loadContext(args, io);
+      await runPairs(io, ctx, args, 'initialize', selectPairs(ctx.pairs, args.dest), 1);
+    },
+  };
+}
+
+export function updateCommand(io: Io): CommandModule<GlobalArgs, Args> {
+  return {
+    command: 'update [dest]',
+    describe: 'send what changed since the newest common snapshot (every pair when DEST is left out)',
+    builder: (y) =>
+      y
+        .positional('dest', { type: 'string', describe: 'the pair; leave out (or --all) for every pair' })
+        .option('all', { type: 'boolean', describe: 'update every pair' })
+        .option('jobs', { alias: 'j', type: 'number', describe: 'pairs updated at the same time', default: 1 }) as never,
+    handler: async (args) => {
+      if (args.all && args.dest) throw new UsageError('give either DEST or --all, not both');
+      const jobs = args.jobs ?? 1;
+      if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError(`--jobs must be a whole number from 1 to 64, not ${String(args.jobs)}`);
+      const ctx = loadContext(args, io);
+      const pairs = selectPairs(ctx.pairs, args.dest);
+      if (pairs.length === 0) throw new UsageError(`${ctx.pairsFile} has no pairs`);
+      await runPairs(io, ctx, args, 'update', pairs, jobs);
+    },
+  };
+}

@@ -1,0 +1,29 @@
+// status [DEST] [--fullstatus] [--json]: from the status files and locks only.
+import type { CommandModule } from 'yargs';
+import { selectPairs } from '../config/select.js';
+import { ExitError, EXIT_FAILED } from '../errors.js';
+import { collectViews, statusJson, statusLines } from '../app/status.js';
+import { loadContext, type GlobalArgs, type Io } from './context.js';
+
+type Args = GlobalArgs & { dest?: string; fullstatus?: boolean; json?: boolean };
+
+export function statusCommand(io: Io): CommandModule<GlobalArgs, Args> {
+  return {
+    command: 'status [dest]',
+    describe: 'one line per pair: source destination state lag flag status (runtime); reads status files only',
+    builder: (y) =>
+      y
+        .positional('dest', { type: 'string', describe: 'only this pair' })
+        .option('fullstatus', { type: 'boolean', describe: 'add fingerprint, last snapshot, mbuffer port and what needs attention' })
+        .option('json', { type: 'boolean', describe: 'print JSON instead' }) as never,
+    handler: (args) => {
+      const ctx = loadContext(args, io);
+      const views = collectViews(ctx.settings, selectPairs(ctx.pairs, args.dest));
+      if (args.json) io.out(JSON.stringify(statusJson(views), null, 2));
+      else statusLines(views, Boolean(args.fullstatus)).forEach((l) => io.out(l));
+      const unreadable = views.filter((v) => v.unreadable);
+      for (const v of unreadable) io.err(`zettabee: error: status ${v.pair.label}: status file unreadable: ${v.unreadable}`);
+      if (unreadable.length) throw new ExitError(EXIT_FAILED);
+    },
+  };
+}

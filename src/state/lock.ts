@@ -1,0 +1,351 @@
+// STUB: interface fixed by the lead; implementation by the state helper.
+// The per-pair lock, <lock>/<fp>.lock (a proper-lockfile lock directory),
+// plus a holder file <lock>/<fp>.holder (JSON) that says who holds it, so a
+// second run can say "busy: pid N on HOST since T" and `unlock` can tell a
+// live holder from a dead one.
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import lockfile from 'proper-lockfile';
+import type { Settings } from '../config/settings.js';
+import { ActionError, BusyError } from '../errors.js';
+import { holderFile, lockFile } from './paths.js';
+
+export interface LockHolder {
+  pid: number;
+  /** os.hostname() */
+  host: string;
+  /** ISO 8601 */
+  started: string;
+  action: string;
+  /** field 22 of /proc/<pid>/stat (start time in clock ticks since boot) when known: guards against pid reuse */
+  procStart?: string;
+  /** /proc/sys/kernel/random/boot_id when known: a holder from before a reboot is dead */
+  bootId?: string;
+}
+
+export type LockState =
+  | { kind: 'free' }
+  | { kind: 'held'; holder: LockHolder | null }
+  | { kind: 'stale'; holder: LockHolder | null; reason: string };
+
+/**
+ * proper-lockfile timing.
+ *
+ * STALE_MS: proper-lockfile's own staleness test (lock dir mtime older than
+ * `stale` => remove it and take over) only runs when its mkdir hits EEXIST.
+ * We call lock() only after inspectLock() said free (or after we removed a
+ * stale lock ourselves), so by then the only directory it can find is a
+ * racing starter's brand-new one. Staleness is decided by us from the holder
+ * (pid, start time, boot id), never from an mtime, so this value is made long
+ * enough that proper-lockfile never steals a live holder's lock, even one whose
+ * event loop or machine was paused (SIGSTOP, suspend, a long synchronous call).
+ * It is also how long the holder itself tolerates failing mtime updates before
+ * calling the lock compromised. (It cannot be switched off: values below
+ * 2000 ms are raised to 2000.)
+ *
+ * UPDATE_MS: how often the holder touches the lock dir's mtime (must be
+ * <= stale/2 and >= 1000, else proper-lockfile clamps it). 5 s keeps the mtime
+ * of a live holder's lock dir younger than FRESH_MS, so a lock dir whose holder
+ * file is missing still reads as held while its owner is alive. The cost is a
+ * stat + utimes on /run (tmpfs) every 5 s.
+ */
+const STALE_MS = 10 * 60 * 1000;
+const UPDATE_MS = 5 * 1000;
+/** a lock dir without a holder file this young belongs to a run that is just starting */
+const FRESH_MS = 10 * 1000;
+
+/** ISO 8601 to the second: what people read in messages */
+function isoNow(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+let cachedBootId: string | undefined | null = null;
+/** constant for the life of the process, so read once */
+function currentBootId(): string | undefined {
+  if (cachedBootId === null) {
+    try {
+      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+    } catch {
+      cachedBootId = undefined;
+    }
+  }
+  return cachedBootId;
+}
+
+/**
+ * Field 22 (starttime) of /proc/<pid>/stat. Field 2 is "(comm)" and comm may
+ * contain spaces and parentheses, so count fields from after the LAST ')':
+ * the text after it starts with field 3.
+ */
+function procStartOf(pid: number): string | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = text.lastIndexOf(')');
+    if (close < 0) return undefined;
+    const fields = text.slice(close + 1).trim().split(/\s+/);
+    return fields[22 - 3];
+  } catch {
+    return undefined;
+  }
+}
+
+function readHolder(path: string): LockHolder | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const h = v as Record<string, unknown>;
+  if (!Number.isInteger(h.pid) || (h.pid as number) <= 0) return null;
+  if (typeof h.host !== 'string' || typeof h.started !== 'string' || typeof h.action !== 'string') return null;
+  const holder: LockHolder = { pid: h.pid as number, host: h.host, started: h.started, action: h.action };
+  if (typeof h.procStart === 'string') holder.procStart = h.procStart;
+  if (typeof h.bootId === 'string') holder.bootId = h.bootId;
+  return holder;
+}
+
+/** temp file + rename so a concurrent inspectLock never reads half a holder */
+function writeHolder(path: string, holder: LockHolder): void {
+  const tmp = join(dirname(path), `.${holder.pid}.${randomBytes(6).toString('hex')}.holder.tmp`);
+  const data = Buffer.from(JSON.stringify(holder, null, 2) + '\n', 'utf8');
+  let fd: number | null = null;
+  try {
+    fd = openSync(tmp, 'wx', 0o640);
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = null;
+    renameSync(tmp, path);
+  } catch (err) {
+    if (fd !== null) try { closeSync(fd); } catch { /* already failing */ }
+    try { unlinkSync(tmp); } catch { /* ignore */ }
+    throw err;
+  }
+}
+
+function isOtherHost(h: LockHolder): boolean {
+  return h.host !== hostname();
+}
+
+/** null when alive (or when we cannot tell: another host); else why it is dead */
+function deadReason(h: LockHolder): string | null {
+  if (isOtherHost(h)) return null;
+  const who = `pid ${h.pid} (${h.action}, started ${h.started})`;
+  const boot = currentBootId();
+  if (h.bootId && boot && h.bootId !== boot) return `${who} ran before the last reboot`;
+  try {
+    process.kill(h.pid, 0);
+  } catch (err) {
+    // EPERM: the pid exists but belongs to another user; still alive
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return `${who} is no longer running`;
+  }
+  if (h.procStart) {
+    const now = procStartOf(h.pid);
+    if (now !== undefined && now !== h.procStart) return `${who} is no longer running (pid ${h.pid} is now another process)`;
+  }
+  return null;
+}
+
+function describeHolder(h: LockHolder): string {
+  return `pid ${h.pid} on ${h.host}`;
+}
+
+function otherHostNote(h: LockHolder): string {
+  return isOtherHost(h) ? `; held by pid ${h.pid} on ${h.host}, cannot check from here` : '';
+}
+
+/** cheap and synchronous (stat + one small read): for status and check */
+export function inspectLock(settings: Settings, fp: string): LockState {
+  let mtimeMs: number;
+  try {
+    mtimeMs = statSync(lockFile(settings, fp)).mtimeMs;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'free' };
+    throw err;
+  }
+  const holder = readHolder(holderFile(settings, fp));
+  if (holder) {
+    const reason = deadReason(holder);
+    return reason ? { kind: 'stale', holder, reason } : { kind: 'held', holder };
+  }
+  // mkdir happens before the holder file is written; proper-lockfile also sets
+  // the mtime up to 1 s into the future, hence no lower bound on the age
+  if (Date.now() - mtimeMs < FRESH_MS) return { kind: 'held', holder: null };
+  return { kind: 'stale', holder: null, reason: 'lock directory without a holder file' };
+}
+
+function busyError(holder: LockHolder | null): BusyError {
+  const hint = 'wait for it to finish; this is not an error for cron';
+  if (!holder) return new BusyError('busy: another run is just taking the lock (no holder file yet)', hint);
+  return new BusyError(
+    `busy: ${describeHolder(holder)} has held the lock since ${holder.started} (${holder.action})${otherHostNote(holder)}`,
+    hint,
+  );
+}
+
+/** rm -r the lock dir and the holder file */
+function removeLock(settings: Settings, fp: string): void {
+  rmSync(lockFile(settings, fp), { recursive: true, force: true });
+  rmSync(holderFile(settings, fp), { force: true });
+}
+
+export interface AcquireOptions {
+  /** action name recorded in the holder file */
+  action: string;
+  /** how the pair is named in messages and hints (zettabee unlock <label>) */
+  label: string;
+  /** take over a stale lock instead of refusing (settings stale_lock = recover) */
+  recoverStale: boolean;
+  /** called if the lock is removed or taken from under us while held */
+  onCompromised?: (err: Error) => void;
+}
+
+export class PairLock {
+  /** the holder of a stale lock this acquire took over (recoverStale), for the log */
+  readonly recovered: LockHolder | null = null;
+
+  #release: (() => Promise<void>) | null = null;
+  #holderPath = '';
+  #holder: LockHolder | null = null;
+  /** set when proper-lockfile reported the lock compromised */
+  #compromised: Error | null = null;
+
+  /**
+   * Take the lock. Throws BusyError (exit 75) when a live run holds it, naming
+   * its pid, host and start time; ActionError when a stale lock is found and
+   * recoverStale is false (hint: `zettabee unlock <label>`).
+   */
+  static async acquire(settings: Settings, fp: string, opts: AcquireOptions): Promise<PairLock> {
+    // /run is a tmpfs: the directory is gone after every reboot
+    mkdirSync(settings.paths.lock, { recursive: true, mode: 0o750 });
+    const lockPath = lockFile(settings, fp);
+    const holderPath = holderFile(settings, fp);
+    const self = new PairLock();
+
+    // Everything up to lockfile.lock() is synchronous, so the window between
+    // deciding and removing is as small as it can be.
+    const state = inspectLock(settings, fp);
+    if (state.kind === 'held') throw busyError(state.holder);
+    if (state.kind === 'stale') {
+      if (!opts.recoverStale) {
+        throw new ActionError(
+          `stale lock: ${state.reason}`,
+          `make sure no zettabee run for this pair is still going, look at its log, then run: zettabee unlock ${opts.label}`,
+        );
+      }
+      removeLock(settings, fp);
+      (self as { recovered: LockHolder | null }).recovered = state.holder;
+    } else {
+      // A holder file without a lock dir is left over from a run that ended
+      // without release() (a signal or process.exit: proper-lockfile's exit
+      // hook removes the dir, not our file). Drop it now, or between our mkdir
+      // and our holder write another starter would pair our fresh dir with
+      // that dead holder and call it stale.
+      rmSync(holderPath, { force: true });
+    }
+
+    let release: () => Promise<void>;
+    try {
+      // lockfilePath is the lock dir itself; the first argument is only a key
+      // (realpath: false, so it need not exist). proper-lockfile keeps its
+      // locks in a map by that key, so it must differ per pair.
+      release = await lockfile.lock(join(settings.paths.lock, fp), {
+        lockfilePath: lockPath,
+        realpath: false,
+        retries: 0,
+        stale: STALE_MS,
+        update: UPDATE_MS,
+        // the default throws from a timer, which would crash the process
+        onCompromised: (err: Error) => {
+          self.#compromised = err;
+          try {
+            opts.onCompromised?.(err);
+          } catch {
+            /* a throwing callback must not crash us from a timer either */
+          }
+        },
+      });
+    } catch (err) {
+      // another starter won the mkdir race between our inspect and our mkdir
+      if ((err as NodeJS.ErrnoException).code === 'ELOCKED') throw busyError(readHolder(holderPath));
+      throw err;
+    }
+
+    const holder: LockHolder = { pid: process.pid, host: hostname(), started: isoNow(), action: opts.action };
+    const procStart = procStartOf(process.pid);
+    if (procStart !== undefined) holder.procStart = procStart;
+    const bootId = currentBootId();
+    if (bootId !== undefined) holder.bootId = bootId;
+    try {
+      writeHolder(holderPath, holder);
+    } catch (err) {
+      await release().catch(() => undefined);
+      throw err;
+    }
+    self.#release = release;
+    self.#holderPath = holderPath;
+    self.#holder = holder;
+    return self;
+  }
+
+  /** release the lock and remove the holder file; safe to call twice */
+  async release(): Promise<void> {
+    const release = this.#release;
+    if (!release) return;
+    this.#release = null;
+    // Remove the holder file only if it is still ours: after a compromise
+    // (unlock --force) another run may hold the lock and have written its own.
+    const h = readHolder(this.#holderPath);
+    const mine = this.#holder;
+    if (h && mine && h.pid === mine.pid && h.host === mine.host && h.started === mine.started && h.procStart === mine.procStart) {
+      rmSync(this.#holderPath, { force: true });
+    }
+    // compromised: proper-lockfile already dropped it (release would say ERELEASED)
+    if (this.#compromised) return;
+    try {
+      await release();
+    } catch (err) {
+      // ERELEASED: compromised, so already dropped; ENOENT: someone removed the dir
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ERELEASED' && code !== 'ENOTACQUIRED' && code !== 'ENOENT') throw err;
+    }
+  }
+}
+
+export interface UnlockResult {
+  /** what was removed: 'none' when the pair was not locked */
+  removed: 'none' | 'stale' | 'forced';
+  holder: LockHolder | null;
+}
+
+/**
+ * Remove a lock left by a crashed run. Refuses (ActionError naming pid, host
+ * and start time) while the holder is alive, unless force.
+ */
+export async function unlockPair(settings: Settings, fp: string, label: string, force: boolean): Promise<UnlockResult> {
+  const state = inspectLock(settings, fp);
+  if (state.kind === 'free') return { removed: 'none', holder: null };
+  if (state.kind === 'held') {
+    if (!force) {
+      const h = state.holder;
+      const what = h
+        ? `${describeHolder(h)} (${h.action} since ${h.started}) is still running${otherHostNote(h)}`
+        : `a run is just starting (lock directory younger than ${FRESH_MS / 1000} s, no holder file yet)`;
+      throw new ActionError(
+        `${what}; refusing to unlock`,
+        h
+          ? `if it is really hung, stop it first${isOtherHost(h) ? ` on ${h.host}` : ''} (kill ${h.pid}), or use zettabee unlock --force ${label}`
+          : `wait a few seconds and look again, or use zettabee unlock --force ${label}`,
+      );
+    }
+    removeLock(settings, fp);
+    return { removed: 'forced', holder: state.holder };
+  }
+  removeLock(settings, fp);
+  return { removed: 'stale', holder: state.holder };
+}

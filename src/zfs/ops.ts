@@ -1,0 +1,80 @@
+// zfs on a Host: argv from argv.ts, output through parse.ts, failures through
+// classify.ts into one ZfsFailure that says which host and what to do.
+import { CommandError, type Host, type RunResult } from '../exec/host.js';
+import * as zargv from './argv.js';
+import { classifyZfsError, type ClassifiedZfsError } from './classify.js';
+import { parseProps, parseSnapshotList, propsOf, type PropValue, type SnapshotListing } from './parse.js';
+
+/** a zfs command failed; `zfs` says how, in words callers can branch on */
+export class ZfsFailure extends Error {
+  constructor(
+    readonly host: string,
+    readonly argv: readonly string[],
+    readonly zfs: ClassifiedZfsError,
+  ) {
+    super(`${zfs.message} (on ${host})`);
+    this.name = 'ZfsFailure';
+  }
+}
+
+export function failure(host: Host, argv: readonly string[], r: RunResult): ZfsFailure {
+  return new ZfsFailure(host.name, argv, classifyZfsError(r.stderr, r.exitCode, r.stdout));
+}
+
+async function exec(host: Host, argv: string[]): Promise<RunResult> {
+  try {
+    return await host.exec(argv);
+  } catch (e) {
+    // never started (no ssh / no zfs binary) or killed: classify like a failure
+    if (e instanceof CommandError) return { stdout: '', stderr: `${e.stderr}\n${e.reason}`, exitCode: e.exitCode ?? 255 };
+    throw e;
+  }
+}
+
+/** the dataset's snapshots by exact guid and createtxg; null when the dataset does not exist */
+export async function listSnapshots(host: Host, ds: string): Promise<SnapshotListing | null> {
+  const argv = zargv.listSnapshots(ds);
+  const r = await exec(host, argv);
+  if (r.exitCode !== 0) {
+    const f = failure(host, argv, r);
+    if (f.zfs.kind === 'datasetMissing') return null;
+    throw f;
+  }
+  return parseSnapshotList(r.stdout, ds);
+}
+
+/** properties of one dataset; null when it does not exist */
+export async function getProps(host: Host, ds: string, props: readonly string[]): Promise<Map<string, PropValue> | null> {
+  const argv = zargv.getProps(ds, props);
+  const r = await exec(host, argv);
+  if (r.exitCode !== 0) {
+    const f = failure(host, argv, r);
+    if (f.zfs.kind === 'datasetMissing') return null;
+    throw f;
+  }
+  return propsOf(parseProps(r.stdout), ds);
+}
+
+/** true when the dataset (or snapshot) exists */
+export async function exists(host: Host, ds: string): Promise<boolean> {
+  const argv = zargv.exists(ds);
+  const r = await exec(host, argv);
+  if (r.exitCode === 0) return true;
+  const f = failure(host, argv, r);
+  if (f.zfs.kind === 'datasetMissing') return false;
+  throw f;
+}
+
+/** run argv, throw ZfsFailure unless it exits 0 */
+export async function must(host: Host, argv: string[]): Promise<RunResult> {
+  const r = await exec(host, argv);
+  if (r.exitCode !== 0) throw failure(host, argv, r);
+  return r;
+}
+
+/** a user property value, or undefined when unset ('-' with source '-') */
+export function userProp(props: Map<string, PropValue> | null, name: string): string | undefined {
+  const p = props?.get(name);
+  if (!p || (p.value === '-' && p.source === '-')) return undefined;
+  return p.value;
+}

@@ -1,0 +1,121 @@
+// initialize and update as a cron user runs them: the real launcher, real
+// zfs-fuse pools, a real sshd on loopback. Data must arrive byte for byte.
+import { expect } from 'chai';
+import { writeFileSync } from 'node:fs';
+import { fingerprint } from '../../src/domain/fingerprint.js';
+import { getBed, type Bed } from '../harness/bed.js';
+import { makeSite, mountpointOf, propOf, snapshotsOf, sshKeys, treeHashes, writeRandom, type Site } from './support.js';
+
+const PAIR_SNAP = /^zettabee\.[0-9a-f]{32}\.\d{14}UTC(-\d+)?$/;
+
+describe('e2e: initialize and update (real zfs-fuse, real sshd)', function () {
+  let bed: Bed;
+  let site: Site;
+  let src: string;
+  let dst: string;
+
+  before(async function () {
+    bed = await getBed();
+    src = await bed.createPool('repsrc', 512);
+    dst = await bed.createPool('repdst', 512);
+    await bed.run(['zfs', 'create', `${src}/local`]);
+    await bed.run(['zfs', 'create', `${src}/pull`]);
+    await bed.run(['zfs', 'create', `${src}/push`]);
+    await bed.run(['zfs', 'create', `${dst}/backup`]);
+    site = makeSite(bed);
+    site.writePairs([
+      `${src}/local  ${dst}/backup/local  keep=1`,
+      `127.0.0.1:${src}/pull  ${dst}/backup/pull  ${sshKeys(bed)}`,
+      `${src}/push  127.0.0.1:${dst}/backup/push  ${sshKeys(bed)}`,
+    ]);
+  });
+
+  for (const [name, label, srcDs, dstDs, shost, dhost] of [
+    ['local', 'local', 'local', 'backup/local', 'localhost', 'localhost'],
+    ['ssh pull', 'pull', 'pull', 'backup/pull', '127.0.0.1', 'localhost'],
+    ['ssh push', 'push', 'push', 'backup/push', 'localhost', '127.0.0.1'],
+  ] as const) {
+    describe(name, () => {
+      const s = () => `${src}/${srcDs}`;
+      const d = () => `${dst}/${dstDs}`;
+      const fp = () => fingerprint(shost, s(), dhost, d());
+
+      it('initialize: silent, exit 0, read-only destination with identical files and the bookkeeping properties', async () => {
+        const mnt = await mountpointOf(bed, s());
+        writeRandom(`${mnt}/big.bin`, 3 * 1024 * 1024);
+        writeFileSync(`${mnt}/hello.txt`, 'hello\n');
+        const r = await site.run(['initialize', label]);
+        expect(r, r.stderr).to.deep.include({ code: 0, stdout: '', stderr: '' });
+        expect(treeHashes(await mountpointOf(bed, d()))).to.deep.equal(treeHashes(mnt));
+        // zfs-fuse reports a mounted read-only file system as "off (temporary)": try to write
+        const dmnt = await mountpointOf(bed, d());
+        expect(() => writeFileSync(`${dmnt}/intruder`, 'x')).to.throw(/EROFS|read-only/i);
+        const snaps = await snapshotsOf(bed, s());
+        expect(snaps).to.have.length(1);
+        expect(snaps[0]).to.match(PAIR_SNAP);
+        expect(snaps[0]).to.contain(fp());
+        expect(await snapshotsOf(bed, d())).to.deep.equal(snaps);
+        expect(await propOf(bed, d(), 'zettabee:fingerprint')).to.equal(fp());
+        expect(await propOf(bed, d(), `zettabee:${fp()}:source`)).to.equal(`${shost}:${s()}`);
+        expect(await propOf(bed, d(), `zettabee:${fp()}:destination`)).to.equal(`${dhost}:${d()}`);
+        expect(await propOf(bed, d(), `zettabee:${fp()}:lastsnap`)).to.equal(snaps[0]);
+        expect(await propOf(bed, s(), `zettabee:${fp()}:lastsnap`)).to.equal(snaps[0]);
+      });
+
+      it('initialize again: refused, exit 1, names update', async () => {
+        const r = await site.run(['initialize', label]);
+        expect(r.code).to.equal(1);
+        expect(r.stderr).to.match(new RegExp(`^zettabee: error: initialize ${label}: .*already initialized`));
+        expect(r.stderr).to.contain('zettabee update');
+      });
+
+      it('update twice: incremental, identical files, retention keeps one snapshot on the source and keep+1 on the destination', async () => {
+        const mnt = await mountpointOf(bed, s());
+        for (let i = 0; i < 3; i++) {
+          writeRandom(`${mnt}/change-${i}.bin`, 1024 * 1024);
+          const r = await site.run(['update', label]);
+          expect(r, r.stderr).to.deep.include({ code: 0, stdout: '', stderr: '' });
+        }
+        expect(treeHashes(await mountpointOf(bed, d()))).to.deep.equal(treeHashes(mnt));
+        const srcSnaps = await snapshotsOf(bed, s());
+        const dstSnaps = await snapshotsOf(bed, d());
+        expect(srcSnaps).to.have.length(1);
+        expect(dstSnaps).to.have.length(2);
+        expect(dstSnaps[1]).to.equal(srcSnaps[0]);
+        expect(await propOf(bed, d(), `zettabee:${fp()}:lastsnap`)).to.equal(srcSnaps[0]);
+      });
+    });
+  }
+
+  // mocha runs a describe's own tests before its nested describes: these come last
+  describe('all pairs', () => {
+  it('update of every pair (no DEST) with --jobs 2, silent', async () => {
+    const r = await site.run(['update', '--jobs', '2']);
+    expect(r, r.stderr).to.deep.include({ code: 0, stdout: '', stderr: '' });
+  });
+
+  it('-v says what was sent', async () => {
+    const r = await site.run(['-v', 'update', 'local']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^update \S+\/backup\/local: .* in [\d.]+ s/m);
+  });
+
+  it('the log tells the story: START and END with bytes, seconds and rate', async () => {
+    const { readFileSync } = await import('node:fs');
+    const fp = fingerprint('localhost', `${src}/local`, 'localhost', `${dst}/backup/local`);
+    const log = readFileSync(`${site.paths.log}/${fp}.log`, 'utf8');
+    expect(log).to.match(/ INFO \[\d+\] initialize START .* full send/);
+    expect(log).to.match(/ INFO \[\d+\] update START .* incremental from @zettabee\./);
+    expect(log).to.match(/ INFO \[\d+\] update END @zettabee\.\S+: [\d.]+ (B|KiB|MiB) in [\d.]+ s \([^)]+\/s\)/);
+  });
+
+  it('status shows every pair Synchronized and Idle', async () => {
+    const r = await site.run(['status']);
+
+    expect(r.code, r.stderr).to.equal(0);
+    const lines = r.stdout.split('\n');
+    expect(lines).to.have.length(3);
+    for (const l of lines) expect(l).to.match(/Synchronized\s+\d+:\d\d:\d\d\s+-\s+Idle \(\d+:\d\d:\d\d\)$/);
+  });
+});
+});

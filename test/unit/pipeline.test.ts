@@ -1,0 +1,191 @@
+// The pipeline runner against real processes: no mocks, the failure modes
+// only show with real pipes, signals and exit codes.
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { execa } from 'execa';
+import { LocalHost } from '../../src/exec/host.js';
+import {
+  describeStages,
+  PipelineError,
+  runPipeline,
+  type PipelineResult,
+  type RunPipelineOptions,
+  type Stage,
+} from '../../src/transport/pipeline.js';
+
+const host = new LocalHost();
+const stage = (name: string, ...argv: string[]): Stage => ({ name, host, argv });
+const sh = (name: string, script: string): Stage => stage(name, 'sh', '-c', script);
+
+async function expectFailure(stages: Stage[], opts: RunPipelineOptions = {}): Promise<PipelineError> {
+  try {
+    await runPipeline({ stages }, opts);
+  } catch (e) {
+    expect(e).to.be.instanceOf(PipelineError);
+    return e as PipelineError;
+  }
+  throw new Error('the pipeline should have failed');
+}
+
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function expectAllGone(result: PipelineResult): void {
+  for (const s of result.stages) expect(alive(s.pid), `${s.name} (pid ${s.pid}) still alive`).to.equal(false);
+}
+
+describe('stream pipeline', () => {
+  it('describes its stages for logs', () => {
+    expect(describeStages({ stages: [stage('zfs send on A', 'x'), stage('zfs receive on B', 'y')] })).to.equal(
+      'zfs send on A | zfs receive on B',
+    );
+  });
+
+  it('counts and delivers every byte (2 and 3 stages)', async () => {
+    const zeros = Buffer.alloc(1_000_000);
+    const h = createHash('sha256');
+    for (let i = 0; i < 50; i++) h.update(zeros);
+    const want = h.digest('hex');
+
+    const two = await runPipeline(
+      { stages: [stage('head', 'head', '-c', '50000000', '/dev/zero'), stage('sha', 'sha256sum')] },
+      { captureStdout: true },
+    );
+    expect(two.bytes).to.equal(50_000_000);
+    expect(two.stdout).to.equal(`${want}  -\n`);
+    expect(two.stages.map((s) => s.exitCode)).to.deep.equal([0, 0]);
+
+    const three = await runPipeline(
+      { stages: [stage('head', 'head', '-c', '50000000', '/dev/zero'), stage('cat', 'cat'), stage('sha', 'sha256sum')] },
+      { captureStdout: true },
+    );
+    expect(three.bytes).to.equal(50_000_000);
+    expect(three.stdout).to.equal(`${want}  -\n`);
+    expect(three.stages.every((s) => !s.killedByUs && s.stderr === '')).to.equal(true);
+  });
+
+  it('blames a consumer that fails early, not the producer it took down', async () => {
+    const t = performance.now();
+    const e = await expectFailure([
+      stage('producer', 'head', '-c', '1000000000', '/dev/zero'),
+      sh('consumer', 'head -c 10 >/dev/null; echo boom >&2; exit 3'),
+    ]);
+    expect(performance.now() - t).to.be.below(3000);
+    expect(e.reason).to.equal('failed');
+    expect(e.culprit?.name).to.equal('consumer');
+    expect(e.culprit?.exitCode).to.equal(3);
+    expect(e.culprit?.stderr).to.equal('boom\n');
+    expect(e.message).to.equal('consumer failed (exit code 3): boom');
+    const producer = e.result.stages[0]!;
+    // children talk through socketpairs: the producer sees SIGPIPE, EPIPE or ECONNRESET, or our SIGTERM
+    const tookDown =
+      producer.signal === 'SIGPIPE' || producer.killedByUs || /broken pipe|connection reset/i.test(producer.stderr);
+    expect(tookDown, JSON.stringify(producer)).to.equal(true);
+    expect(e.result.bytes).to.be.below(1_000_000_000);
+    expectAllGone(e.result);
+  });
+
+  it('blames a failing producer', async () => {
+    const e = await expectFailure([sh('producer', 'echo partial; echo nope >&2; exit 4'), sh('consumer', 'cat >/dev/null')]);
+    expect(e.culprit?.name).to.equal('producer');
+    expect(e.culprit?.exitCode).to.equal(4);
+    expect(e.message).to.equal('producer failed (exit code 4): nope');
+    expect(e.result.bytes).to.equal('partial\n'.length);
+    expect(e.result.stages[1]!.exitCode).to.equal(0);
+  });
+
+  it('blames a stage that cannot be started', async () => {
+    const asConsumer = await expectFailure([stage('producer', 'head', '-c', '100000000', '/dev/zero'), stage('ghost', '/nonexistent/cmd')]);
+    expect(asConsumer.culprit?.name).to.equal('ghost');
+    expect(asConsumer.culprit?.spawnError).to.match(/ENOENT/);
+    expect(asConsumer.message).to.match(/^ghost failed \(could not start: .*ENOENT/);
+    expectAllGone(asConsumer.result);
+
+    const asProducer = await expectFailure([stage('ghost', '/nonexistent/cmd'), sh('consumer', 'cat >/dev/null')]);
+    expect(asProducer.culprit?.name).to.equal('ghost');
+  });
+
+  it('aborts mid-stream and leaves no process behind', async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    const t = performance.now();
+    const e = await expectFailure([stage('yes', 'yes'), stage('sleeper', 'sleep', '30')], { signal: ac.signal });
+    expect(performance.now() - t).to.be.below(3000);
+    expect(e.reason).to.equal('aborted');
+    expect(e.message).to.equal('aborted');
+    expect(e.culprit).to.equal(null);
+    expect(e.result.stages[1]!.killedByUs).to.equal(true);
+    expectAllGone(e.result);
+  });
+
+  it('does not start when already aborted', async () => {
+    const e = await expectFailure([stage('yes', 'yes'), stage('cat', 'cat')], { signal: AbortSignal.abort() });
+    expect(e.reason).to.equal('aborted');
+    expect(e.result.stages.every((s) => s.pid === undefined)).to.equal(true);
+  });
+
+  it('kills a stalled pipeline', async () => {
+    const t = performance.now();
+    const e = await expectFailure([sh('trickle', 'printf x; exec sleep 30'), sh('consumer', 'cat >/dev/null')], {
+      stallMs: 1500,
+    });
+    const ms = performance.now() - t;
+    expect(ms).to.be.within(1500, 3000);
+    expect(e.reason).to.equal('stalled');
+    expect(e.culprit).to.equal(null);
+    expect(e.message).to.equal('no data moved for 1.5 s; killed the pipeline');
+    expect(e.result.bytes).to.equal(1);
+    expectAllGone(e.result);
+  });
+
+  it('SIGKILLs a stage that ignores SIGTERM after killGraceMs', async () => {
+    const t = performance.now();
+    const e = await expectFailure([sh('stubborn', 'trap "" TERM; exec sleep 30'), sh('consumer', 'sleep 0.2; exit 5')], {
+      killGraceMs: 500,
+    });
+    const ms = performance.now() - t;
+    expect(ms).to.be.within(700, 2500);
+    expect(e.culprit?.name).to.equal('consumer');
+    expect(e.result.stages[0]).to.include({ signal: 'SIGKILL', killedByUs: true });
+    expectAllGone(e.result);
+  });
+
+  it('reports progress, throttled, with a final exact count', async () => {
+    const calls: number[] = [];
+    const r = await runPipeline(
+      { stages: [sh('drip', 'for i in 1 2 3 4 5 6; do head -c 100000 /dev/zero; sleep 0.1; done'), sh('sink', 'cat >/dev/null')] },
+      { progressIntervalMs: 100, onProgress: (p) => calls.push(p.bytes) },
+    );
+    expect(r.bytes).to.equal(600_000);
+    expect(calls.length).to.be.within(3, 12);
+    expect(calls[calls.length - 1]).to.equal(600_000);
+    for (let i = 1; i < calls.length; i++) expect(calls[i]!).to.be.at.least(calls[i - 1]!);
+  });
+
+  it('keeps memory flat over 2 GB and reports throughput', async () => {
+    const n = 2_000_000_000;
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const r = await runPipeline(
+      { stages: [stage('head', 'head', '-c', String(n), '/dev/zero'), stage('cat', 'cat'), sh('sink', 'cat >/dev/null')] },
+      { progressIntervalMs: 50, onProgress: () => (peak = Math.max(peak, process.memoryUsage().rss)) },
+    );
+    expect(r.bytes).to.equal(n);
+    const t = performance.now();
+    await execa('sh', ['-c', `head -c ${n} /dev/zero | cat | cat >/dev/null`]);
+    const shell = (performance.now() - t) / 1000;
+    const grow = (peak - before) / 1e6;
+    console.log(
+      `      pipeline ${(n / 1e6 / r.seconds).toFixed(0)} MB/s (${r.seconds.toFixed(2)} s), ` +
+        `shell pipe ${(n / 1e6 / shell).toFixed(0)} MB/s (${shell.toFixed(2)} s), rss +${grow.toFixed(1)} MB`,
+    );
+    expect(grow).to.be.below(100);
+  });
+});
