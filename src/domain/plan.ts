@@ -12,7 +12,7 @@
 //   snapshot is taken, instead of piling up
 // - retention never touches another pair's or a user's snapshot on the
 //   source, and never the newest common snapshot
-import { isPairSnapshot } from './snapshot-name.js';
+import { isPairSnapshot, parseSnapshotName } from './snapshot-name.js';
 
 export interface SnapshotInfo {
   /** short name, after '@' */
@@ -131,9 +131,15 @@ export interface Retention<S extends SnapshotInfo = SnapshotInfo> {
 /**
  * After a successful transfer of `newest`: the source keeps only the newest
  * pair snapshot (the next update's base); the destination keeps the newest
- * and `keep` older pair snapshots. Non-pair snapshots are never chosen.
+ * and `keep` older pair snapshots. On the source only this pair's snapshots
+ * are ever chosen; user snapshots are never chosen on either side.
  */
 export function planRetention<S extends SnapshotInfo>(fp: string, source: readonly S[], destination: readonly S[], newestGuid: string, keep: number): Retention<S> {
+  // Other pairs with the same source put their snapshots on the source too,
+  // and `send -I` carries them here. They are of no use on this destination
+  // and would pile up, so they go once they are older than the newest. Only
+  // those that exist on the source (by guid): a snapshot made on this
+  // destination by a pair that uses it as its own source (a cascade) stays.
   const pairSource = source.filter((s) => isPairSnapshot(s.snapshot, fp));
   const newestOnSource = pairSource.find((s) => s.guid === newestGuid);
   const sourceDrop = newestOnSource ? pairSource.filter((s) => s.guid !== newestGuid && s.createtxg < newestOnSource.createtxg) : [];
@@ -144,6 +150,12 @@ export function planRetention<S extends SnapshotInfo>(fp: string, source: readon
   if (newestOnDestination) {
     const older = pairDestination.filter((s) => s.guid !== newestGuid && s.createtxg < newestOnDestination.createtxg);
     destinationDrop = older.slice(0, Math.max(0, older.length - keep));
+    const onSource = new Set(source.map((s) => s.guid));
+    const carried = destination.filter((s) => {
+      const n = parseSnapshotName(s.snapshot);
+      return n !== null && n.fingerprint !== fp && onSource.has(s.guid) && s.createtxg < newestOnDestination.createtxg;
+    });
+    destinationDrop = [...destinationDrop, ...carried].sort((a, b) => (a.createtxg < b.createtxg ? -1 : a.createtxg > b.createtxg ? 1 : 0));
   }
   return { source: sourceDrop, destination: destinationDrop };
 }

@@ -86,7 +86,7 @@ describe('planner: retention (pure)', () => {
     ['keep=1: destination keeps newest and one older', [a, b, c], [a, b, c], 1, ['1', '2'], ['1']],
     ['keep=0: destination keeps only the newest', [a, b, c], [a, b, c], 0, ['1', '2'], ['1', '2']],
     ['keep larger than history: nothing dropped on the destination', [b, c], [a, b, c], 5, ['2'], []],
-    ['user and foreign snapshots are never chosen', [a, foreign, user, c], [a, foreign, user, c], 0, ['1'], ['1']],
+    ['user snapshots are never chosen; foreign ones only on the destination', [a, foreign, user, c], [a, foreign, user, c], 0, ['1'], ['1', '5']],
   ];
   for (const [name, src, dst, keep, dropSrc, dropDst] of cases) {
     it(name, () => {
@@ -95,6 +95,13 @@ describe('planner: retention (pure)', () => {
       expect(r.destination.map((s) => s.guid)).to.deep.equal(dropDst);
     });
   }
+
+  it("another pair's snapshots carried by -I go from the destination, never from the source; a cascade's own stay", () => {
+    const cascade = snap('other:20260101000001', '9', 12n); // made on the destination, not on the source
+    const r = planRetention(FP, [a, foreign, user, c], [a, foreign, cascade, user, c], '4', 5);
+    expect(r.source.map((s) => s.guid)).to.deep.equal(['1']); // only this pair's own
+    expect(r.destination.map((s) => s.guid)).to.deep.equal(['5']);
+  });
 
   it('never drops anything when the newest is unknown on a side', () => {
     const r = planRetention(FP, [a, b], [a, b], '42', 0);
