@@ -61,7 +61,12 @@ async function step<T>(what: string, p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (e) {
-    if (e instanceof ZfsFailure) throw new ActionError(`${what}: ${e.message}`, e.zfs.hint, e.zfs.detail ? [e.zfs.detail] : []);
+    if (e instanceof ZfsFailure) {
+      // ssh itself failed (exit 255, "ssh: connect to host ...: Connection
+      // refused"): zfs never ran, so "see the zfs message" would mislead
+      const ssh = e.zfs.kind === 'unknown' && e.zfs.exitCode === 255 && /\bssh: /.test(e.zfs.detail);
+      throw new ActionError(`${what}: ${e.message}`, ssh ? 'check that ssh to that host works: zettabee setup' : e.zfs.hint, e.zfs.detail ? [e.zfs.detail] : []);
+    }
     if (e instanceof CommandError) throw new ActionError(`${what}: ${e.message}`);
     throw e;
   }
@@ -284,6 +289,26 @@ async function finish(run: PairRun, f: FinishInput): Promise<Outcome> {
   return { lastSnapshot: ref(f.snap), bytes: f.bytes, snapshot: f.snap.snapshot, warnings };
 }
 
+/**
+ * Without `receive -o readonly=on` (zfs-fuse) a new recursive destination is
+ * writable while its children are received and mounted, and mounting them
+ * changes the parent after its snapshot: the first update was refused as
+ * "modified since most recent snapshot". Nothing else can have written there
+ * yet and finish() has just set readonly=on, so roll every received file
+ * system back to the snapshot it just received (no newer snapshot exists;
+ * nothing but those mount-time changes is discarded).
+ */
+async function settleRecursive(run: PairRun, snapshot: string): Promise<string[]> {
+  const { dst } = run;
+  const dds = run.pair.destination.dataset;
+  const listed = await dst.exec(['zfs', 'list', '-H', '-o', 'name', '-r', '-t', 'filesystem', dds]);
+  const names = listed.exitCode === 0 ? listed.stdout.split('\n').map((l) => l.trim()).filter(Boolean) : [dds];
+  const argvs = names.map((n) => zargv.rollback(`${n}@${snapshot}`));
+  const results = await step(`cannot settle ${dds} on ${describeHost(run, 'destination')}`, dst.batch(argvs));
+  run.log.info(`rolled ${names.length} received file system${names.length === 1 ? '' : 's'} back to @${snapshot} (changes made by mounting them)`);
+  return checkBatch(run, dst, argvs, results, 'settling the new destination');
+}
+
 function logStart(run: PairRun, action: string, what: string): void {
   const p = run.pair;
   run.log.info(`${action} START ${p.source.host}:${p.source.dataset} -> ${p.destination.host}:${p.destination.dataset} (${p.transport}): ${what}`);
@@ -349,7 +374,8 @@ export function initializePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     logMoved(run, bytes, started);
     const left = srcList.snapshots.filter((s) => !leftovers.includes(s));
     const outcome = await finish(run, { initial: true, caps, snap, sourceAfter: [...left, snap], destinationAfter: [snap], bytes });
-    return { ...outcome, warnings: [...warnings, ...outcome.warnings] };
+    const settled = pair.options.recursive && !caps.destination.recvOptions ? await settleRecursive(run, snap.snapshot) : [];
+    return { ...outcome, warnings: [...warnings, ...outcome.warnings, ...settled] };
   });
 }
 
@@ -422,10 +448,16 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     logStart(run, 'update', `incremental from @${decision.base.snapshot}`);
     // the name must be new on both sides: the destination keeps older ones
     const snap = await takeSnapshot(run, [...srcList.snapshots, ...dstList.snapshots]);
+    // -I only when there is something in between to carry (a user's snapshot):
+    // otherwise -i sends the same stream. zfs-fuse's `send -I` puts temporary
+    // holds (.send-<pid>-0) on every snapshot of the range and never releases
+    // them when the send dies (receive failed, kill -9): the unsent snapshot
+    // and the base then cannot be destroyed until the pool is re-imported.
+    const between = sourceNow.some((s) => s.createtxg > decision.base.createtxg);
     const send = zargv.send({
       snapshot: `${sds}@${snap.snapshot}`,
       from: `${sds}@${decision.base.snapshot}`,
-      incremental: 'I',
+      incremental: between ? 'I' : 'i',
       replicate: Boolean(pair.options.recursive),
       ...sendFlags(caps),
     });

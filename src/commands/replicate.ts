@@ -54,8 +54,12 @@ async function runPairs(io: Io, ctx: Context, args: Args, action: 'initialize' |
   }
   const failures = results.flatMap((r, i) => (r.ok ? [] : [{ pair: pairs[i]!, error: r.error }]));
   if (failures.length === 0) return;
-  if (pairs.length === 1) throw failures[0]!.error;
-  for (const f of failures) formatError(`${action} ${f.pair.label}`, f.error, Boolean(args.debug)).lines.forEach((l) => io.err(l));
+  // cron's overlapping run is not news: a busy pair says so only on a terminal or with -v
+  const quiet = (e: unknown) => e instanceof BusyError && !args.verbose && !io.progress;
+  if (pairs.length === 1) throw quiet(failures[0]!.error) ? new ExitError(EXIT_BUSY) : failures[0]!.error;
+  for (const f of failures) {
+    if (!quiet(f.error)) formatError(`${action} ${f.pair.label}`, f.error, Boolean(args.debug)).lines.forEach((l) => io.err(l));
+  }
   throw new ExitError(failures.every((f) => f.error instanceof BusyError) ? EXIT_BUSY : EXIT_FAILED);
 }
 

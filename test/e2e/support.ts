@@ -1,6 +1,6 @@
 // Running the real zettabee launcher as a cron job would: a child process,
 // its own pairs and settings files, the exit code and both output streams.
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +21,8 @@ export interface Site {
   settingsFile: string;
   paths: { state: string; lock: string; log: string };
   run(args: string[], opts?: { timeoutMs?: number }): Promise<Result>;
+  /** start the launcher as Site.run does, without waiting: for kill -9 and overlap tests */
+  spawn(args: string[]): ResultPromise;
   writePairs(lines: string[]): void;
 }
 
@@ -49,6 +51,12 @@ export function makeSite(bed: Bed, extraSettings = ''): Site {
       });
       return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
     },
+    spawn: (args) =>
+      execa(LAUNCHER, ['-c', pairsFile, '--settings', settingsFile, ...args], {
+        reject: false,
+        timeout: 120_000,
+        env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '' },
+      }),
   };
 }
 
