@@ -11,12 +11,13 @@ import { initializeCommand, updateCommand } from './commands/replicate.js';
 import { statusCommand } from './commands/status.js';
 import { unlockCommand } from './commands/unlock.js';
 import { purgeCommand } from './commands/purge.js';
+import { runstatusCommand } from './commands/runstatus.js';
 import { formatError } from './commands/report.js';
 
-export const ACTIONS = ['setup', 'initialize', 'update', 'status', 'unlock', 'purge', 'logfile', 'fingerprint'] as const;
+export const ACTIONS = ['setup', 'initialize', 'update', 'status', 'runstatus', 'unlock', 'purge', 'logfile', 'fingerprint'] as const;
 
 /** action options that take a value, so their value is not mistaken for DEST */
-const VALUE_OPTIONS = ['--jobs', '-j'];
+const VALUE_OPTIONS = ['--jobs', '-j', '--interval'];
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -52,6 +53,7 @@ function buildParser(argv: string[], io: Io): Argv<GlobalArgs> {
     .command(initializeCommand(io))
     .command(updateCommand(io))
     .command(statusCommand(io))
+    .command(runstatusCommand(io))
     .command(unlockCommand(io))
     .command(purgeCommand(io))
     .command(fingerprintCommand(io))

@@ -12,6 +12,7 @@ import { PairLock } from '../state/lock.js';
 import type { PairLog, PairLogs } from '../state/log.js';
 import { readStatus, StatusFileError, writeStatus, type Inconsistency, type PairState, type SnapshotRef, type StatusRecord } from '../state/status.js';
 import type { Progress } from '../transport/pipeline.js';
+import { removeProgress, writeProgress } from '../state/progress.js';
 
 /** a failure that also changes what the pair's state is (Inconsistent, Uninitialized) */
 export class PairError extends ActionError {
@@ -136,9 +137,28 @@ export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initi
       log.warn(`${action}: took over a stale lock of pid ${h.pid} (${h.action}, started ${h.started}); stale_lock = recover`);
     }
     writeStatus(settings, pair.fingerprint, record);
+    // every transfer publishes its progress for `runstatus`, besides whatever the caller shows
+    let streamStarted: string | undefined;
+    const publish = (p: Progress) => {
+      streamStarted ??= new Date(Date.now() - p.seconds * 1000).toISOString();
+      try {
+        writeProgress(settings, pair.fingerprint, {
+          pid: process.pid,
+          action,
+          started: started.toISOString(),
+          streamStarted,
+          bytes: p.bytes,
+          seconds: p.seconds,
+          updated: new Date().toISOString(),
+        });
+      } catch {
+        // progress is a convenience: never fail a transfer over it
+      }
+      deps.onProgress?.(pair, p);
+    };
     const run: PairRun = {
       pair,
-      deps,
+      deps: { ...deps, onProgress: (_p, pr) => publish(pr) },
       settings,
       src: deps.hosts.for(pair.source, pair),
       dst: deps.hosts.for(pair.destination, pair),
@@ -186,6 +206,7 @@ export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initi
     if (hint) log.error(`  hint: ${hint}`);
     throw e;
   } finally {
+    removeProgress(settings, pair.fingerprint);
     await lock.release();
   }
 }

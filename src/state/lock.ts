@@ -1,4 +1,3 @@
-// STUB: interface fixed by the lead; implementation by the state helper.
 // The per-pair lock, <lock>/<fp>.lock (a proper-lockfile lock directory),
 // plus a holder file <lock>/<fp>.holder (JSON) that says who holds it, so a
 // second run can say "busy: pid N on HOST since T" and `unlock` can tell a

@@ -1,8 +1,7 @@
-// STUB: interface fixed by the lead; implementation by the state helper.
 // A pair's status file, <state>/<fp>.status: JSON, written atomically, read by
 // `status`, `check` and the monitors without touching zfs or ssh.
 import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Settings } from '../config/settings.js';
 import { progressFile, statusFile } from './paths.js';
@@ -116,19 +115,26 @@ function recordProblem(v: unknown): string | null {
 
 /** write atomically (temp file in the same directory, fsync, rename), mode 0640; creates the directory (0750) if missing */
 export function writeStatus(settings: Settings, fp: string, record: StatusRecord): void {
-  const path = statusFile(settings, fp);
+  writeJsonAtomic(statusFile(settings, fp), record, true);
+}
+
+/**
+ * Replace `path` with `value` as JSON so a reader sees the old or the new
+ * file, never half of one. `durable`: fsync the data and the directory too
+ * (the status file must survive a power cut; a progress file need not).
+ */
+export function writeJsonAtomic(path: string, value: unknown, durable: boolean): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o750 });
-  // same directory, so the rename is atomic: a reader sees the old or the new file, never half of one
-  const tmp = join(dir, `.${fp}.status.${process.pid}.${randomBytes(6).toString('hex')}`);
-  const data = Buffer.from(JSON.stringify(record, null, 2) + '\n', 'utf8');
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  const data = Buffer.from(JSON.stringify(value, null, 2) + '\n', 'utf8');
   let fd: number | null = null;
   try {
     fd = openSync(tmp, 'wx', 0o640);
     fchmodSync(fd, 0o640); // the umask must not decide who may read it
     let off = 0;
     while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd); // the data is on disk before the name points at it (no empty file after a crash)
+    if (durable) fsyncSync(fd); // the data is on disk before the name points at it (no empty file after a crash)
     closeSync(fd);
     fd = null;
     renameSync(tmp, path);
@@ -137,7 +143,7 @@ export function writeStatus(settings: Settings, fp: string, record: StatusRecord
     try { unlinkSync(tmp); } catch { /* never created, or already renamed */ }
     throw err;
   }
-  syncDir(dir);
+  if (durable) syncDir(dir);
 }
 
 /** make the rename itself durable; best effort (not every filesystem allows fsync on a directory) */

@@ -1,0 +1,140 @@
+// Finding, freezing and reaping the real processes of a transfer from /proc
+// (no child process), for tests that kill or stall a run mid-stream.
+import { expect } from 'chai';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface Proc {
+  pid: number;
+  argv: string[];
+}
+
+/** every process of this machine with its argv (read from /proc, no child process) */
+export function processes(): Proc[] {
+  const out: Proc[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      if (argv.length) out.push({ pid: Number(e), argv });
+    } catch {
+      /* it exited meanwhile */
+    }
+  }
+  return out;
+}
+
+/**
+ * zfs send/receive processes (and ssh clients carrying them) that work on one
+ * of these datasets. Other test files and other users may run zfs at the same
+ * time: only processes that name our datasets count.
+ */
+export function transferProcs(datasets: readonly string[]): Proc[] {
+  return processes().filter((p) => {
+    const text = p.argv.join(' ');
+    return /\bzfs'?\s+'?(send|receive|recv)\b/.test(text) && datasets.some((d) => text.includes(d));
+  });
+}
+
+/**
+ * The real `zfs send` process (not an ssh client) sending a snapshot of `ds`.
+ * zfs-fuse's zfs overwrites the '@' of its snapshot arguments with NUL, so
+ * /proc shows `ds` and the short name as two words.
+ */
+export function zfsSendOf(ds: string): Proc[] {
+  return processes().filter(
+    (p) => p.argv[0]!.split('/').pop() === 'zfs' && p.argv[1] === 'send' && p.argv.some((a) => a === ds || a.startsWith(`${ds}@`)),
+  );
+}
+
+/** poll until probe returns something truthy; fail naming `what` after timeoutMs */
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined | null | false, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** the zfs send processes of ds, as soon as they exist, stopped (SIGSTOP): the transfer is frozen mid-way */
+export async function freezeSend(ds: string, child: { pid?: number | undefined }, exited: () => boolean): Promise<Proc[]> {
+  const procs = await waitFor(`zfs send of ${ds} to start`, 60_000, () => {
+    if (exited()) throw new Error(`zettabee (pid ${child.pid}) ended before its zfs send of ${ds} was seen`);
+    const p = zfsSendOf(ds);
+    return p.length ? p : null;
+  }, 5);
+  for (const p of procs) process.kill(p.pid, 'SIGSTOP');
+  return procs;
+}
+
+export function ppidOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return -1;
+  }
+}
+
+/** the ssh control directories (ControlPath=<dir>/%C) the ssh clients of a running zettabee use */
+export function controlDirsOf(pid: number): string[] {
+  const dirs = new Set<string>();
+  for (const p of processes()) {
+    if (p.argv[0] !== 'ssh' || ppidOf(p.pid) !== pid) continue;
+    for (const a of p.argv) {
+      const m = /^ControlPath=(.*)\/%C$/.exec(a);
+      if (m) dirs.add(m[1]!);
+    }
+  }
+  return [...dirs];
+}
+
+/**
+ * A killed run cannot close its ssh master connection (ControlPersist) or
+ * remove its control directory: stop the masters it left (by pid) and remove
+ * the directories, so the test leaves nothing behind. Returns the pids stopped.
+ */
+export function cleanControlDirs(dirs: readonly string[]): number[] {
+  const stopped: number[] = [];
+  for (const dir of dirs) {
+    for (const p of processes()) {
+      if (p.argv[0]!.startsWith(`ssh: ${dir}/`)) {
+        try {
+          process.kill(p.pid, 'SIGTERM');
+          stopped.push(p.pid);
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return stopped;
+}
+
+export function thaw(procs: readonly Proc[]): void {
+  for (const p of procs) {
+    try {
+      process.kill(p.pid, 'SIGCONT');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** wait until no zfs send/receive of these datasets is left; fail naming them after 20 s */
+export async function noTransferLeft(datasets: readonly string[]): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const left = transferProcs(datasets);
+    if (left.length === 0) return;
+    if (Date.now() > deadline) {
+      expect.fail(`zfs send/receive processes still running 20 s after the kill: ${left.map((p) => `${p.pid} ${p.argv.join(' ')}`).join('; ')}`);
+    }
+    await sleep(100);
+  }
+}
+
