@@ -65,7 +65,8 @@ async function step<T>(what: string, p: Promise<T>): Promise<T> {
       // ssh itself failed (exit 255, "ssh: connect to host ...: Connection
       // refused"): zfs never ran, so "see the zfs message" would mislead
       const ssh = e.zfs.kind === 'unknown' && e.zfs.exitCode === 255 && /\bssh: /.test(e.zfs.detail);
-      throw new ActionError(`${what}: ${e.message}`, ssh ? 'check that ssh to that host works: zettabee setup' : e.zfs.hint, e.zfs.detail ? [e.zfs.detail] : []);
+      // `what` already names the host: use the bare classified message
+      throw new ActionError(`${what}: ${ssh ? e.zfs.detail : e.zfs.message}`, ssh ? 'check that ssh to that host works: zettabee setup' : e.zfs.hint, e.zfs.detail && !ssh ? [e.zfs.detail] : []);
     }
     if (e instanceof CommandError) throw new ActionError(`${what}: ${e.message}`);
     throw e;
