@@ -179,10 +179,8 @@ export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initi
     record.lastSuccess = { action, ended: ended.toISOString(), seconds, bytes: outcome.bytes };
     record.cache = cache;
     writeStatus(settings, pair.fingerprint, record);
-    for (const w of outcome.warnings) {
-      log.warn(`${action}: ${w}`);
-      deps.warn?.(pair, w);
-    }
+    // already in the log (written as they happened); the terminal hears of them now
+    for (const w of outcome.warnings) deps.warn?.(pair, w);
     log.info(`${action} END @${outcome.snapshot}: ${formatBytes(outcome.bytes)} in ${seconds.toFixed(1)} s (${formatRate(outcome.bytes, seconds)})`);
     return outcome;
   } catch (e) {

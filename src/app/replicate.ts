@@ -172,6 +172,8 @@ function checkBatch(run: PairRun, host: Host, argvs: readonly string[][], result
     if (argv[1] === 'destroy' && z.kind === 'datasetMissing') return;
     warnings.push(`${why}: \`${argv.join(' ')}\` on ${host.name} failed: ${z.message}`);
   });
+  // logged now, so a run that fails later still leaves them in the log
+  for (const w of warnings) run.log.warn(w);
   return warnings;
 }
 
