@@ -12,9 +12,11 @@ import { statusCommand } from './commands/status.js';
 import { unlockCommand } from './commands/unlock.js';
 import { purgeCommand } from './commands/purge.js';
 import { runstatusCommand } from './commands/runstatus.js';
+import { checkCommand } from './commands/check.js';
+import { icingaConfigCommand, nagiosConfigCommand } from './commands/monitor-config.js';
 import { formatError } from './commands/report.js';
 
-export const ACTIONS = ['setup', 'initialize', 'update', 'status', 'runstatus', 'unlock', 'purge', 'logfile', 'fingerprint'] as const;
+export const ACTIONS = ['setup', 'initialize', 'update', 'status', 'runstatus', 'unlock', 'purge', 'logfile', 'fingerprint', 'check', 'nagios-config', 'icinga-config'] as const;
 
 /** action options that take a value, so their value is not mistaken for DEST */
 const VALUE_OPTIONS = ['--jobs', '-j', '--interval'];
@@ -58,6 +60,9 @@ function buildParser(argv: string[], io: Io): Argv<GlobalArgs> {
     .command(purgeCommand(io))
     .command(fingerprintCommand(io))
     .command(logfileCommand(io))
+    .command(checkCommand(io))
+    .command(nagiosConfigCommand(io))
+    .command(icingaConfigCommand(io))
     .completion('completion', 'print a bash completion script (source it, or put it in /etc/bash_completion.d/zettabee)', (current: string, args: Record<string, unknown>, defaults: (cb: (err: Error | null, completions: string[] | undefined) => void) => void, done: (completions: string[]) => void) => {
       // complete DEST with the pairs' destinations after an action word
       // args._ is [program, ...words typed so far, the word being completed]

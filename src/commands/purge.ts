@@ -6,6 +6,7 @@ import { Hosts } from '../exec/hosts.js';
 import { PairLogs } from '../state/log.js';
 import { purgePair } from '../app/purge.js';
 import { loadContext, type GlobalArgs, type Io } from './context.js';
+import { makeReporter } from '../monitor/report.js';
 
 type Args = GlobalArgs & { dest: string; yes?: boolean; 'destination-snapshots'?: boolean };
 
@@ -24,6 +25,7 @@ export function purgeCommand(io: Io): CommandModule<GlobalArgs, Args> {
       if (!args.yes && !(io.interactive && io.ask)) {
         throw new UsageError('purge destroys snapshots; not on a terminal, so add --yes to confirm');
       }
+      const reporter = makeReporter(args, io, ctx.settings, 'purge');
       const hosts = new Hosts(ctx.settings);
       const logs = new PairLogs();
       logs.open(ctx.settings, [pair.fingerprint], Boolean(args.debug));
@@ -43,6 +45,8 @@ export function purgeCommand(io: Io): CommandModule<GlobalArgs, Args> {
         });
         if (args.verbose) done.forEach((l) => io.out(`purge ${pair.label}: ${l}`));
       } finally {
+        // done, failed, declined or busy: the monitor learns what the pair looks like now
+        await reporter?.report([pair], logs);
         await hosts.close();
         await logs.close();
       }

@@ -14,6 +14,7 @@ import type { EngineDeps } from '../app/pair-run.js';
 import { initializePair, updatePair } from '../app/replicate.js';
 import { loadContext, type Context, type GlobalArgs, type Io } from './context.js';
 import { formatError } from './report.js';
+import { makeReporter } from '../monitor/report.js';
 
 type Args = GlobalArgs & { dest?: string; all?: boolean; jobs?: number };
 
@@ -23,6 +24,8 @@ function progressLine(pair: Pair, bytes: number, seconds: number): string {
 
 /** run one action over the pairs, `jobs` at a time, sharing ssh connections */
 async function runPairs(io: Io, ctx: Context, args: Args, action: 'initialize' | 'update', pairs: Pair[], jobs: number): Promise<void> {
+  // before anything runs: a --nagios/--icinga that cannot work is a usage error, not a surprise afterwards
+  const reporter = makeReporter(args, io, ctx.settings, action);
   const hosts = new Hosts(ctx.settings);
   const logs = new PairLogs();
   logs.open(ctx.settings, pairs.map((p) => p.fingerprint), Boolean(args.debug));
@@ -47,6 +50,8 @@ async function runPairs(io: Io, ctx: Context, args: Args, action: 'initialize' |
       if (args.verbose) io.out(`${action} ${p.label}: ok, @${o.snapshot}`);
       return o;
     });
+    // every pair, whatever its outcome (a busy one reports the run that holds it); one send for all
+    await reporter?.report(pairs, logs);
   } finally {
     showProgress?.(null);
     await hosts.close();

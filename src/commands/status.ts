@@ -4,6 +4,7 @@ import { selectPairs } from '../config/select.js';
 import { ExitError, EXIT_FAILED } from '../errors.js';
 import { collectViews, statusJson, statusLines } from '../app/status.js';
 import { loadContext, type GlobalArgs, type Io } from './context.js';
+import { makeReporter } from '../monitor/report.js';
 
 type Args = GlobalArgs & { dest?: string; fullstatus?: boolean; json?: boolean };
 
@@ -16,13 +17,17 @@ export function statusCommand(io: Io): CommandModule<GlobalArgs, Args> {
         .positional('dest', { type: 'string', describe: 'only this pair' })
         .option('fullstatus', { type: 'boolean', describe: 'add fingerprint, last snapshot, mbuffer port and what needs attention' })
         .option('json', { type: 'boolean', describe: 'print JSON instead' }) as never,
-    handler: (args) => {
+    handler: async (args) => {
       const ctx = loadContext(args, io);
-      const views = collectViews(ctx.settings, selectPairs(ctx.pairs, args.dest));
+      const reporter = makeReporter(args, io, ctx.settings, 'status');
+      const pairs = selectPairs(ctx.pairs, args.dest);
+      const views = collectViews(ctx.settings, pairs);
       if (args.json) io.out(JSON.stringify(statusJson(views), null, 2));
       else statusLines(views, Boolean(args.fullstatus)).forEach((l) => io.out(l));
       const unreadable = views.filter((v) => v.unreadable);
       for (const v of unreadable) io.err(`zettabee: error: status ${v.pair.label}: status file unreadable: ${v.unreadable}`);
+      // every selected pair, so one cron line reports lag and stuck runs between updates
+      await reporter?.report(pairs);
       if (unreadable.length) throw new ExitError(EXIT_FAILED);
     },
   };

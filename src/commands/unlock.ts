@@ -7,6 +7,7 @@ import { unlockPair } from '../state/lock.js';
 import { PairLogs } from '../state/log.js';
 import { writeStatus } from '../state/status.js';
 import { loadContext, type GlobalArgs, type Io } from './context.js';
+import { makeReporter } from '../monitor/report.js';
 
 type Args = GlobalArgs & { dest: string; force?: boolean };
 
@@ -21,9 +22,18 @@ export function unlockCommand(io: Io): CommandModule<GlobalArgs, Args> {
     handler: async (args) => {
       const ctx = loadContext(args, io);
       const pair = selectPair(ctx.pairs, args.dest);
-      const r = await unlockPair(ctx.settings, pair.fingerprint, pair.label, Boolean(args.force));
+      const reporter = makeReporter(args, io, ctx.settings, 'unlock');
+      let r;
+      try {
+        r = await unlockPair(ctx.settings, pair.fingerprint, pair.label, Boolean(args.force));
+      } catch (e) {
+        // refused (the holder still runs): report the run that holds the lock
+        await reporter?.report([pair]);
+        throw e;
+      }
       if (r.removed === 'none') {
         io.out(`${pair.label} is not locked`);
+        await reporter?.report([pair]);
         return;
       }
       const h = r.holder;
@@ -39,6 +49,8 @@ export function unlockCommand(io: Io): CommandModule<GlobalArgs, Args> {
           writeStatus(ctx.settings, pair.fingerprint, record);
         }
       } finally {
+        // the removed lock no longer counts against the pair
+        await reporter?.report([pair], logs);
         await logs.close();
       }
       io.out(`${pair.label}: removed the ${r.removed} lock of ${who}`);

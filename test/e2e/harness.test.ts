@@ -31,7 +31,8 @@ describe('e2e test bed', function () {
     assert.match(bed.workdir, /^\/tmp\/zbtest-/);
     assert.equal(src, `${bed.prefix}src`);
     assert.equal(dst, `${bed.prefix}dst`);
-    assert.deepEqual(bed.pools, [src, dst]);
+    // e2e files that sort before this one (check.test.ts) share the bed and may have made pools already
+    assert.deepEqual(bed.pools.slice(-2), [src, dst]);
     const pools = await bed.run(['zpool', 'list', '-H', '-o', 'name']);
     assert.ok(pools.split('\n').includes(src) && pools.split('\n').includes(dst), pools);
   });

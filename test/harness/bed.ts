@@ -328,24 +328,55 @@ let teardownPromise: Promise<void> | undefined;
 
 let aptUpdated = false;
 
-async function ensurePackages(): Promise<void> {
-  const missing = REQUIRED_BINARIES.filter((b) => !fs.existsSync(b));
-  if (missing.length === 0) return;
-  log(`missing ${missing.join(', ')}: installing ${APT_PACKAGES.join(' ')} with apt-get`);
+/** apt-get install (after one apt-get update per process), non-interactive, waiting for the dpkg lock */
+async function aptInstall(pkgs: readonly string[]): Promise<void> {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const aptOpts: ExecaOptions = { env, stdin: 'ignore', timeout: APT_TIMEOUT_MS, all: true };
   if (!aptUpdated) {
     await step('apt-get update', () => cmd('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'update'], aptOpts));
     aptUpdated = true;
   }
-  await step(`apt-get install ${APT_PACKAGES.join(' ')}`, () =>
+  await step(`apt-get install ${pkgs.join(' ')}`, () =>
     cmd(
       'apt-get',
-      ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '--no-install-recommends', ...APT_PACKAGES],
+      ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '--no-install-recommends', ...pkgs],
       aptOpts,
     ),
   );
+}
+
+async function ensureBedPackages(): Promise<void> {
+  const missing = REQUIRED_BINARIES.filter((b) => !fs.existsSync(b));
+  if (missing.length === 0) return;
+  log(`missing ${missing.join(', ')}: installing ${APT_PACKAGES.join(' ')} with apt-get`);
+  await aptInstall(APT_PACKAGES);
   const still = REQUIRED_BINARIES.filter((b) => !fs.existsSync(b));
+  if (still.length) throw new Error(`test bed step failed: install packages: still missing after apt-get: ${still.join(', ')}`);
+}
+
+/** is this Debian package installed (dpkg says "install ok installed")? */
+async function packageInstalled(pkg: string): Promise<boolean> {
+  try {
+    return (await cmd('dpkg-query', ['-W', '-f=${Status}', pkg])).trim() === 'install ok installed';
+  } catch {
+    return false; // dpkg-query exits 1 for a package it has never heard of
+  }
+}
+
+/**
+ * Install the Debian packages a test needs beyond the bed's own (nagios4-core
+ * for `nagios4 -v`), the same way the bed installs its own. Rejects naming
+ * the failing step; concurrent callers may race on the dpkg lock, which apt
+ * waits for.
+ */
+export async function ensurePackages(pkgs: string[]): Promise<void> {
+  const missing: string[] = [];
+  for (const p of pkgs) if (!(await packageInstalled(p))) missing.push(p);
+  if (missing.length === 0) return;
+  log(`missing packages ${missing.join(', ')}: installing with apt-get`);
+  await aptInstall(missing);
+  const still: string[] = [];
+  for (const p of missing) if (!(await packageInstalled(p))) still.push(p);
   if (still.length) throw new Error(`test bed step failed: install packages: still missing after apt-get: ${still.join(', ')}`);
 }
 
@@ -649,7 +680,7 @@ async function setup(): Promise<Bed> {
     nscaStarted: false,
   };
   state = st;
-  await ensurePackages();
+  await ensureBedPackages();
   st.workdir = await step('create work dir', () => fs.promises.mkdtemp('/tmp/zbtest-'));
   fs.mkdirSync(path.join(st.workdir, 'mnt'));
   await ensureZfsFuse(st);

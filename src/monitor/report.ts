@@ -1,0 +1,209 @@
+// The glue between actions and the passive-result emitters: when an action
+// that touched some pairs ends (success, failure or busy), build each pair's
+// result from its status file and lock as they are NOW, and send them
+// through send_nsca (--nagios) and/or the Icinga 2 API (--icinga).
+// Monitoring trouble is a warning (stderr and the pair's log), never a
+// failure of the action; only a setting that makes sending impossible is
+// refused up front, before anything runs.
+import { hostname } from 'node:os';
+import type { Pair } from '../config/pairs.js';
+import type { Settings } from '../config/settings.js';
+import { ConfigError, UsageError } from '../errors.js';
+import { inspectLock, type LockState } from '../state/lock.js';
+import { PairLogs } from '../state/log.js';
+import { readStatus, StatusFileError, type StatusRecord } from '../state/status.js';
+import type { GlobalArgs, Io } from '../commands/context.js';
+import { evaluate, pluginOutput, STATE_NAMES, type CheckResult } from './check.js';
+import { reportedNames, shortHostname } from './names.js';
+import { freshnessWindow } from './config-gen.js';
+import { nscaArgv, sendNsca, serverProblem, type NscaResult } from './nsca.js';
+import { postResults, type IcingaResult, type IcingaSettings } from './icinga.js';
+
+/**
+ * How long a pair's passive result stays fresh (the Icinga ttl): the same
+ * window the generated service definitions use (clag plus a margin), so a
+ * result expires exactly when the monitor would call it stale.
+ */
+export function freshnessSeconds(pair: Pair): number {
+  return freshnessWindow(pair).seconds;
+}
+
+/** a pair's monitoring result from its status file and lock alone; UNKNOWN when they cannot be read */
+export function currentResult(settings: Settings, pair: Pair, now = Date.now()): CheckResult {
+  let record: StatusRecord | null = null;
+  let unreadable: string | undefined;
+  let lock: LockState = { kind: 'free' };
+  try {
+    record = readStatus(settings, pair.fingerprint);
+  } catch (e) {
+    unreadable = e instanceof StatusFileError ? e.message : `cannot read the status file: ${(e as Error).message}`;
+  }
+  try {
+    lock = inspectLock(settings, pair.fingerprint);
+  } catch (e) {
+    unreadable = [unreadable, `cannot inspect the lock: ${(e as Error).message}`].filter(Boolean).join('; ');
+  }
+  try {
+    return evaluate({ pair, record, lock, now, ...(unreadable ? { unreadable } : {}) });
+  } catch (e) {
+    // a bug in the evaluation must not keep the other pairs' results from going out
+    return { state: 3, summary: `zettabee could not evaluate the pair: ${(e as Error).message}`, long: [], perfdata: [] };
+  }
+}
+
+function renderOutput(r: CheckResult): string {
+  try {
+    return pluginOutput(r);
+  } catch {
+    const perf = r.perfdata.length ? ` | ${r.perfdata.join(' ')}` : '';
+    return [`ZETTABEE ${STATE_NAMES[r.state]} - ${r.summary}${perf}`, ...r.long].join('\n');
+  }
+}
+
+/** plugin output without the perfdata (the Icinga API takes that apart) */
+function outputWithoutPerfdata(r: CheckResult): string {
+  const [first = '', ...rest] = renderOutput(r).split('\n');
+  const bar = first.indexOf('|');
+  return [bar < 0 ? first : first.slice(0, bar).trimEnd(), ...rest].join('\n');
+}
+
+interface Emitter {
+  /** "Nagios" or "Icinga", for messages */
+  name: string;
+  /** a why per pair (null: sent), in the order of `pairs` */
+  send(items: ReadonlyArray<{ pair: Pair; result: CheckResult }>): Promise<Array<string | null>>;
+  /** how a pair is named there, for log lines */
+  nameOf(pair: Pair): string;
+}
+
+function nagiosEmitter(settings: Settings, override: string): Emitter {
+  const n = settings.nagios;
+  const where = settings.file ? `[nagios] of ${settings.file}` : '[nagios] of the settings file';
+  if (override) {
+    const p = serverProblem(override);
+    if (p) throw new UsageError(`--nagios: ${p}`);
+  } else if (!n.server) {
+    throw new ConfigError('--nagios: no Nagios server to send to', [], `give one with --nagios HOST, or set server in ${where}`);
+  }
+  const argv = nscaArgv(n, override);
+  const host = shortHostname();
+  const names = (p: Pair) => reportedNames({ host: n.host, service: n.service }, p, host);
+  return {
+    name: 'Nagios',
+    nameOf: (p) => {
+      const x = names(p);
+      return `${x.host};${x.service}`;
+    },
+    async send(items) {
+      const results: NscaResult[] = items.map(({ pair, result }) => ({ ...names(pair), state: result.state, output: renderOutput(result) }));
+      // one process for all: one connection, and a cron run's results arrive together
+      const o = await sendNsca(n.send_nsca, argv, results);
+      return items.map(() => (o.ok ? null : o.why));
+    },
+  };
+}
+
+function icingaEmitter(settings: Settings): Emitter {
+  const i = settings.icinga;
+  const missing = (['url', 'user', 'password_file', 'ca'] as const).filter((k) => !i[k]);
+  if (missing.length) {
+    const where = settings.file ? `[icinga] of ${settings.file}` : '[icinga] of the settings file';
+    throw new ConfigError(`--icinga: ${missing.join(', ')} not set in ${where}`, [], 'the Icinga API needs url, user, password_file and ca');
+  }
+  const s = i as IcingaSettings;
+  const host = shortHostname();
+  const checkSource = hostname();
+  const names = (p: Pair) => reportedNames({ host: i.host, service: i.service }, p, host);
+  return {
+    name: 'Icinga',
+    nameOf: (p) => {
+      const x = names(p);
+      return `${x.host}!${x.service}`;
+    },
+    async send(items) {
+      const results: IcingaResult[] = items.map(({ pair, result }) => ({
+        ...names(pair),
+        state: result.state,
+        output: outputWithoutPerfdata(result),
+        perfdata: result.perfdata,
+        checkSource,
+        ttl: freshnessSeconds(pair),
+      }));
+      const outcomes = await postResults(s, results);
+      return outcomes.map((o) => (o.ok ? null : o.why));
+    },
+  };
+}
+
+export interface Reporter {
+  /**
+   * Send the current result of each pair. Never throws. `logs`: the action's
+   * open pair logs, when it has them; otherwise a failure opens the logs itself.
+   */
+  report(pairs: readonly Pair[], logs?: PairLogs): Promise<void>;
+}
+
+/**
+ * The reporter the global options ask for, or null without --nagios/--icinga.
+ * Throws (exit 2, before the action runs) when the settings cannot work:
+ * no Nagios server, an incomplete [icinga] section.
+ */
+export function makeReporter(args: GlobalArgs, io: Io, settings: Settings, action: string): Reporter | null {
+  const emitters: Emitter[] = [];
+  if (args.nagios !== undefined) emitters.push(nagiosEmitter(settings, args.nagios));
+  if (args.icinga) emitters.push(icingaEmitter(settings));
+  if (emitters.length === 0) return null;
+  return {
+    async report(pairs, logs) {
+      if (pairs.length === 0) return;
+      const now = Date.now();
+      const items = pairs.map((pair) => ({ pair, result: currentResult(settings, pair, now) }));
+      const lines: Array<{ pair: Pair; level: 'info' | 'warn'; text: string }> = [];
+      for (const e of emitters) {
+        let whys: Array<string | null>;
+        try {
+          whys = await e.send(items);
+        } catch (err) {
+          whys = items.map(() => `internal error: ${(err as Error).message}`);
+        }
+        const failed = whys.flatMap((w, k) => (w === null ? [] : [{ pair: items[k]!.pair, why: w }]));
+        items.forEach(({ pair, result }, k) => {
+          const w = whys[k];
+          if (w) lines.push({ pair, level: 'warn', text: `${action}: could not send the result to ${e.name} (${e.nameOf(pair)}): ${w}` });
+          else lines.push({ pair, level: 'info', text: `${action}: sent ${STATE_NAMES[result.state]} to ${e.name} (${e.nameOf(pair)})` });
+        });
+        if (failed.length) {
+          // one line per emitter and run, whatever the number of pairs: cron mails it once
+          const first = failed[0]!.why;
+          const several = new Set(failed.map((f) => f.why)).size > 1;
+          const count = items.length > 1 ? ` (${failed.length} of ${items.length} results not sent${several ? '; each pair log says why' : ''})` : '';
+          io.err(`zettabee: warning: ${action}: could not send results to ${e.name}: ${first}${count}`);
+        }
+      }
+      await writeLog(settings, lines, logs, Boolean(args.debug));
+    },
+  };
+}
+
+/**
+ * Successes go to the log only when the action keeps one open anyway (not
+ * for status, which cron may run every few minutes); failures always do.
+ */
+async function writeLog(settings: Settings, lines: ReadonlyArray<{ pair: Pair; level: 'info' | 'warn'; text: string }>, logs: PairLogs | undefined, debug: boolean): Promise<void> {
+  const wanted = logs ? lines : lines.filter((l) => l.level === 'warn');
+  if (wanted.length === 0) return;
+  let own: PairLogs | undefined;
+  try {
+    let target = logs;
+    if (!target) {
+      own = new PairLogs();
+      own.open(settings, [...new Set(wanted.map((l) => l.pair.fingerprint))], debug);
+      target = own;
+    }
+    for (const l of wanted) target.for(l.pair.fingerprint)[l.level](l.text);
+  } catch {
+    // an unwritable log must not turn into a failure either; stderr already has the warning
+  } finally {
+    await own?.close();
+  }
+}

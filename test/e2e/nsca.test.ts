@@ -1,0 +1,226 @@
+// --nagios end to end: the real launcher, real zfs-fuse pools, the real
+// send_nsca and the test bed's real nsca daemon, whose command file must hold
+// exactly the PROCESS_SERVICE_CHECK_RESULT lines expected.
+import { expect } from 'chai';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fingerprint } from '../../src/domain/fingerprint.js';
+import { shortHostname } from '../../src/monitor/names.js';
+import { getBed, type Bed } from '../harness/bed.js';
+import { freePort } from '../harness/icinga.js';
+import { freezeSend, sleep, thaw } from './procs.js';
+import { makeSite, mountpointOf, snapshotsOf, writeRandom, type Result, type Site } from './support.js';
+
+const MiB = 1024 * 1024;
+
+interface Command {
+  epoch: number;
+  host: string;
+  service: string;
+  rc: number;
+  output: string;
+}
+
+/** `[epoch] PROCESS_SERVICE_CHECK_RESULT;host;service;rc;output` (nsca writes newlines as \n) */
+function parse(line: string): Command {
+  const m = /^\[(\d+)\] PROCESS_SERVICE_CHECK_RESULT;([^;]*);([^;]*);(\d);(.*)$/.exec(line);
+  if (!m) throw new Error(`not a service check result: ${line}`);
+  return { epoch: Number(m[1]), host: m[2]!, service: m[3]!, rc: Number(m[4]), output: m[5]! };
+}
+
+function must(r: Result, code: number): void {
+  expect(r.code, `exit code; stderr: ${r.stderr}; stdout: ${r.stdout}`).to.equal(code);
+}
+
+describe('e2e: --nagios through send_nsca to a real nsca daemon', function () {
+  let bed: Bed;
+  let site: Site;
+  let src: string;
+  let dst: string;
+  let settingsText: string;
+  const host = shortHostname();
+  const a = () => `${dst}/a`;
+  const b = () => `${dst}/b`;
+  const fpA = () => fingerprint('localhost', `${src}/a`, 'localhost', a());
+
+  /** the command file's lines once `n` have arrived (nsca writes them after send_nsca has exited) */
+  async function commands(n: number): Promise<Command[]> {
+    const deadline = Date.now() + 10_000;
+    while (bed.nsca.readCommands().length < n && Date.now() < deadline) await sleep(50);
+    await sleep(300); // anything more than expected would show up by now
+    return bed.nsca.readCommands().map(parse);
+  }
+
+  function pairs(opts: { a?: string; b?: string } = {}): void {
+    site.writePairs([`${src}/a  ${a()}  ${opts.a ?? 'wlag=1h,clag=2h'}`, `${src}/b  ${b()}  ${opts.b ?? 'wlag=1h,clag=2h'}`]);
+  }
+
+  /** the site's settings with some [nagios] lines replaced */
+  function nagios(over: Record<string, string | null>): void {
+    let text = settingsText;
+    for (const [k, v] of Object.entries(over)) text = text.replace(new RegExp(`^${k} = .*$`, 'm'), v === null ? '' : `${k} = ${v}`);
+    writeFileSync(site.settingsFile, text);
+  }
+
+  before(async function () {
+    bed = await getBed();
+    src = await bed.createPool('nscasrc', 256);
+    dst = await bed.createPool('nscadst', 256);
+    await bed.run(['zfs', 'create', `${src}/a`]);
+    await bed.run(['zfs', 'create', `${src}/b`]);
+    site = makeSite(
+      bed,
+      `\n[nagios]\nsend_nsca = /usr/sbin/send_nsca\nconfig = ${bed.nsca.sendConfig}\nserver = ${bed.nsca.host}\nport = ${bed.nsca.port}\n`,
+    );
+    settingsText = readFileSync(site.settingsFile, 'utf8');
+    pairs();
+    for (const p of ['a', 'b']) must(await site.run(['initialize', `${dst}/${p}`]), 0);
+  });
+
+  beforeEach(() => {
+    bed.nsca.clear();
+    writeFileSync(site.settingsFile, settingsText);
+    pairs();
+  });
+
+  it('update --nagios of an initialized pair: exactly one line, OK, host and service from the templates, lag perfdata', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const r = await site.run(['--nagios', 'update', a()]);
+    expect(r).to.deep.include({ code: 0, stdout: '', stderr: '' });
+    const lines = await commands(1);
+    expect(lines).to.have.length(1);
+    const c = lines[0]!;
+    expect(c).to.deep.include({ host, service: `zettabee ${a()}`, rc: 0 });
+    expect(c.output).to.match(/^ZETTABEE OK - .* \| lag=\d+s;3600;7200;0( |\\n|$)/);
+    expect(c.epoch).to.be.within(before - 5, Math.ceil(Date.now() / 1000) + 5);
+    expect(readFileSync(join(site.paths.log, `${fpA()}.log`), 'utf8')).to.match(/INFO \[\d+\] update: sent OK to Nagios \(\S+;zettabee \S+\/a\)/);
+  });
+
+  it('status --nagios over 2 pairs: two lines from one send_nsca run; the status output is unchanged', async () => {
+    // a wrapper that counts its runs, then is the real send_nsca
+    const wrapper = join(site.dir, 'send_nsca');
+    writeFileSync(wrapper, `#!/bin/sh\necho run >> ${join(site.dir, 'runs')}\nexec /usr/sbin/send_nsca "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    nagios({ send_nsca: wrapper });
+    const plain = await site.run(['status']);
+    const r = await site.run(['--nagios', 'status']);
+    must(r, 0);
+    expect(r.stderr).to.equal('');
+    // the lag may have ticked between the two runs: compare source, destination and state
+    const cols = (out: string) => out.trim().split('\n').map((l) => l.split(/\s{2,}/).slice(0, 3));
+    expect(cols(r.stdout)).to.deep.equal(cols(plain.stdout));
+    const lines = await commands(2);
+    expect(lines.map((c) => [c.host, c.service, c.rc])).to.deep.equal([
+      [host, `zettabee ${a()}`, 0],
+      [host, `zettabee ${b()}`, 0],
+    ]);
+    expect(readFileSync(join(site.dir, 'runs'), 'utf8').trim().split('\n')).to.have.length(1);
+  });
+
+  it('status --nagios: OK -> WARNING -> CRITICAL as the lag crosses wlag and clag', async () => {
+    // the newest snapshot of a is seconds old by now; make sure of it
+    await sleep(1100);
+    const states: Array<[number, string]> = [];
+    for (const thresholds of ['wlag=1h,clag=2h', 'wlag=1s,clag=1h', 'wlag=1s,clag=1s']) {
+      bed.nsca.clear();
+      pairs({ a: thresholds });
+      must(await site.run(['--nagios', 'status', a()]), 0);
+      const lines = await commands(1);
+      expect(lines, thresholds).to.have.length(1);
+      states.push([lines[0]!.rc, lines[0]!.output.replace(/ - .*/, '')]);
+      expect(lines[0]!.output).to.match(/\| lag=\d+s;\d+;\d+;0/);
+    }
+    expect(states).to.deep.equal([
+      [0, 'ZETTABEE OK'],
+      [1, 'ZETTABEE WARNING'],
+      [2, 'ZETTABEE CRITICAL'],
+    ]);
+  });
+
+  it('a failed update --nagios sends at least WARNING with the error, and exits 1', async () => {
+    // the source goes missing (zfs-fuse renames only an unmounted file system)
+    await bed.run(['zfs', 'umount', `${src}/b`]);
+    await bed.run(['zfs', 'rename', `${src}/b`, `${src}/b-away`]);
+    let r: Result;
+    try {
+      r = await site.run(['--nagios', 'update', b()]);
+    } finally {
+      await bed.run(['zfs', 'rename', `${src}/b-away`, `${src}/b`]);
+      await bed.run(['zfs', 'mount', `${src}/b`]).catch(() => undefined);
+    }
+    must(r, 1);
+    const lines = await commands(1);
+    expect(lines).to.have.length(1);
+    expect(lines[0]!.service).to.equal(`zettabee ${b()}`);
+    expect(lines[0]!.rc).to.be.oneOf([1, 2]);
+    // the error zettabee printed is what the monitor shows
+    const error = /^zettabee: error: update \S+: (.*)$/m.exec(r.stderr)![1]!;
+    expect(lines[0]!.output).to.contain(error.slice(0, 40));
+    // and the next good update clears it
+    bed.nsca.clear();
+    must(await site.run(['--nagios', 'update', b()]), 0);
+    expect((await commands(1)).map((c) => c.rc)).to.deep.equal([0]);
+  });
+
+  it('a busy update --nagios (another run holds the lock) sends the running state and still exits 75', async () => {
+    writeRandom(`${await mountpointOf(bed, `${src}/a`)}/big.bin`, 40 * MiB);
+    const first = site.spawn(['update', a()]);
+    let exited = false;
+    void first.finally(() => (exited = true)).catch(() => undefined);
+    const frozen = await freezeSend(`${src}/a`, first, () => exited);
+    try {
+      const r = await site.run(['--nagios', 'update', a()]);
+      must(r, 75);
+      expect(r.stderr).to.equal('');
+      const lines = await commands(1);
+      expect(lines).to.have.length(1);
+      expect(lines[0]!.service).to.equal(`zettabee ${a()}`);
+      expect(lines[0]!.output).to.match(/running/i);
+      expect(lines[0]!.output).to.match(/runtime=\d+s/);
+    } finally {
+      thaw(frozen);
+    }
+    const done = await first;
+    expect({ code: done.exitCode, stderr: String(done.stderr) }).to.deep.equal({ code: 0, stderr: '' });
+  });
+
+  it('send_nsca cannot connect (a closed port): update still exits 0, one warning line on stderr, the pair log has it', async () => {
+    const closed = await freePort();
+    nagios({ port: String(closed) });
+    const r = await site.run(['--nagios', 'update', a()]);
+    must(r, 0);
+    expect(r.stdout).to.equal('');
+    const err = r.stderr.trim().split('\n');
+    expect(err).to.have.length(1);
+    expect(err[0]).to.match(new RegExp(`^zettabee: warning: update: could not send results to Nagios: .*Could not connect to host 127\\.0\\.0\\.1 on port ${closed}.*\\(exit 2\\)$`));
+    expect(readFileSync(join(site.paths.log, `${fpA()}.log`), 'utf8')).to.match(
+      new RegExp(`WARN \\[\\d+\\] update: could not send the result to Nagios \\(\\S+;zettabee \\S+/a\\): .*port ${closed}`),
+    );
+    expect(bed.nsca.readCommands()).to.deep.equal([]);
+  });
+
+  it('no server anywhere: --nagios is a configuration error and nothing runs; --nagios HOST supplies the server', async () => {
+    nagios({ server: null });
+    const snaps = await snapshotsOf(bed, `${src}/a`);
+    const r = await site.run(['--nagios', 'update', a()]);
+    must(r, 2);
+    expect(r.stderr).to.match(/^zettabee: error: update \S+: --nagios: no Nagios server to send to$/m);
+    expect(r.stderr).to.match(/^zettabee: hint: give one with --nagios HOST, or set server in \[nagios\] of /m);
+    expect(await snapshotsOf(bed, `${src}/a`)).to.deep.equal(snaps);
+    const ok = await site.run(['--nagios', bed.nsca.host, 'update', a()]);
+    expect(ok).to.deep.include({ code: 0, stderr: '' });
+    expect((await commands(1)).map((c) => [c.service, c.rc])).to.deep.equal([[`zettabee ${a()}`, 0]]);
+  });
+
+  it('unlock --nagios and purge --nagios send the pair\'s result when they end', async () => {
+    const u = await site.run(['--nagios', 'unlock', a()]);
+    expect(u).to.deep.include({ code: 0, stderr: '' });
+    expect((await commands(1)).map((c) => [c.service, c.rc])).to.deep.equal([[`zettabee ${a()}`, 0]]);
+    bed.nsca.clear();
+    const p = await site.run(['--nagios', 'purge', '--yes', b()]);
+    expect(p).to.deep.include({ code: 0, stderr: '' });
+    // retired: no status file any more, which reads as never initialized
+    const lines = await commands(1);
+    expect(lines.map((c) => [c.service, c.rc])).to.deep.equal([[`zettabee ${b()}`, 1]]);
+  });
+});
