@@ -12,11 +12,13 @@ import { formatBytes, formatRate } from '../domain/units.js';
 import { ActionError } from '../errors.js';
 import { CommandError, type Host, type RunResult } from '../exec/host.js';
 import type { SnapshotRef } from '../state/status.js';
-import { PipelineError, runPipeline } from '../transport/pipeline.js';
+import { DEFAULT_STALL } from '../config/keys.js';
+import { toolProbeArgv, type Compressor } from '../transport/compress.js';
+import { describeStages, PipelineError, runPipeline } from '../transport/pipeline.js';
 import { streamPipeline } from '../transport/topology.js';
 import * as zargv from '../zfs/argv.js';
 import { classifyZfsError, type ClassifiedZfsError } from '../zfs/classify.js';
-import { exists, getProps, listSnapshots, must, userProp, ZfsFailure } from '../zfs/ops.js';
+import { exists, getProps, listSnapshots, listWithProps, must, userProp, ZfsFailure } from '../zfs/ops.js';
 import { parseSnapshotList, type SnapshotEntry } from '../zfs/parse.js';
 import type { Capabilities } from '../zfs/probe.js';
 import { capabilities, type BothCapabilities } from './capabilities.js';
@@ -93,14 +95,43 @@ function resumable(caps: BothCapabilities): boolean {
 
 // ---------------------------------------------------------------------------
 
+/**
+ * The compressor for this stream: none when the pair asks for none, when
+ * nothing crosses a network (transport=local), when zfs already sends the
+ * blocks compressed (send -c, both ends support it), or when the tool is
+ * missing on either host (logged; setup reports it).
+ */
+async function compressorFor(run: PairRun, send: readonly string[]): Promise<Compressor | null> {
+  const want = run.pair.options.compress ?? 'none';
+  if (want === 'none' || run.pair.transport === 'local') return null;
+  if (send.slice(2).includes('-c')) {
+    run.log.debug(`compress=${want} not used: zfs send -c keeps the blocks compressed as they are on disk`);
+    return null;
+  }
+  const probe = toolProbeArgv(want);
+  const found = await Promise.all(
+    [run.src, run.dst].map((h) => h.exec(probe).then((r) => r.exitCode === 0, () => false)),
+  );
+  const missing = [run.src, run.dst].filter((_, i) => !found[i]).map((h) => h.name);
+  if (missing.length > 0) {
+    run.log.warn(`compress=${want}: ${want} is not installed on ${[...new Set(missing)].join(' and ')}; sending uncompressed`);
+    return null;
+  }
+  return want;
+}
+
 /** run the stream for one send and receive; a failure becomes a TransferError */
 async function transfer(run: PairRun, send: string[], receive: string[]): Promise<number> {
-  const spec = streamPipeline(run.pair, run.src, run.dst, send, receive);
   await Promise.all([run.src.ready(), run.dst.ready()]);
+  const compress = await compressorFor(run, send);
+  const spec = streamPipeline(run.pair, run.src, run.dst, send, receive, { compress });
+  run.log.debug(`stream: ${describeStages(spec)}`);
+  const stall = run.pair.options.stall ?? DEFAULT_STALL;
   const onProgress = run.deps.onProgress;
   try {
     const r = await runPipeline(spec, {
       signal: run.signal,
+      stallMs: stall * 1000,
       ...(onProgress ? { onProgress: (p) => onProgress(run.pair, p) } : {}),
     });
     return r.bytes;
@@ -110,18 +141,39 @@ async function transfer(run: PairRun, send: string[], receive: string[]): Promis
       const why = run.signal.reason instanceof Error ? run.signal.reason.message : typeof run.signal.reason === 'string' ? run.signal.reason : 'interrupted';
       throw new TransferError(`transfer stopped: ${why}`, undefined, [], null, 'other');
     }
-    if (e.reason === 'stalled') throw new TransferError(e.message, 'look at both hosts and the network between them', [], null, 'other');
+    if (e.reason === 'stalled') {
+      throw new TransferError(
+        `the transfer stalled: no data moved for ${stall} s (stall=${stall}s); killed every process of it${run.src.local && run.dst.local ? '' : ' on both hosts'}`,
+        'look at both hosts and the network between them; the next update starts again from the last common snapshot',
+        [],
+        null,
+        'other',
+      );
+    }
     const c = e.culprit;
     const stage = c === null ? 'other' : c.name.startsWith('zfs send') ? 'send' : c.name.startsWith('zfs receive') ? 'receive' : 'other';
-    const z = c ? classifyZfsError(c.stderr, c.exitCode) : null;
+    // zfs's words only for a zfs process: a remote side's stderr mixes every process's lines
+    const z = c && stage !== 'other' ? classifyZfsError(c.stderr, c.exitCode) : null;
     const sshTrouble = c !== null && c.exitCode === 255 && /^ssh:|Connection (refused|closed|reset)|Host key|Permission denied/m.test(c.stderr);
     const what = c ? (c.exitCode !== undefined ? `exit code ${c.exitCode}` : `killed by ${c.signal}`) : '';
-    const text = sshTrouble ? `ssh failed: ${firstLines(c.stderr, 1)[0]}` : z && z.kind !== 'unknown' ? z.message : firstLines(c?.stderr ?? '', 1)[0] ?? what;
+    const killed = c?.signal !== undefined && c.spawnError === undefined;
+    const text = sshTrouble
+      ? `ssh failed: ${firstLines(c.stderr, 1)[0]}`
+      : z && z.kind !== 'unknown'
+        ? z.message
+        : killed
+          ? ''
+          : (firstLines(c?.stderr ?? '', 1)[0] ?? '');
     const details: string[] = [];
     for (const s of e.result.stages) {
       if (s.stderr.trim()) details.push(`${s.name}: ${firstLines(s.stderr, 3).join(' / ')}`);
     }
-    throw new TransferError(`${c ? c.name : 'the pipeline'} failed (${what}): ${text}`, sshTrouble ? 'check that ssh to that host works: zettabee setup' : z?.hint, details, z, stage);
+    // a failure the stage's monitor recognised (a port in use, a rejected peer) says it best
+    if (c?.diagnosis !== undefined) throw new TransferError(`${c.name}: ${c.diagnosis}`, c.hint, details, z, stage);
+    const hint = sshTrouble
+      ? 'check that ssh to that host works: zettabee setup'
+      : (z?.hint ?? (killed ? 'something outside zettabee killed it (an operator, the OOM killer?); the next update starts again from the last common snapshot' : undefined));
+    throw new TransferError(`${c ? c.name : 'the pipeline'} failed (${what})${text ? `: ${text}` : ''}`, hint, details, z, stage);
   }
 }
 
@@ -258,16 +310,19 @@ async function finish(run: PairRun, f: FinishInput): Promise<Outcome> {
     dstArgv.push(zargv.hold(tag, [`${dds}@${f.snap.snapshot}`], { recursive }));
     if (f.base) dstArgv.push(zargv.release(tag, [`${dds}@${f.base.destination.snapshot}`], { recursive }));
   }
-  if (f.caps.source.holds) {
-    srcArgv.push(zargv.hold(tag, [`${sds}@${f.snap.snapshot}`], { recursive }));
-    if (f.base) srcArgv.push(zargv.release(tag, [`${sds}@${f.base.source.snapshot}`], { recursive }));
-  }
+  if (f.caps.source.holds) srcArgv.push(zargv.hold(tag, [`${sds}@${f.snap.snapshot}`], { recursive }));
   for (const s of retention.destination) {
-    if (f.caps.destination.holds) dstArgv.push(zargv.release(tag, [`${dds}@${s.snapshot}`], { recursive }));
+    // the old base was released just above
+    if (f.caps.destination.holds && s.guid !== f.base?.destination.guid) dstArgv.push(zargv.release(tag, [`${dds}@${s.snapshot}`], { recursive }));
     dstArgv.push(zargv.destroy(`${dds}@${s.snapshot}`, { recursive }));
   }
 
-  const dstResults = await step(`cannot finish on the destination ${describeHost(run, 'destination')}`, dst.batch(dstArgv, { guard: 1 }));
+  // the source's properties and the hold on the new base go while the
+  // destination verifies and finishes: only destroying waits for the guid
+  const [dstResults, srcEarly] = await Promise.all([
+    step(`cannot finish on the destination ${describeHost(run, 'destination')}`, dst.batch(dstArgv, { guard: 1 })),
+    step(`cannot finish on the source ${describeHost(run, 'source')}`, src.batch(srcArgv)),
+  ]);
   const verify = dstResults[0]!;
   if (verify.exitCode !== 0 || verify.stdout.trim() !== f.snap.guid) {
     const seen = verify.exitCode === 0 ? `guid ${verify.stdout.trim()}` : classifyZfsError(verify.stderr, verify.exitCode).message;
@@ -279,15 +334,18 @@ async function finish(run: PairRun, f: FinishInput): Promise<Outcome> {
       { kind: 'verify', message: `received snapshot not found by guid on the destination (${seen})` },
     );
   }
-  // the source side only once the destination is known good
+  // releasing and destroying on the source only once the destination is known good
+  const srcLate: string[][] = [];
+  if (f.caps.source.holds && f.base) srcLate.push(zargv.release(tag, [`${sds}@${f.base.source.snapshot}`], { recursive }));
   for (const s of retention.source) {
-    if (f.caps.source.holds) srcArgv.push(zargv.release(tag, [`${sds}@${s.snapshot}`], { recursive }));
-    srcArgv.push(zargv.destroy(`${sds}@${s.snapshot}`, { recursive }));
+    if (f.caps.source.holds && s.guid !== f.base?.source.guid) srcLate.push(zargv.release(tag, [`${sds}@${s.snapshot}`], { recursive }));
+    srcLate.push(zargv.destroy(`${sds}@${s.snapshot}`, { recursive }));
   }
-  const srcResults = await step(`cannot finish on the source ${describeHost(run, 'source')}`, src.batch(srcArgv));
+  const srcResults = srcLate.length ? await step(`cannot finish on the source ${describeHost(run, 'source')}`, src.batch(srcLate)) : [];
   const warnings = [
     ...checkBatch(run, dst, dstArgv.slice(1), dstResults.slice(1), 'retention'),
-    ...checkBatch(run, src, srcArgv, srcResults, 'retention'),
+    ...checkBatch(run, src, srcArgv, srcEarly, 'retention'),
+    ...checkBatch(run, src, srcLate, srcResults, 'retention'),
   ];
   return { lastSnapshot: ref(f.snap), bytes: f.bytes, snapshot: f.snap.snapshot, warnings };
 }
@@ -389,11 +447,10 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     const sds = pair.source.dataset;
     const dds = pair.destination.dataset;
     const dstName = describeHost(run, 'destination');
-    const [caps, srcList0, dstList0, dstProps] = await Promise.all([
+    const [caps, srcList0, [dstList0, dstProps]] = await Promise.all([
       capabilities(run),
       step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listSnapshots(src, sds)),
-      step(`cannot list ${dds} on ${dstName}`, listSnapshots(dst, dds)),
-      step(`cannot look at ${dds} on ${dstName}`, getProps(dst, dds, [FINGERPRINT_PROP, 'readonly'])),
+      step(`cannot list ${dds} on ${dstName}`, listWithProps(dst, dds, [FINGERPRINT_PROP, 'readonly'])),
     ]);
     let srcList = srcList0;
     let dstList = dstList0;

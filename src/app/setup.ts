@@ -11,6 +11,9 @@ import { classifyZfsError } from '../zfs/classify.js';
 import { describeCapabilities, probeCapabilities, summarizeCapabilities, type Capabilities } from '../zfs/probe.js';
 import * as zfs from '../zfs/argv.js';
 import { PairLogs } from '../state/log.js';
+import { ActionError } from '../errors.js';
+import { toolProbeArgv } from '../transport/compress.js';
+import { bufferSettings, mbufferAddresses } from '../transport/topology.js';
 
 export interface CheckResult {
   /** what the line is about: a pair label, or 'directories' */
@@ -217,19 +220,51 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
         }
       }
 
-      if (pair.transport === 'mbuffer') {
-        for (const [role, ep] of ends) {
-          const check = `mbuffer on ${role} host ${Hosts.describe(ep, pair)}`;
-          if (!reachable.get(ep)) {
-            emit({ subject, check, ok: false, skipped: true, detail: 'skipped: ssh failed' });
-            continue;
+      // the tools the pair's stream needs: mbuffer where it buffers, listens,
+      // connects or limits the rate; the compressor on both hosts unless zfs
+      // can send compressed blocks itself
+      let buffers: ReturnType<typeof bufferSettings> | undefined;
+      try {
+        buffers = bufferSettings(pair);
+        if (pair.transport === 'mbuffer') {
+          const { accept, connect } = mbufferAddresses(pair);
+          emit({
+            subject,
+            check: `mbuffer addresses: ${Hosts.describe(pair.source, pair)} connects to ${connect}:${pair.options.port}; ${Hosts.describe(pair.destination, pair)} accepts only ${accept}`,
+            ok: true,
+            more: ['mbuffer listens on every address of the receiving host while a transfer runs; firewall the port (see SECURITY in zettabee(1))'],
+          });
+        }
+      } catch (e) {
+        emit({ subject, check: 'mbuffer addresses', ok: false, detail: explain(e), hint: e instanceof ActionError ? e.hint : undefined });
+      }
+      const tools: Array<[string, 'source' | 'destination', Endpoint, string[], string]> = [];
+      if (buffers?.send) tools.push(['mbuffer', 'source', pair.source, ['mbuffer', '-V'], 'install mbuffer (Debian: apt-get install mbuffer)']);
+      if (buffers?.receive) tools.push(['mbuffer', 'destination', pair.destination, ['mbuffer', '-V'], 'install mbuffer (Debian: apt-get install mbuffer)']);
+      const want = pair.options.compress ?? 'none';
+      if (want !== 'none' && pair.transport !== 'local') {
+        const sc = caps.get(pair.source);
+        const dc = caps.get(pair.destination);
+        if (sc && dc && sc.sendCompressed && dc.sendCompressed) {
+          emit({ subject, check: `compress=${want}`, ok: true, detail: 'not needed: both ends support zfs send -c, which keeps the blocks compressed as on disk' });
+        } else {
+          for (const [role, ep] of ends) {
+            tools.push([want, role, ep, toolProbeArgv(want), `install ${want} there, or set compress=none; until then the stream goes uncompressed`]);
           }
-          const r = await hosts.for(ep, pair).exec(['mbuffer', '-V']).catch((e: unknown) => e as Error);
-          if (r instanceof Error || r.exitCode !== 0) {
-            emit({ subject, check, ok: false, detail: r instanceof Error ? explain(r) : r.stderr.trim().split('\n')[0], hint: 'install mbuffer (Debian: apt-get install mbuffer)' });
-          } else {
-            emit({ subject, check, ok: true, detail: (r.stdout + r.stderr).trim().split('\n')[0] });
-          }
+        }
+      }
+      for (const [tool, role, ep, argv, hint] of tools) {
+        const check = `${tool} on ${role} host ${Hosts.describe(ep, pair)}`;
+        if (!reachable.get(ep)) {
+          emit({ subject, check, ok: false, skipped: true, detail: 'skipped: ssh failed' });
+          continue;
+        }
+        const r = await hosts.for(ep, pair).exec(argv).catch((e: unknown) => e as Error);
+        if (r instanceof Error || r.exitCode !== 0) {
+          const detail = r instanceof Error ? explain(r) : r.stderr.trim().split('\n')[0] || `${tool} not found`;
+          emit({ subject, check, ok: false, detail, hint });
+        } else {
+          emit({ subject, check, ok: true, detail: (r.stdout + r.stderr).trim().split('\n')[0] });
         }
       }
     }

@@ -6,6 +6,15 @@ import { parseDuration } from './duration.js';
 
 export type Transport = 'local' | 'ssh' | 'mbuffer';
 
+export type Compression = 'none' | 'lz4' | 'zstd' | 'gzip';
+
+/** mbuffer memory per side when a pair uses mbuffer and sets no buffer= */
+export const DEFAULT_BUFFER = 64 * 1024 * 1024;
+/** mbuffer block size when a pair sets no blocksize= */
+export const DEFAULT_BLOCKSIZE = 128 * 1024;
+/** seconds without a byte moving before a transfer is killed, when a pair sets no stall= */
+export const DEFAULT_STALL = 300;
+
 export interface PairOptions {
   transport?: Transport;
   port?: number;
@@ -22,6 +31,20 @@ export interface PairOptions {
   rollback?: boolean;
   /** what update does with a lock whose holder died: refuse (default) or recover */
   stale_lock?: 'refuse' | 'recover';
+  /** mbuffer memory per side in bytes; 0 (buffer=none): no mbuffer on the ssh and local transports */
+  buffer?: number;
+  /** mbuffer block size in bytes */
+  blocksize?: number;
+  /** bytes per second on the sending side (mbuffer -r); 0: no limit */
+  bwlimit?: number;
+  /** compress the stream between hosts (ssh and mbuffer transports) */
+  compress?: Compression;
+  /** seconds without any byte moving before the run is killed; 0: never */
+  stall?: number;
+  /** mbuffer transport: the peer address the receiving mbuffer accepts (mbuffer -I <accept>:<port>) */
+  accept?: string;
+  /** mbuffer transport: the destination's address as the sending side reaches it (mbuffer -O <connect>:<port>) */
+  connect?: string;
 }
 
 export type OptionKey = keyof PairOptions;
@@ -37,6 +60,42 @@ function integer(text: string, min: number, max: number, what: string): Parsed {
 
 function yesNo(key: string, t: string): Parsed {
   return t === 'yes' ? { value: true } : t === 'no' ? { value: false } : { error: `${key} must be yes or no, not '${t}'` };
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/**
+ * Bytes from "64M", "128k", "1G", "65536": k, M, G, T are powers of 1024 (as
+ * mbuffer reads them), with an optional trailing B or iB. Null when malformed.
+ */
+export function parseSize(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  if (!m) return null;
+  const n = Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!;
+  return Number.isSafeInteger(Math.round(n)) ? Math.round(n) : null;
+}
+
+/** 67108864 -> "64M", 131072 -> "128k", 1000 -> "1000": how sizes are shown (and handed to mbuffer) */
+export function formatSize(bytes: number): string {
+  for (const [u, f] of [['T', 1024 ** 4], ['G', 1024 ** 3], ['M', 1024 ** 2], ['k', 1024]] as const) {
+    if (bytes >= f && bytes % f === 0) return `${bytes / f}${u}`;
+  }
+  return String(bytes);
+}
+
+function size(text: string, min: number, max: number, what: string, none?: string): Parsed {
+  if (none !== undefined && (text === 'none' || text === '0')) return { value: 0 };
+  const n = parseSize(text);
+  const form = `a size such as 64M, 128k or 1G${none ? ', or none' : ''}`;
+  if (n === null) return { error: `'${text}' is not ${what} (${form})` };
+  if (n < min || n > max) return { error: `${text} is out of range for ${what} (${formatSize(min)} to ${formatSize(max)})` };
+  return { value: n };
+}
+
+/** an mbuffer host: a plain host name or IPv4 address (mbuffer mis-parses IPv6 literals in host:port) */
+function mbufferHost(key: string, t: string): Parsed {
+  const ok = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(t) && !/\.\./.test(t);
+  return ok ? { value: t } : { error: `${key} must be a host name or IPv4 address, not '${t}' (mbuffer cannot take IPv6 literals; use a name)` };
 }
 
 function duration(text: string): Parsed {
@@ -86,6 +145,28 @@ const KEYS: Record<OptionKey, { help: string; parse: (text: string) => Parsed }>
     parse: (t) =>
       t === 'refuse' || t === 'recover' ? { value: t } : { error: `stale_lock must be refuse or recover, not '${t}'` },
   },
+  buffer: {
+    help: 'mbuffer memory per side, e.g. 64M, or none',
+    parse: (t) => size(t, 256 * 1024, 64 * 1024 ** 3, 'a buffer size', 'none'),
+  },
+  blocksize: { help: 'mbuffer block size, e.g. 128k', parse: (t) => size(t, 4096, 64 * 1024 ** 2, 'a block size') },
+  bwlimit: {
+    help: 'bytes per second, e.g. 50M, or none',
+    parse: (t) => size(t, 1024, 1024 ** 4, 'a rate in bytes per second', 'none'),
+  },
+  compress: {
+    help: 'none, lz4, zstd or gzip',
+    parse: (t) =>
+      t === 'none' || t === 'lz4' || t === 'zstd' || t === 'gzip'
+        ? { value: t }
+        : { error: `compress must be none, lz4, zstd or gzip, not '${t}'` },
+  },
+  stall: {
+    help: 'seconds without progress before a transfer is killed, e.g. 5m; 0 for never',
+    parse: duration,
+  },
+  accept: { help: 'mbuffer: the sending host\'s address as the receiver sees it', parse: (t) => mbufferHost('accept', t) },
+  connect: { help: 'mbuffer: the receiving host\'s address as the sender reaches it', parse: (t) => mbufferHost('connect', t) },
 };
 
 export const KNOWN_KEYS = Object.keys(KEYS) as OptionKey[];
@@ -115,6 +196,11 @@ export function optionConsistencyProblems(o: PairOptions): string[] {
   const out: string[] = [];
   if (o.wlag !== undefined && o.clag !== undefined && o.wlag > o.clag) out.push(`wlag (${o.wlag}s) is greater than clag (${o.clag}s)`);
   if (o.wrun !== undefined && o.crun !== undefined && o.wrun > o.crun) out.push(`wrun (${o.wrun}s) is greater than crun (${o.crun}s)`);
+  if ((o.buffer !== undefined && o.buffer > 0) || o.blocksize !== undefined) {
+    const buffer = o.buffer || DEFAULT_BUFFER;
+    const block = o.blocksize ?? DEFAULT_BLOCKSIZE;
+    if (buffer < 2 * block) out.push(`buffer (${formatSize(buffer)}) must hold at least two blocks of blocksize (${formatSize(block)})`);
+  }
   return out;
 }
 

@@ -1,8 +1,15 @@
 // A stream pipeline as data (stages, each an argv on a Host), and the runner
-// that carries it out: stdout of stage i feeds stdin of stage i+1, bytes are
-// counted on the first link, and a failure in any stage kills every stage and
-// is reported with the failing stage's name and stderr.
+// that carries it out: stdout of stage i feeds stdin of stage i+1 (a "link"),
+// bytes are counted on one link, and a failure in any stage kills every stage
+// and is reported with the failing stage's name and stderr.
+//
+// A pipeline may hold several chains that do not pass data through this
+// machine (mbuffer over TCP: the receiving chain, then the sending chain):
+// a stage whose input is not 'link' starts a new chain, and `after` holds
+// it back until an earlier stage says it is ready (listening). Progress then
+// comes from what the processes print about themselves (StageMonitor).
 import { execa, type ResultPromise } from 'execa';
+import { StringDecoder } from 'node:string_decoder';
 import type { Readable, Writable } from 'node:stream';
 import type { Host } from '../exec/host.js';
 
@@ -12,15 +19,66 @@ export interface Stage {
   host: Host;
   /** the command as it runs on host (the runner spawns host.wrap(argv)) */
   argv: string[];
+  /**
+   * stdin: 'link' reads the previous stage's stdout (the default after the
+   * first stage); 'none' is closed, as `</dev/null` (the default for the
+   * first stage); 'hold' is a pipe this process keeps open and never writes:
+   * a remote side that must die with its connection watches it for EOF.
+   * 'none' and 'hold' start a new chain.
+   */
+  input?: 'link' | 'none' | 'hold';
+  /**
+   * how the runner stops it: 'signal' (SIGTERM and SIGCONT, SIGKILL after
+   * the grace period) or 'eof' (close its stdin and let it end itself, which
+   * an ssh stage does only once the remote processes are gone; SIGTERM after
+   * the grace period, SIGKILL after twice that)
+   */
+  stop?: 'signal' | 'eof';
+  /** reads the stage's stderr line by line (progress, readiness, known errors) */
+  monitor?: StageMonitor;
+  /** spawn only once stage `stage` (earlier, another chain) reported ready; only for a stage that starts a chain */
+  after?: { stage: number; timeoutMs: number; what: string };
+}
+
+/** what a monitor learned from one line of stderr */
+export interface LineVerdict {
+  /** keep the line in the stage's stderr (default true) */
+  keep?: boolean;
+  /** the process's own count of bytes moved so far */
+  bytes?: number;
+  /** the process is ready for the next chain (a listener is listening) */
+  ready?: boolean;
+  /** the process has passed on all of its stream (no stall while the rest finishes) */
+  through?: boolean;
+  /** a known failure, said better than the raw stderr */
+  diagnosis?: { message: string; hint?: string };
+  /** stop the pipeline at once and blame this stage with the diagnosis */
+  fatal?: boolean;
+}
+
+export interface StageMonitor {
+  /** its bytes count for progress and against a stall (the stage must then say `through` when done) */
+  readonly meters?: boolean;
+  line(text: string): LineVerdict | undefined;
+  /** once the stage has exited and its stderr was read: adjust the outcome (e.g. from exit markers) */
+  settle?(outcome: StageOutcome): void;
 }
 
 export interface PipelineSpec {
-  /** at least two stages; data flows from stages[0] to the last */
+  /** data flows from stages[0] to the last along the links */
   stages: Stage[];
+  /** the link whose bytes are the stream's size: link i joins stage i to i+1 (default: the first link) */
+  countLink?: number;
+  /**
+   * the stage that takes the stream in last (zfs receive; default: the last
+   * stage). Once the stream is through, the pipeline may rest without a
+   * stall only while this stage still works (a receive committing).
+   */
+  sink?: number;
 }
 
 export interface Progress {
-  /** bytes that passed the first link so far */
+  /** bytes of the stream so far (the counted link, or what the processes report) */
   bytes: number;
   /** seconds since the pipeline started */
   seconds: number;
@@ -52,6 +110,17 @@ export interface StageOutcome {
   spawnError?: string;
   /** the local process id (for ssh stages: the ssh client) */
   pid?: number;
+  /** a known failure in words (from the stage's monitor) */
+  diagnosis?: string;
+  hint?: string;
+  /** never spawned: the pipeline failed before its turn */
+  notStarted?: boolean;
+  /**
+   * set by a monitor that knows better than the stderr text (a remote
+   * pipeline's exit markers): true when the stage failed on its own, false
+   * when only because another one did
+   */
+  own?: boolean;
 }
 
 export interface PipelineResult {
@@ -124,16 +193,26 @@ class Ring {
 }
 
 interface Live {
+  index: number;
   stage: Stage;
-  child: ResultPromise;
+  child?: ResultPromise;
   stdin: Writable | null;
-  stdout: Readable;
-  stderrStream: Readable;
+  stdout?: Readable;
+  stderrStream?: Readable;
   stderr: Ring;
   outcome: StageOutcome;
   done: boolean;
   /** order in which stages were seen to end */
   seq: number;
+  /** the monitor's latest byte count */
+  meter: number;
+  ready: boolean;
+  through: boolean;
+  stderrEnded: boolean;
+  onStderrEnd?: () => void;
+  /** an incomplete last line of stderr (monitored stages) */
+  partial: string;
+  decoder?: StringDecoder;
 }
 
 function firstLines(text: string, max = 3): string {
@@ -152,31 +231,53 @@ function failed(o: StageOutcome): boolean {
 /**
  * A failure caused by another stage dying: we killed it, or its reader went
  * away (SIGPIPE, or EPIPE turned into an error exit; 141 = 128+SIGPIPE as a
- * shell wrapper reports it). Node connects children through socketpairs, not
- * pipes: a writer whose reader vanished with unread data gets ECONNRESET
- * ('Connection reset by peer') rather than EPIPE.
+ * shell wrapper reports it), or its writer went away mid-stream (a receive
+ * that read a cut-off stream). Node connects children through socketpairs,
+ * not pipes: a writer whose reader vanished with unread data gets
+ * ECONNRESET ('Connection reset by peer') rather than EPIPE.
  */
 function consequence(o: StageOutcome): boolean {
+  if (o.killedByUs) return true;
+  if (o.own !== undefined) return !o.own;
   return (
-    o.killedByUs ||
     o.signal === 'SIGPIPE' ||
     o.exitCode === 141 ||
-    /broken pipe|EPIPE|connection reset by peer|ECONNRESET/i.test(o.stderr)
+    /broken pipe|EPIPE|connection reset by peer|ECONNRESET|failed to read from stream/i.test(o.stderr)
   );
 }
 
 function describeFailure(live: Live): string {
   const o = live.outcome;
   if (o.spawnError !== undefined) return `${o.name} failed (could not start: ${o.spawnError})`;
+  if (o.diagnosis !== undefined) return `${o.name}: ${o.diagnosis}`;
   const how = o.signal !== undefined ? `killed by ${o.signal}` : `exit code ${o.exitCode}`;
   const err = firstLines(live.stderr.headText());
   return `${o.name} failed (${how})${err ? `: ${err}` : ''}`;
 }
 
+function inputOf(stages: readonly Stage[], i: number): 'link' | 'none' | 'hold' {
+  return stages[i]!.input ?? (i === 0 ? 'none' : 'link');
+}
+
+function checkSpec(spec: PipelineSpec): void {
+  const { stages } = spec;
+  if (stages.length === 0) throw new Error('runPipeline: no stages');
+  if (inputOf(stages, 0) === 'link') throw new Error(`runPipeline: the first stage ${stages[0]!.name} has no stage to read from`);
+  stages.forEach((s, i) => {
+    if (!s.after) return;
+    if (inputOf(stages, i) === 'link') throw new Error(`runPipeline: ${s.name} waits for another stage but reads a link`);
+    if (!(s.after.stage >= 0 && s.after.stage < i)) throw new Error(`runPipeline: ${s.name} waits for a stage that does not come before it`);
+  });
+  if (spec.sink !== undefined && !stages[spec.sink]) throw new Error(`runPipeline: sink ${spec.sink} is not a stage`);
+  if (spec.countLink !== undefined && inputOf(stages, spec.countLink + 1) !== 'link') {
+    throw new Error(`runPipeline: countLink ${spec.countLink} is not a link`);
+  }
+}
+
 /** resolves when every stage exited 0; otherwise rejects with PipelineError once every stage is gone */
 export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions = {}): Promise<PipelineResult> {
   const stages = spec.stages;
-  if (stages.length === 0) throw new Error('runPipeline: no stages');
+  checkSpec(spec);
   const killGraceMs = opts.killGraceMs ?? 5000;
   const progressMs = opts.progressIntervalMs ?? 1000;
   const stallMs = opts.stallMs ?? 0;
@@ -184,40 +285,93 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
   const seconds = () => (performance.now() - t0) / 1000;
 
   if (opts.signal?.aborted) {
-    const outcomes = stages.map((s) => ({ name: s.name, stderr: '', killedByUs: false }));
+    const outcomes = stages.map((s) => ({ name: s.name, stderr: '', killedByUs: false, notStarted: true }));
     throw new PipelineError('aborted', null, 'aborted', { bytes: 0, seconds: 0, stages: outcomes });
   }
 
-  let bytes = 0;
-  /** bytes over every link: any movement counts against a stall */
+  // wrap every argv before spawning anything: a bad stage must not leave others running
+  const argvs = stages.map((s) => s.host.wrap(s.argv));
+  const empty = argvs.findIndex((a) => a.length === 0);
+  if (empty >= 0) throw new Error(`runPipeline: stage ${stages[empty]!.name} has an empty command`);
+
+  const linkBytes = new Map<number, number>();
+  const firstLink = stages.findIndex((_, i) => i > 0 && inputOf(stages, i) === 'link') - 1;
+  const countLink = spec.countLink ?? (firstLink >= 0 ? firstLink : undefined);
+  /** bytes over every link and every meter: any movement counts against a stall */
   let moved = 0;
   let seq = 0;
   let endReason: 'aborted' | 'stalled' | undefined;
+  let fatal: Live | undefined;
   let killing = false;
   let settleTimer: NodeJS.Timeout | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   let stallTimer: NodeJS.Timeout | undefined;
   let progressTimer: NodeJS.Timeout | undefined;
+  /** wakes a wait for a ready stage */
+  let wake: (() => void) | undefined;
   const stdoutRing = opts.captureStdout ? new Ring(RING_BYTES) : undefined;
 
   let allDone!: () => void;
   const allDonePromise = new Promise<void>((r) => (allDone = r));
-  const lives: Live[] = [];
+  const lives: Live[] = stages.map((stage, index) => ({
+    index,
+    stage,
+    stdin: null,
+    stderr: new Ring(RING_BYTES),
+    outcome: { name: stage.name, stderr: '', killedByUs: false },
+    done: false,
+    seq: -1,
+    meter: 0,
+    ready: false,
+    through: false,
+    stderrEnded: false,
+    partial: '',
+  }));
+
+  const bytesNow = (): number => {
+    if (countLink !== undefined) return linkBytes.get(countLink) ?? 0;
+    return Math.max(0, ...lives.map((l) => l.meter));
+  };
 
   const killAll = (): void => {
     if (killing) return;
     killing = true;
     clearTimeout(settleTimer);
-    const running = lives.filter((l) => !l.done);
+    wake?.();
+    const running = lives.filter((l) => l.child && !l.done);
     for (const l of running) {
       l.outcome.killedByUs = true;
-      l.child.kill('SIGTERM');
+      if (l.stage.stop === 'eof' && l.stdin) l.stdin.destroy();
+      else {
+        l.child!.kill('SIGTERM');
+        // a stopped process acts on SIGTERM only once it runs again
+        l.child!.kill('SIGCONT');
+      }
     }
-    if (running.length > 0) {
-      killTimer = setTimeout(() => {
-        for (const l of lives) if (!l.done) l.child.kill('SIGKILL');
-      }, killGraceMs);
-    }
+    if (running.length === 0) return;
+    killTimer = setTimeout(() => {
+      const left = lives.filter((l) => l.child && !l.done);
+      for (const l of left) {
+        if (l.stage.stop === 'eof') {
+          l.child!.kill('SIGTERM');
+          l.child!.kill('SIGCONT');
+        } else l.child!.kill('SIGKILL');
+      }
+      if (left.some((l) => l.stage.stop === 'eof')) {
+        killTimer = setTimeout(() => {
+          for (const l of lives) if (l.child && !l.done) l.child.kill('SIGKILL');
+        }, killGraceMs);
+      }
+    }, killGraceMs);
+  };
+
+  const setFatal = (l: Live, message: string, hint?: string): void => {
+    if (fatal || killing) return;
+    fatal = l;
+    l.outcome.diagnosis = message;
+    if (hint !== undefined) l.outcome.hint = hint;
+    else delete l.outcome.hint;
+    killAll();
   };
 
   const finish = (l: Live, exitCode: number | null, signal: string | null, spawnError?: string): void => {
@@ -225,22 +379,66 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
     l.done = true;
     l.seq = seq++;
     if (spawnError !== undefined) l.outcome.spawnError = spawnError;
-    else if (signal !== null) l.outcome.signal = signal;
-    else l.outcome.exitCode = exitCode ?? undefined;
+    else {
+      if (signal !== null) l.outcome.signal = signal;
+      else l.outcome.exitCode = exitCode ?? undefined;
+      if (l.stage.monitor?.settle) {
+        l.outcome.stderr = l.stderr.text();
+        try {
+          l.stage.monitor.settle(l.outcome);
+        } catch {
+          // a broken monitor must not hide the real outcome
+        }
+      }
+    }
     if (failed(l.outcome) && !killing && settleTimer === undefined) settleTimer = setTimeout(killAll, SETTLE_MS);
+    wake?.();
     if (lives.every((x) => x.done)) allDone();
   };
 
-  // wrap every argv before spawning anything: a bad stage must not leave others running
-  const argvs = stages.map((s) => s.host.wrap(s.argv));
-  const empty = argvs.findIndex((a) => a.length === 0);
-  if (empty >= 0) throw new Error(`runPipeline: stage ${stages[empty]!.name} has an empty command`);
+  const onLine = (l: Live, line: string): void => {
+    let v: LineVerdict | undefined;
+    try {
+      v = l.stage.monitor!.line(line);
+    } catch {
+      v = undefined;
+    }
+    if (v?.keep !== false && line.trim() !== '') l.stderr.push(Buffer.from(`${line}\n`));
+    if (!v) return;
+    if (v.bytes !== undefined && v.bytes > l.meter) {
+      moved += v.bytes - l.meter;
+      l.meter = v.bytes;
+    }
+    if (v.through) l.through = true;
+    if (v.ready && !l.ready) {
+      l.ready = true;
+      wake?.();
+    }
+    if (v.diagnosis) {
+      if (v.fatal) setFatal(l, v.diagnosis.message, v.diagnosis.hint);
+      else if (l.outcome.diagnosis === undefined) {
+        l.outcome.diagnosis = v.diagnosis.message;
+        if (v.diagnosis.hint !== undefined) l.outcome.hint = v.diagnosis.hint;
+      }
+    }
+  };
 
-  for (const [i, stage] of stages.entries()) {
+  const onStderr = (l: Live, chunk: Buffer): void => {
+    if (!l.stage.monitor) {
+      l.stderr.push(chunk);
+      return;
+    }
+    const parts = (l.partial + l.decoder!.write(chunk)).split(/\r\n|\r|\n/);
+    l.partial = parts.pop()!;
+    for (const line of parts) onLine(l, line);
+  };
+
+  const spawn = (l: Live): void => {
+    const i = l.index;
     const [file, ...args] = argvs[i]!;
+    const input = inputOf(stages, i);
     const child = execa(file!, args, {
-      // the first stage reads nothing: a closed stdin, as in `cmd </dev/null`
-      stdin: i === 0 ? 'ignore' : 'pipe',
+      stdin: input === 'none' ? 'ignore' : 'pipe',
       stdout: 'pipe',
       stderr: 'pipe',
       // we consume every stream ourselves; execa must not buffer a stream of terabytes
@@ -252,48 +450,63 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
       // we escalate to SIGKILL ourselves after killGraceMs
       forceKillAfterDelay: false,
     });
-    const live: Live = {
-      stage,
-      child,
-      stdin: child.stdin,
-      stdout: child.stdout,
-      stderrStream: child.stderr,
-      stderr: new Ring(RING_BYTES),
-      outcome: { name: stage.name, stderr: '', killedByUs: false, pid: child.pid },
-      done: false,
-      seq: -1,
-    };
-    lives.push(live);
-    child.stderr.on('data', (c: Buffer) => live.stderr.push(c));
+    l.child = child;
+    l.stdin = child.stdin;
+    l.stdout = child.stdout;
+    l.stderrStream = child.stderr;
+    l.outcome.pid = child.pid;
+    if (l.stage.monitor) l.decoder = new StringDecoder('utf8');
+    child.stderr.on('data', (c: Buffer) => onStderr(l, c));
     child.stderr.on('error', () => {});
+    child.stderr.once('close', () => {
+      if (l.stage.monitor && !l.stderrEnded) {
+        const rest = l.partial + l.decoder!.end();
+        l.partial = '';
+        if (rest !== '') onLine(l, rest);
+      }
+      l.stderrEnded = true;
+      l.onStderrEnd?.();
+    });
     child.stdout.on('error', () => {});
     // EPIPE when the stage dies before reading everything: handled via 'close' below
     child.stdin?.on('error', () => {});
-    child.on('exit', (code, sig) => finish(live, code, sig));
+    child.on('exit', (code, sig) => {
+      // a monitor that settles the outcome needs all of stderr (exit can be seen before the last read)
+      if (!l.stage.monitor?.settle || l.stderrEnded) return finish(l, code, sig);
+      const timer = setTimeout(() => finish(l, code, sig), DRAIN_FAILED_MS * 4);
+      l.onStderrEnd = () => {
+        clearTimeout(timer);
+        finish(l, code, sig);
+      };
+    });
     // 'error' without a pid: the command never started (ENOENT, EACCES); no 'exit' follows
     child.on('error', (e: Error) => {
-      if (child.pid === undefined) finish(live, null, null, e.message);
+      if (child.pid === undefined) finish(l, null, null, e.message);
     });
     // execa resolves (never rejects with reject: false); an early spawn error only shows here
     child.then(
       (r) => {
-        if (!live.done && child.pid === undefined) finish(live, null, null, r.failed ? (r.cause instanceof Error ? r.cause.message : r.shortMessage) : undefined);
+        if (!l.done && child.pid === undefined) finish(l, null, null, r.failed ? (r.cause instanceof Error ? r.cause.message : r.shortMessage) : undefined);
       },
       () => {},
     );
-  }
+  };
 
-  // Connect the links. Node's pipe() respects backpressure. Measured: a 1 MiB
-  // highWaterMark on the writable (or a 1 MiB PassThrough in between) made no
-  // difference beyond noise; the per-chunk cost (libuv reads at most 64 KiB,
-  // each into a fresh buffer) dominates, so the defaults stay.
   const linksOpen = new Set<number>();
-  for (let i = 0; i + 1 < lives.length; i++) {
-    const src = lives[i]!.stdout;
+  // Connect link i (stage i -> i+1). Node's pipe() respects backpressure.
+  // Measured: a 1 MiB highWaterMark on the writable (or a 1 MiB PassThrough
+  // in between) made no difference beyond noise; the per-chunk cost (libuv
+  // reads at most 64 KiB, each into a fresh buffer) dominates, so the
+  // defaults stay.
+  const connect = (i: number): void => {
+    const src = lives[i]!.stdout!;
     const dst = lives[i + 1]!.stdin!;
     linksOpen.add(i);
-    if (i === 0) src.on('data', (c: Buffer) => { bytes += c.length; moved += c.length; });
-    else src.on('data', (c: Buffer) => { moved += c.length; });
+    linkBytes.set(i, 0);
+    src.on('data', (c: Buffer) => {
+      linkBytes.set(i, linkBytes.get(i)! + c.length);
+      moved += c.length;
+    });
     src.pipe(dst);
     dst.once('finish', () => linksOpen.delete(i));
     // The reader is gone (exited, or EPIPE): close our read end so the writer
@@ -306,10 +519,33 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
         src.destroy();
       }
     });
-  }
-  // never let the last stage block on a full stdout pipe
-  const last = lives[lives.length - 1]!.stdout;
-  last.on('data', (c: Buffer) => stdoutRing?.push(c));
+  };
+
+  /** wait until `g` is ready; false when the pipeline is being stopped meanwhile */
+  const waitReady = async (g: Live, after: NonNullable<Stage['after']>): Promise<boolean> => {
+    const deadline = performance.now() + after.timeoutMs;
+    for (;;) {
+      if (killing) return false;
+      if (g.ready) return true;
+      if (g.done) {
+        // it ended without getting ready; a failure is being handled already
+        if (!failed(g.outcome)) setFatal(g, `ended before it was ready (waiting for ${after.what})`);
+        return false;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        setFatal(g, `no sign of ${after.what} after ${+(after.timeoutMs / 1000).toFixed(1)} s`);
+        return false;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((r) => {
+        wake = r;
+        timer = setTimeout(r, left);
+      });
+      clearTimeout(timer);
+      wake = undefined;
+    }
+  };
 
   const onAbort = (): void => {
     endReason ??= 'aborted';
@@ -317,14 +553,42 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
-  if (stallMs > 0) {
+  for (const l of lives) {
+    const after = l.stage.after;
+    if (after && !(await waitReady(lives[after.stage]!, after))) break;
+    if (killing) break;
+    spawn(l);
+    if (inputOf(stages, l.index) === 'link') connect(l.index - 1);
+    // never let a stage block on a full stdout pipe nobody reads (the end of a chain)
+    const next = l.index + 1;
+    if (next >= stages.length || inputOf(stages, next) !== 'link') {
+      const last = next >= stages.length;
+      l.stdout!.on('data', (c: Buffer) => {
+        if (last) stdoutRing?.push(c);
+      });
+    }
+  }
+  // the stages whose turn never came
+  for (const l of lives) {
+    if (!l.child && !l.done) {
+      l.done = true;
+      l.outcome.notStarted = true;
+    }
+  }
+  if (lives.every((x) => x.done)) allDone();
+
+  if (stallMs > 0 && !killing) {
     let lastMoved = -1;
     let lastMoveAt = performance.now();
+    // once every link has delivered its EOF and every metering process said
+    // it is through, the sink may legitimately work a while without data
+    // moving (zfs receive committing): no stall then. A stage that is still
+    // there after the sink is done (a send stuck after its last byte) is.
+    const sink = lives[spec.sink ?? lives.length - 1]!;
+    const drained = () => !sink.done && linksOpen.size === 0 && lives.every((l) => !l.stage.monitor?.meters || l.done || l.through);
     stallTimer = setInterval(() => {
       const now = performance.now();
-      // once every link has delivered its EOF the last stages may legitimately
-      // work a while without data moving (zfs receive committing): no stall then
-      if (moved !== lastMoved || linksOpen.size === 0) {
+      if (moved !== lastMoved || drained()) {
         lastMoved = moved;
         lastMoveAt = now;
       } else if (now - lastMoveAt >= stallMs && !killing) {
@@ -336,7 +600,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
 
   const progress = (): void => {
     try {
-      opts.onProgress?.({ bytes, seconds: seconds() });
+      opts.onProgress?.({ bytes: bytesNow(), seconds: seconds() });
     } catch {
       // a broken progress callback must not take the transfer down with it
     }
@@ -344,8 +608,9 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
   if (opts.onProgress) {
     let reported = -1;
     progressTimer = setInterval(() => {
-      if (bytes !== reported) {
-        reported = bytes;
+      const b = bytesNow();
+      if (b !== reported) {
+        reported = b;
         progress();
       }
     }, progressMs);
@@ -358,34 +623,44 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
   clearInterval(progressTimer);
   opts.signal?.removeEventListener('abort', onAbort);
 
-  const anyFailed = lives.some((l) => failed(l.outcome));
+  const started = lives.filter((l) => l.child);
+  const anyFailed = started.some((l) => failed(l.outcome));
   // Let the last stderr (and captured stdout) arrive, but do not wait for
   // pipes that an orphaned grandchild keeps open.
-  const drainMs = anyFailed || endReason ? DRAIN_FAILED_MS : DRAIN_OK_MS;
+  const drainMs = anyFailed || endReason || fatal ? DRAIN_FAILED_MS : DRAIN_OK_MS;
   let drainTimer: NodeJS.Timeout | undefined;
   await Promise.race([
-    Promise.all(lives.map((l) => l.child.then(() => {}, () => {}))),
+    Promise.all(started.map((l) => l.child!.then(() => {}, () => {}))),
     new Promise<void>((r) => (drainTimer = setTimeout(r, drainMs))),
   ]);
   clearTimeout(drainTimer);
-  for (const l of lives) {
+  for (const l of started) {
     l.stdin?.destroy();
-    l.stdout.destroy();
-    l.stderrStream.destroy();
+    l.stdout?.destroy();
+    l.stderrStream?.destroy();
     l.outcome.stderr = l.stderr.text();
   }
 
-  const result: PipelineResult = { bytes, seconds: seconds(), stages: lives.map((l) => l.outcome) };
+  const result: PipelineResult = { bytes: bytesNow(), seconds: seconds(), stages: lives.map((l) => l.outcome) };
   if (stdoutRing) result.stdout = stdoutRing.text();
   progress();
 
   if (endReason === 'aborted') throw new PipelineError('aborted', null, 'aborted', result);
+  if (fatal) throw new PipelineError(describeFailure(fatal), fatal.outcome, 'failed', result);
   if (endReason === 'stalled') {
     throw new PipelineError(`no data moved for ${+(stallMs / 1000).toFixed(1)} s; killed the pipeline`, null, 'stalled', result);
   }
   if (!anyFailed) return result;
 
-  const byTime = lives.filter((l) => failed(l.outcome)).sort((a, b) => a.seq - b.seq);
-  const culprit = byTime.find((l) => !consequence(l.outcome)) ?? byTime[0]!;
+  const byTime = started.filter((l) => failed(l.outcome)).sort((a, b) => a.seq - b.seq);
+  const own = byTime.filter((l) => !consequence(l.outcome));
+  // a process killed by a signal (kill -9, a crash) explains the others' errors
+  // (a receive whose stream broke off) better than they explain it
+  const culprit =
+    own.find((l) => l.outcome.diagnosis !== undefined) ??
+    own.find((l) => l.outcome.signal !== undefined && l.outcome.signal !== 'SIGPIPE') ??
+    own[0] ??
+    byTime.find((l) => l.outcome.diagnosis !== undefined) ??
+    byTime[0]!;
   throw new PipelineError(describeFailure(culprit), culprit.outcome, 'failed', result);
 }

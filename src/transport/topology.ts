@@ -1,24 +1,163 @@
 // Which processes move a stream for a pair, as data: the same description
 // for pull (source remote), push (destination remote), remote-to-remote and
 // local pairs; only the hosts differ. runPipeline carries it out.
-import type { Pair } from '../config/pairs.js';
+//
+// A "side" is the processes on one host: the sending side (zfs send, a
+// compressor, an mbuffer) and the receiving side (an mbuffer, a
+// decompressor, zfs receive). On this machine each process is a stage of
+// its own, linked through this process (which counts the bytes); on a
+// remote host the side is one ssh stage running a remote pipeline
+// (remote.ts). transport=ssh links the two sides through this machine;
+// transport=mbuffer starts the receiving side first, waits until its
+// mbuffer listens, then starts the sending side, whose mbuffer connects to
+// it over TCP; no stream byte passes through here unless a side is local.
+import { hostname } from 'node:os';
+import type { Endpoint, Pair } from '../config/pairs.js';
+import { DEFAULT_BLOCKSIZE, DEFAULT_BUFFER, DEFAULT_STALL } from '../config/keys.js';
 import { ActionError } from '../errors.js';
 import type { Host } from '../exec/host.js';
-import type { PipelineSpec } from './pipeline.js';
+import { compressArgv, decompressArgv, type Compressor } from './compress.js';
+import { bufferArgv, combineMonitors, connectArgv, listenArgv, MbufferMonitor, type BufferSettings } from './mbuffer.js';
+import type { PipelineSpec, Stage, StageMonitor } from './pipeline.js';
+import { ExitMarkers, remotePipelineArgv } from './remote.js';
 
-export function streamPipeline(pair: Pair, source: Host, destination: Host, send: string[], receive: string[]): PipelineSpec {
+/** how long the sending side waits for the receiving mbuffer to listen */
+export const LISTEN_TIMEOUT_MS = 30_000;
+/** mbuffer -W is the pair's stall plus this (seconds), and more than the listen timeout */
+export const MBUFFER_WATCHDOG_MARGIN = 60;
+
+export interface StreamOptions {
+  /** the compressor this run uses between hosts (replicate.ts decides: tools probed, send -c preferred) */
+  compress?: Compressor | null;
+  /** this machine's name as other hosts reach it (default: os.hostname()) */
+  thisHost?: string;
+}
+
+interface Part {
+  name: string;
+  argv: string[];
+  monitor?: StageMonitor;
+}
+
+const LOOPBACK = /^(?:127(?:\.\d{1,3}){3}|localhost)$/i;
+
+/** the endpoint is this machine: local, or reached through ssh at a loopback address */
+function isHere(e: Endpoint): boolean {
+  return e.local || LOOPBACK.test(e.host);
+}
+
+/**
+ * mbuffer's two addresses for a pair: `accept`, the sending host as the
+ * receiving host sees it (mbuffer -I <accept>:<port> accepts no other peer),
+ * and `connect`, the receiving host as the sending host reaches it (mbuffer
+ * -O <connect>:<port>). The pair keys win; otherwise a remote end is named
+ * as the pairs file names it, this machine as 127.0.0.1 when both ends are
+ * here and by its host name when the other end is elsewhere.
+ */
+export function mbufferAddresses(pair: Pair, thisHost: string = hostname()): { accept: string; connect: string } {
+  const s = pair.source;
+  const d = pair.destination;
+  const name = (e: Endpoint, key: 'accept' | 'connect'): string => {
+    if (e.host.startsWith('[')) {
+      throw new ActionError(`mbuffer cannot take the IPv6 address ${e.host}`, `set ${key}=<a host name for it> for this pair`);
+    }
+    return e.host;
+  };
+  const accept = pair.options.accept ?? (isHere(s) ? (isHere(d) ? '127.0.0.1' : thisHost) : name(s, 'accept'));
+  const connect = pair.options.connect ?? (isHere(d) ? (isHere(s) ? '127.0.0.1' : thisHost) : name(d, 'connect'));
+  return { accept, connect };
+}
+
+/** the mbuffer settings of a pair: null when it uses none (ssh and local transports without buffer/bwlimit) */
+export function bufferSettings(pair: Pair): { send: BufferSettings | null; receive: BufferSettings | null } {
+  const o = pair.options;
+  const blocksize = o.blocksize ?? DEFAULT_BLOCKSIZE;
+  const memory = o.buffer || DEFAULT_BUFFER;
+  const rate = o.bwlimit ?? 0;
+  if (pair.transport === 'mbuffer') {
+    // mbuffer's own watchdog, well after ours: it only matters when zettabee is gone
+    const stall = o.stall ?? DEFAULT_STALL;
+    const watchdog = stall > 0 ? stall + MBUFFER_WATCHDOG_MARGIN : 0;
+    return { send: { memory, blocksize, rate, watchdog }, receive: { memory, blocksize, watchdog } };
+  }
+  const buffered = (o.buffer ?? 0) > 0;
+  const send = buffered || rate > 0 ? { memory, blocksize, rate } : null;
+  // one mbuffer is enough on this machine: the local transport's sides share it
+  const receive = buffered && pair.transport === 'ssh' ? { memory, blocksize } : null;
+  return { send, receive };
+}
+
+/** the stages of one side; `first` sets the first stage's input and waiting */
+function side(host: Host, parts: readonly Part[], first: Pick<Stage, 'input' | 'after'>, watch: boolean): Stage[] {
+  if (host.local) {
+    return parts.map((p, i) => ({
+      name: `${p.name} on ${host.name}`,
+      host,
+      argv: p.argv,
+      ...(i === 0 ? first : { input: 'link' as const }),
+      ...(p.monitor ? { monitor: p.monitor } : {}),
+    }));
+  }
+  const markers = new ExitMarkers(parts, host.name);
+  const monitors = parts.flatMap((p) => (p.monitor ? [p.monitor] : []));
+  return [
+    {
+      name: `${parts.map((p) => p.name).join(' | ')} on ${host.name}`,
+      host,
+      argv: remotePipelineArgv(parts, { watch }),
+      ...first,
+      stop: 'eof',
+      monitor: monitors.length ? combineMonitors(markers, ...monitors) : markers,
+    },
+  ];
+}
+
+export function streamPipeline(pair: Pair, source: Host, destination: Host, send: string[], receive: string[], opts: StreamOptions = {}): PipelineSpec {
+  const zsend: Part = { name: 'zfs send', argv: send };
+  const zrecv: Part = { name: 'zfs receive', argv: receive };
+  const buffers = bufferSettings(pair);
+  const c = pair.transport === 'local' ? null : (opts.compress ?? null);
+  const pack: Part[] = c ? [{ name: c, argv: compressArgv(c) }] : [];
+  const unpack: Part[] = c ? [{ name: `${c} -d`, argv: decompressArgv(c) }] : [];
+
   switch (pair.transport) {
-    case 'local':
-    case 'ssh':
-      // each end runs on its own host (ssh-wrapped when remote); the bytes
+    case 'local': {
+      const mid: Part[] = buffers.send ? [{ name: 'mbuffer', argv: bufferArgv(buffers.send) }] : [];
+      return { stages: side(source, [zsend, ...mid, zrecv], { input: 'none' }, false), countLink: 0 };
+    }
+    case 'ssh': {
+      // each side runs on its own host (ssh-wrapped when remote); the bytes
       // travel ssh -> this machine -> ssh, so neither remote needs to reach the other
-      return {
-        stages: [
-          { name: `zfs send on ${source.name}`, host: source, argv: send },
-          { name: `zfs receive on ${destination.name}`, host: destination, argv: receive },
-        ],
+      const sendParts = [zsend, ...pack, ...(buffers.send ? [{ name: 'mbuffer', argv: bufferArgv(buffers.send) }] : [])];
+      const recvParts = [...(buffers.receive ? [{ name: 'mbuffer', argv: bufferArgv(buffers.receive) }] : []), ...unpack, zrecv];
+      const sending = side(source, sendParts, { input: source.local ? 'none' : 'hold' }, true);
+      const receiving = side(destination, recvParts, { input: 'link' }, false);
+      const stages = [...sending, ...receiving];
+      // count the stream where it is the stream: out of a local zfs send, into a local zfs receive, else on the wire
+      const countLink = source.local ? 0 : destination.local ? stages.length - 2 : sending.length - 1;
+      return { stages, countLink };
+    }
+    case 'mbuffer': {
+      const port = pair.options.port;
+      if (port === undefined) throw new ActionError('transport=mbuffer needs port=<TCP port>');
+      const { accept, connect } = mbufferAddresses(pair, opts.thisHost);
+      const listen: Part = {
+        name: 'mbuffer',
+        argv: listenArgv(buffers.receive!, accept, port),
+        monitor: new MbufferMonitor({ role: 'listen', host: destination.name, port, accept }),
       };
-    case 'mbuffer':
-      throw new ActionError('transport=mbuffer is not available in this release yet', 'use transport=ssh (or local) for this pair for now');
+      const dial: Part = {
+        name: 'mbuffer',
+        argv: connectArgv(buffers.send!, connect, port),
+        monitor: new MbufferMonitor({ role: 'connect', host: source.name, port }),
+      };
+      const receiving = side(destination, [listen, ...unpack, zrecv], { input: destination.local ? 'none' : 'hold' }, true);
+      const after = { stage: 0, timeoutMs: LISTEN_TIMEOUT_MS, what: `mbuffer listening on port ${port} on ${destination.name}` };
+      const sending = side(source, [zsend, ...pack, dial], { input: source.local ? 'none' : 'hold', after }, true);
+      const stages = [...receiving, ...sending];
+      const countLink = source.local ? receiving.length : destination.local ? receiving.length - 2 : undefined;
+      const sink = receiving.length - 1;
+      return countLink === undefined ? { stages, sink } : { stages, countLink, sink };
+    }
   }
 }
