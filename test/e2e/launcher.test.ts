@@ -2,10 +2,10 @@
 // completion, and the exit code of a bare call.
 import { expect } from 'chai';
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAUNCHER } from './support.js';
+import { scratchDir } from '../harness/scratch.js';
 
 const run = async (args: string[], env: Record<string, string> = {}) => {
   const r = await execa(LAUNCHER, args, { reject: false, env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', ...env } });
@@ -13,7 +13,7 @@ const run = async (args: string[], env: Record<string, string> = {}) => {
 };
 
 describe('e2e: the zettabee launcher', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'zb-launcher-'));
+  const dir = scratchDir('zb-launcher-');
   const cfg = join(dir, 'zettabee.cfg');
   writeFileSync(cfg, 'src:tank/a dst:pool/tank/a\ntank/b pool/b\n');
 

@@ -1,14 +1,15 @@
 // check: a pair's monitoring state from its record and lock (pure), the
 // plugin output format, and the `check` action's exit codes (through main()).
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parsePairs, type Pair } from '../../src/config/pairs.js';
 import { combinedOutput, evaluate, pluginOutput, prefixPerfdata, worstState, type CheckResult, type CheckState } from '../../src/monitor/check.js';
 import type { StatusRecord } from '../../src/state/status.js';
 import type { LockState } from '../../src/state/lock.js';
 import { main } from '../../src/cli.js';
+import { scratchDir } from '../harness/scratch.js';
 
 const [pair] = parsePairs('src:tank/a  pool/tank/a  wlag=1h,clag=2h,wrun=10m,crun=30m', 'p.cfg').pairs as [Pair];
 const [bare] = parsePairs('src:tank/b  pool/tank/b', 'p.cfg').pairs as [Pair];
@@ -198,7 +199,7 @@ describe('check: evaluation (pure)', () => {
 });
 
 describe('check: the action (exit codes 0-3, stdout only)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'zb-check-'));
+  const dir = scratchDir('zb-check-');
   const settings = join(dir, 'zettabee.ini');
   writeFileSync(settings, `[paths]\nstate = ${dir}/state\nlock = ${dir}/lock\nlog = ${dir}/log\n`);
   const pairsFile = join(dir, 'zettabee.cfg');

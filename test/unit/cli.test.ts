@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main, normalizeArgv } from '../../src/cli.js';
+import { scratchDir } from '../harness/scratch.js';
 
 function capture() {
   const out: string[] = [];
@@ -11,7 +11,7 @@ function capture() {
 }
 
 describe('command line', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'zb-cli-'));
+  const dir = scratchDir('zb-cli-');
   const settings = join(dir, 'zettabee.ini');
   writeFileSync(settings, `[paths]\nstate = ${dir}/state\nlock = ${dir}/lock\nlog = ${dir}/log\n`);
   const pairs = join(dir, 'zettabee.cfg');
