@@ -13,6 +13,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePackages, getBed, teardownBed, type Bed } from '../test/harness/bed.js';
+import { freePort } from '../test/harness/icinga.js';
 import { LAUNCHER, makeSite, sshKeys, type Site } from '../test/e2e/support.js';
 import { fingerprint } from '../src/domain/fingerprint.js';
 import { bash, countExecs, describeExecs, fmtRate, fmtS, log, median, q, secs, sideBySide, sleep, timed, type ExecCount, type SpawnOptions, type Timed } from './lib.js';
@@ -259,7 +260,9 @@ async function fullSends(): Promise<void> {
   const f1 = `${DST}/f1zb`;
   const f2 = `${DST}/f2zb`;
   const f8 = `${DST}/f8zb`;
-  site.writePairs([`${big} ${f1}`, `${big} 127.0.0.1:${f2} ${sshKeys(bed)}`, `${mid} ${f8}`]);
+  const f9 = `${DST}/f9zb`;
+  const mbufferPort = await freePort();
+  site.writePairs([`${big} ${f1}`, `${big} 127.0.0.1:${f2} ${sshKeys(bed)}`, `${mid} ${f8}`, `${big} ${f9} transport=mbuffer,port=${mbufferPort}`]);
 
   const zbInit = async (label: string, src: string, dst: string, fp: string): Promise<Run> => {
     const t = await zb(site, ['initialize', label], { rss: true });
@@ -321,6 +324,15 @@ async function fullSends(): Promise<void> {
     fullFigure(2, `full initialize, 256 MiB, transport=ssh to 127.0.0.1 vs raw \`zfs send | ssh -c ${cipher} 127.0.0.1 zfs recv\``, z!, r!, [
       `peak RSS ${(median(z!.map((x) => x.peakKiB ?? NaN)) / 1024).toFixed(1)} MiB`,
     ]);
+  }
+
+  if (want(9)) {
+    log(`figure 9: initialize 256 MiB over the mbuffer transport (both ends here, port ${mbufferPort}), against zfs send | zfs recv`);
+    const [z, r] = await sideBySide(RUNS, [
+      () => zbInit(f9, big, f9, fpOf(big, f9)),
+      () => rawInit(`zfs send ${big}@raw | zfs recv ${DST}/f9raw`, `${DST}/f9raw`),
+    ]);
+    fullFigure(9, 'full initialize, 256 MiB, transport=mbuffer (TCP on 127.0.0.1, both ends here) vs raw `zfs send | zfs recv`', z!, r!, []);
   }
 
   if (want(8)) {
@@ -728,7 +740,7 @@ async function main(): Promise<number> {
   header.push(`\`node -e 0\` ${fmtS(nodeStart)}; \`zettabee --version\` (start-up and module loading) ${fmtS(zbVersion)}`);
   process.stdout.write(`zettabee benchmark\n${header.map((l) => `  ${l}`).join('\n')}\n\n`);
 
-  if (want(1) || want(2) || want(8)) await fullSends();
+  if (want(1) || want(2) || want(8) || want(9)) await fullSends();
   if (want(3)) await localIncremental();
   if (want(4)) await sshIncremental();
   if (want(5)) await manyPairs();
