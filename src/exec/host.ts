@@ -1,7 +1,7 @@
 // A Host runs argv arrays, locally or over ssh. Nothing here ever builds a
 // shell string except through quoteArgv, and only for the ssh remote command.
 import { execa } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quoteArgv } from './quote.js';
@@ -185,7 +185,10 @@ export class SshControl {
   private readonly hosts = new Set<SshHost>();
 
   controlPath(): string {
-    if (!this.dir) this.dir = mkdtempSync(join(tmpdir(), 'zettabee-ssh-'));
+    if (!this.dir) {
+      sweepStaleControlDirs();
+      this.dir = mkdtempSync(join(tmpdir(), 'zettabee-ssh-'));
+    }
     // %C is a hash of host, port and user: short enough for a socket path
     return join(this.dir, '%C');
   }
@@ -205,6 +208,30 @@ export class SshControl {
 
 const MAX_SESSIONS = 8;
 const noop = () => {};
+
+/**
+ * A run killed with SIGKILL cannot remove its control directory; its master
+ * exits by itself (ControlPersist) and takes the socket along, leaving the
+ * directory empty. Remove such empty directories once they are older than
+ * any master could be. rmdir refuses a directory that still holds a socket.
+ */
+function sweepStaleControlDirs(): void {
+  const cutoff = Date.now() - 10 * 60_000;
+  try {
+    for (const name of readdirSync(tmpdir())) {
+      if (!name.startsWith('zettabee-ssh-')) continue;
+      const dir = join(tmpdir(), name);
+      try {
+        const st = lstatSync(dir);
+        if (st.isDirectory() && st.mtimeMs < cutoff) rmdirSync(dir);
+      } catch {
+        // in use, not ours to judge, or gone already
+      }
+    }
+  } catch {
+    // an unreadable temp dir is not worth failing a run over
+  }
+}
 
 export class SshHost extends BaseHost {
   readonly local = false;
