@@ -12,8 +12,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync 
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensurePackages, getBed, teardownBed, type Bed } from '../test/harness/bed.js';
-import { freePort } from '../test/harness/icinga.js';
+import { ensurePackages, freePort, getBed, teardownBed, type Bed } from '../test/harness/bed.js';
 import { LAUNCHER, makeSite, sshKeys, type Site } from '../test/e2e/support.js';
 import { fingerprint } from '../src/domain/fingerprint.js';
 import { bash, countExecs, describeExecs, fmtRate, fmtS, log, median, q, secs, sideBySide, sleep, timed, type ExecCount, type SpawnOptions, type Timed } from './lib.js';

@@ -11,9 +11,8 @@ import type { Pair } from '../config/pairs.js';
 import type { Settings } from '../config/settings.js';
 import { selectPairs } from '../config/select.js';
 import { ExitError, ZettabeeError } from '../errors.js';
-import { combinedOutput, evaluate, pluginOutput, type CheckResult } from '../monitor/check.js';
-import { inspectLock, type LockState } from '../state/lock.js';
-import { readStatus, StatusFileError, type StatusRecord } from '../state/status.js';
+import { combinedOutput, pluginOutput } from '../monitor/check.js';
+import { checkPair } from '../monitor/current.js';
 import { loadContext, type GlobalArgs, type Io } from './context.js';
 
 type Args = GlobalArgs & { dest?: string };
@@ -30,27 +29,6 @@ function unknown(io: Io, why: string, details: readonly string[] = [], hint?: st
   for (const d of details) io.out(d.replace(/\|/g, '/'));
   if (hint) io.out(`hint: ${hint.replace(/\|/g, '/')}`);
   throw new ExitError(UNKNOWN);
-}
-
-/** one pair's result from its status file and lock, whatever goes wrong reading them */
-export function checkPair(settings: Settings, pair: Pair, now: number): CheckResult {
-  let record: StatusRecord | null = null;
-  let unreadable: string | undefined;
-  try {
-    record = readStatus(settings, pair.fingerprint);
-  } catch (e) {
-    // StatusFileError: unreadable or not a status record; anything else is just as much "could not run"
-    unreadable = e instanceof StatusFileError ? e.message : `cannot read the status file: ${errText(e)}`;
-  }
-  let lock: LockState;
-  try {
-    lock = inspectLock(settings, pair.fingerprint);
-  } catch (e) {
-    lock = { kind: 'free' };
-    unreadable = [unreadable, `cannot inspect the lock: ${errText(e)}`].filter(Boolean).join('; ');
-  }
-  const input = { pair, record, lock, now, ...(unreadable ? { unreadable } : {}) };
-  return evaluate(input);
 }
 
 export function checkCommand(io: Io): CommandModule<GlobalArgs, Args> {

@@ -9,11 +9,10 @@ import { hostname } from 'node:os';
 import type { Pair } from '../config/pairs.js';
 import type { Settings } from '../config/settings.js';
 import { ConfigError, UsageError } from '../errors.js';
-import { inspectLock, type LockState } from '../state/lock.js';
 import { PairLogs } from '../state/log.js';
-import { readStatus, StatusFileError, type StatusRecord } from '../state/status.js';
 import type { GlobalArgs, Io } from '../commands/context.js';
-import { evaluate, pluginOutput, STATE_NAMES, type CheckResult } from './check.js';
+import { pluginOutput, STATE_NAMES, type CheckResult } from './check.js';
+import { checkPair } from './current.js';
 import { reportedNames, shortHostname } from './names.js';
 import { freshnessWindow } from './config-gen.js';
 import { nscaArgv, sendNsca, serverProblem, type NscaResult } from './nsca.js';
@@ -30,21 +29,8 @@ export function freshnessSeconds(pair: Pair): number {
 
 /** a pair's monitoring result from its status file and lock alone; UNKNOWN when they cannot be read */
 export function currentResult(settings: Settings, pair: Pair, now = Date.now()): CheckResult {
-  let record: StatusRecord | null = null;
-  let unreadable: string | undefined;
-  let lock: LockState = { kind: 'free' };
   try {
-    record = readStatus(settings, pair.fingerprint);
-  } catch (e) {
-    unreadable = e instanceof StatusFileError ? e.message : `cannot read the status file: ${(e as Error).message}`;
-  }
-  try {
-    lock = inspectLock(settings, pair.fingerprint);
-  } catch (e) {
-    unreadable = [unreadable, `cannot inspect the lock: ${(e as Error).message}`].filter(Boolean).join('; ');
-  }
-  try {
-    return evaluate({ pair, record, lock, now, ...(unreadable ? { unreadable } : {}) });
+    return checkPair(settings, pair, now);
   } catch (e) {
     // a bug in the evaluation must not keep the other pairs' results from going out
     return { state: 3, summary: `zettabee could not evaluate the pair: ${(e as Error).message}`, long: [], perfdata: [] };

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { shortHostname } from '../../src/monitor/names.js';
 import { getBed, type Bed } from '../harness/bed.js';
-import { freePort } from '../harness/icinga.js';
+import { freePort } from '../harness/bed.js';
 import { freezeSend, sleep, thaw } from './procs.js';
 import { makeSite, mountpointOf, snapshotsOf, writeRandom, type Result, type Site } from './support.js';
 

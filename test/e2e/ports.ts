@@ -2,20 +2,9 @@
 // process): for tests that must prove nothing was left listening or running.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import * as net from 'node:net';
 import { processes, sleep, transferProcs, type Proc } from './procs.js';
 
-/** a TCP port nobody listens on right now */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../harness/bed.js';
 
 /** the listening TCP ports of this machine (from /proc, IPv4 and IPv6) */
 export function listeningPorts(): Set<number> {

@@ -165,7 +165,7 @@ async function succeeds(file: string, args: string[], timeout = 10_000): Promise
 }
 
 /** Find a free TCP port on 127.0.0.1 by binding port 0. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();

@@ -6,11 +6,10 @@
  * loopback port, a host and passive services, and two ApiUsers: one allowed
  * to submit results, one that is not.
  */
-import { ensurePackages } from './bed.js';
+import { ensurePackages, freePort } from './bed.js';
 import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
 import * as fs from 'node:fs';
 import { request } from 'node:https';
-import * as net from 'node:net';
 import * as path from 'node:path';
 
 const ICINGA_BIN = '/usr/lib/x86_64-linux-gnu/icinga2/sbin/icinga2';
@@ -40,19 +39,6 @@ export async function makePki(dir: string, cn = 'localhost'): Promise<Pki> {
   return { caCert: p('ca.crt'), caKey: p('ca.key'), cert: p('server.crt'), key: p('server.key') };
 }
 
-/** a free TCP port on 127.0.0.1 (bind to 0, read, close) */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, LOOPBACK, () => {
-      const a = srv.address();
-      if (!a || typeof a === 'string') return reject(new Error('no port'));
-      srv.close(() => resolve(a.port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

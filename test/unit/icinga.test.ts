@@ -14,7 +14,8 @@ import { explainHttpError, icingaBody, postResults, readPassword, type IcingaRes
 import { freshnessSeconds, makeReporter } from '../../src/monitor/report.js';
 import { builtinSettings } from '../../src/config/settings.js';
 import { ConfigError } from '../../src/errors.js';
-import { freePort, makePki, type Pki } from '../harness/icinga.js';
+import { freePort } from '../harness/bed.js';
+import { makePki, type Pki } from '../harness/icinga.js';
 
 interface Seen {
   method: string;
