@@ -15,6 +15,7 @@ import type { SnapshotRef } from '../state/status.js';
 import { DEFAULT_STALL } from '../config/keys.js';
 import { toolProbeArgv, type Compressor } from '../transport/compress.js';
 import { describeStages, PipelineError, runPipeline } from '../transport/pipeline.js';
+import { onPath } from '../transport/meter.js';
 import { streamPipeline } from '../transport/topology.js';
 import * as zargv from '../zfs/argv.js';
 import { classifyZfsError, type ClassifiedZfsError } from '../zfs/classify.js';
@@ -124,7 +125,8 @@ async function compressorFor(run: PairRun, send: readonly string[]): Promise<Com
 async function transfer(run: PairRun, send: string[], receive: string[]): Promise<number> {
   await Promise.all([run.src.ready(), run.dst.ready()]);
   const compress = await compressorFor(run, send);
-  const spec = streamPipeline(run.pair, run.src, run.dst, send, receive, { compress });
+  const meter = run.pair.transport === 'local' && onPath('pv') ? 'pv' : null;
+  const spec = streamPipeline(run.pair, run.src, run.dst, send, receive, { compress, meter });
   run.log.debug(`stream: ${describeStages(spec)}`);
   const stall = run.pair.options.stall ?? DEFAULT_STALL;
   const onProgress = run.deps.onProgress;

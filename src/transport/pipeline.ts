@@ -5,7 +5,7 @@
 //
 // A pipeline may hold several chains that do not pass data through this
 // machine (mbuffer over TCP: the receiving chain, then the sending chain):
-// a stage whose input is not 'link' starts a new chain, and `after` holds
+// a stage whose input is 'none' or 'hold' starts a new chain, and `after` holds
 // it back until an earlier stage says it is ready (listening). Progress then
 // comes from what the processes print about themselves (StageMonitor).
 import { execa, type ResultPromise } from 'execa';
@@ -24,9 +24,13 @@ export interface Stage {
    * first stage); 'none' is closed, as `</dev/null` (the default for the
    * first stage); 'hold' is a pipe this process keeps open and never writes:
    * a remote side that must die with its connection watches it for EOF.
+   * 'pass' is the previous stage's stdout handed over as this stage's stdin:
+   * the kernel moves the bytes from one process to the other and none pass
+   * through this process (so none are counted: put a metering stage such as
+   * pv in between for progress and the stall watchdog).
    * 'none' and 'hold' start a new chain.
    */
-  input?: 'link' | 'none' | 'hold';
+  input?: 'link' | 'none' | 'hold' | 'pass';
   /**
    * how the runner stops it: 'signal' (SIGTERM and SIGCONT, SIGKILL after
    * the grace period) or 'eof' (close its stdin and let it end itself, which
@@ -255,17 +259,18 @@ function describeFailure(live: Live): string {
   return `${o.name} failed (${how})${err ? `: ${err}` : ''}`;
 }
 
-function inputOf(stages: readonly Stage[], i: number): 'link' | 'none' | 'hold' {
+function inputOf(stages: readonly Stage[], i: number): NonNullable<Stage['input']> {
   return stages[i]!.input ?? (i === 0 ? 'none' : 'link');
 }
 
 function checkSpec(spec: PipelineSpec): void {
   const { stages } = spec;
   if (stages.length === 0) throw new Error('runPipeline: no stages');
-  if (inputOf(stages, 0) === 'link') throw new Error(`runPipeline: the first stage ${stages[0]!.name} has no stage to read from`);
+  const first = inputOf(stages, 0);
+  if (first === 'link' || first === 'pass') throw new Error(`runPipeline: the first stage ${stages[0]!.name} has no stage to read from`);
   stages.forEach((s, i) => {
     if (!s.after) return;
-    if (inputOf(stages, i) === 'link') throw new Error(`runPipeline: ${s.name} waits for another stage but reads a link`);
+    if (inputOf(stages, i) === 'link' || inputOf(stages, i) === 'pass') throw new Error(`runPipeline: ${s.name} waits for another stage but reads a link`);
     if (!(s.after.stage >= 0 && s.after.stage < i)) throw new Error(`runPipeline: ${s.name} waits for a stage that does not come before it`);
   });
   if (spec.sink !== undefined && !stages[spec.sink]) throw new Error(`runPipeline: sink ${spec.sink} is not a stage`);
@@ -437,8 +442,10 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
     const i = l.index;
     const [file, ...args] = argvs[i]!;
     const input = inputOf(stages, i);
+    // 'pass': the previous stage's stdout (a socket of ours) becomes this one's stdin
+    const passed = input === 'pass' ? lives[i - 1]!.stdout! : undefined;
     const child = execa(file!, args, {
-      stdin: input === 'none' ? 'ignore' : 'pipe',
+      stdin: input === 'pass' ? (passed ?? 'ignore') : input === 'none' ? 'ignore' : 'pipe',
       stdout: 'pipe',
       stderr: 'pipe',
       // we consume every stream ourselves; execa must not buffer a stream of terabytes
@@ -450,6 +457,10 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
       // we escalate to SIGKILL ourselves after killGraceMs
       forceKillAfterDelay: false,
     });
+    // The child has its own copy now. Close ours, so that when the reader
+    // goes away the writer gets EPIPE as in a shell pipe instead of blocking
+    // on a read end that this process holds and never reads.
+    passed?.destroy();
     l.child = child;
     l.stdin = child.stdin;
     l.stdout = child.stdout;
@@ -561,7 +572,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
     if (inputOf(stages, l.index) === 'link') connect(l.index - 1);
     // never let a stage block on a full stdout pipe nobody reads (the end of a chain)
     const next = l.index + 1;
-    if (next >= stages.length || inputOf(stages, next) !== 'link') {
+    if (next >= stages.length || (inputOf(stages, next) !== 'link' && inputOf(stages, next) !== 'pass')) {
       const last = next >= stages.length;
       l.stdout!.on('data', (c: Buffer) => {
         if (last) stdoutRing?.push(c);

@@ -19,6 +19,7 @@ import type { Host } from '../exec/host.js';
 import { compressArgv, decompressArgv, type Compressor } from './compress.js';
 import { bufferArgv, combineMonitors, connectArgv, listenArgv, MbufferMonitor, type BufferSettings } from './mbuffer.js';
 import type { PipelineSpec, Stage, StageMonitor } from './pipeline.js';
+import { PvMeter, pvArgv } from './meter.js';
 import { ExitMarkers, remotePipelineArgv } from './remote.js';
 
 /** how long the sending side waits for the receiving mbuffer to listen */
@@ -31,6 +32,8 @@ export interface StreamOptions {
   compress?: Compressor | null;
   /** this machine's name as other hosts reach it (default: os.hostname()) */
   thisHost?: string;
+  /** 'pv': a local stream's processes hand the bytes on among themselves and pv counts them (meter.ts); otherwise they pass through this process */
+  meter?: 'pv' | null;
 }
 
 interface Part {
@@ -123,6 +126,11 @@ export function streamPipeline(pair: Pair, source: Host, destination: Host, send
   switch (pair.transport) {
     case 'local': {
       const mid: Part[] = buffers.send ? [{ name: 'mbuffer', argv: bufferArgv(buffers.send) }] : [];
+      if (opts.meter === 'pv') {
+        const parts = [zsend, { name: 'pv', argv: pvArgv(), monitor: new PvMeter() }, ...mid, zrecv];
+        const stages = side(source, parts, { input: 'none' }, false).map((s, i) => (i === 0 ? s : { ...s, input: 'pass' as const }));
+        return { stages };
+      }
       return { stages: side(source, [zsend, ...mid, zrecv], { input: 'none' }, false), countLink: 0 };
     }
     case 'ssh': {

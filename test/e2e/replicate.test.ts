@@ -100,6 +100,20 @@ describe('e2e: initialize and update (real zfs-fuse, real sshd)', function () {
     expect(r.stdout).to.match(/^update \S+\/backup\/local: .* in [\d.]+ s/m);
   });
 
+  it('a local stream goes from zfs send through pv into zfs receive, and pv counts the bytes for the END line', async () => {
+    const { readFileSync } = await import('node:fs');
+    const fp = fingerprint('localhost', `${src}/local`, 'localhost', `${dst}/backup/local`);
+    writeRandom(`${await mountpointOf(bed, `${src}/local`)}/counted.bin`, 2 * 1024 * 1024);
+    const r = await site.run(['-d', 'update', 'local']);
+    expect(r.code, r.stderr).to.equal(0);
+    const log = readFileSync(`${site.paths.log}/${fp}.log`, 'utf8');
+    const last = log.slice(log.lastIndexOf(' update START '));
+    expect(last).to.match(/ DEBUG \[\d+\] stream: zfs send on localhost \| pv on localhost \| zfs receive on localhost$/m);
+    const m = / update END @zettabee\.\S+: ([\d.]+) MiB in /.exec(last);
+    expect(m, last).to.not.equal(null);
+    expect(Number(m![1])).to.be.within(2, 2.5);
+  });
+
   it('the log tells the story: START and END with bytes, seconds and rate', async () => {
     const { readFileSync } = await import('node:fs');
     const fp = fingerprint('localhost', `${src}/local`, 'localhost', `${dst}/backup/local`);

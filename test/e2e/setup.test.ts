@@ -1,6 +1,6 @@
 // setup, fingerprint and logfile against real zfs-fuse pools and a real sshd.
 import { expect } from 'chai';
-import { statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { getBed, type Bed } from '../harness/bed.js';
 import { makeSite, sshKeys, type Site } from './support.js';
 
@@ -25,7 +25,10 @@ describe('e2e: setup, fingerprint, logfile (real zfs-fuse, real sshd)', function
   });
 
   it('creates the directories, checks every pair and exits 0', async () => {
-    const r = await site.run(['setup']);
+    // a private TMPDIR: other runs on this machine may hold control directories in /tmp right now
+    // (short: the ssh control socket inside must fit a unix socket path)
+    const tmp = mkdtempSync('/tmp/zbt-');
+    const r = await site.run(['setup'], { env: { TMPDIR: tmp } });
     expect(r.stderr).to.equal('');
     expect(r.code, r.stdout).to.equal(0);
     const lines = r.stdout.trim().split('\n');
@@ -34,11 +37,14 @@ describe('e2e: setup, fingerprint, logfile (real zfs-fuse, real sshd)', function
     expect(r.stdout).to.match(new RegExp(`zfs on source host .*\\(.*\\)`));
     expect(r.stdout).to.contain(`source ${src}/data exists`);
     expect(r.stdout).to.contain(`destination parent ${dst}/backup exists (${dst}/backup/data will be created by initialize)`);
+    // only the local pair's stream can go straight from process to process with pv counting
+    expect(r.stdout.match(/pv on this host \(optional\).*local streams go straight from zfs send to zfs receive; pv counts the bytes/g)).to.have.length(1);
     // the shared ssh connection is closed and its private directory removed
     const { readdirSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('zettabee-ssh-'))).to.deep.equal([]);
-    const masters = await bed.run(['sh', '-c', "pgrep -af '[C]ontrolPath=.*zettabee-ssh-' || true"]);
+    const left = readdirSync(tmp);
+    rmSync(tmp, { recursive: true, force: true });
+    expect(left).to.deep.equal([]);
+    const masters = await bed.run(['sh', '-c', `pgrep -af '[C]ontrolPath=${tmp}/' || true`]);
     expect(masters.trim()).to.equal('');
     for (const p of Object.values(site.paths)) {
       const st = statSync(p);

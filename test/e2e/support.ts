@@ -20,7 +20,8 @@ export interface Site {
   pairsFile: string;
   settingsFile: string;
   paths: { state: string; lock: string; log: string };
-  run(args: string[], opts?: { timeoutMs?: number }): Promise<Result>;
+  /** env: extra environment (e.g. a private TMPDIR, so a check of /tmp leftovers sees only this run's) */
+  run(args: string[], opts?: { timeoutMs?: number; env?: Record<string, string> }): Promise<Result>;
   /** start the launcher as Site.run does, without waiting: for kill -9 and overlap tests */
   spawn(args: string[]): ResultPromise;
   writePairs(lines: string[]): void;
@@ -47,7 +48,7 @@ export function makeSite(bed: Bed, extraSettings = ''): Site {
       const r = await execa(LAUNCHER, ['-c', pairsFile, '--settings', settingsFile, ...args], {
         reject: false,
         timeout: opts.timeoutMs ?? 120_000,
-        env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '' },
+        env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', ...opts.env },
       });
       return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
     },

@@ -94,10 +94,11 @@ const REQUIRED_BINARIES = [
   '/usr/bin/ssh',
   '/usr/bin/ssh-keygen',
   '/usr/bin/mbuffer',
+  '/usr/bin/pv',
   '/usr/sbin/nsca',
   '/usr/sbin/send_nsca',
 ];
-const APT_PACKAGES = ['zfs-fuse', 'openssh-server', 'openssh-client', 'mbuffer', 'nsca', 'nsca-client'];
+const APT_PACKAGES = ['zfs-fuse', 'openssh-server', 'openssh-client', 'mbuffer', 'pv', 'nsca', 'nsca-client'];
 
 const APT_TIMEOUT_MS = 15 * 60_000;
 const DAEMON_START_TIMEOUT_MS = 30_000;

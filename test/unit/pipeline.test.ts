@@ -12,6 +12,7 @@ import {
   type RunPipelineOptions,
   type Stage,
 } from '../../src/transport/pipeline.js';
+import { onPath, PvMeter, pvArgv } from '../../src/transport/meter.js';
 
 const host = new LocalHost();
 const stage = (name: string, ...argv: string[]): Stage => ({ name, host, argv });
@@ -187,5 +188,70 @@ describe('stream pipeline', () => {
         `shell pipe ${(n / 1e6 / shell).toFixed(0)} MB/s (${shell.toFixed(2)} s), rss +${grow.toFixed(1)} MB`,
     );
     expect(grow).to.be.below(100);
+  });
+
+  describe("'pass' links: the processes hand the stream on among themselves, pv counts it", () => {
+    const pass = (st: Stage): Stage => ({ ...st, input: 'pass' });
+    const pv = (interval = 1): Stage => pass({ name: 'pv', host, argv: pvArgv(interval), monitor: new PvMeter() });
+
+    before(() => {
+      // the test bed installs pv (test/harness/bed.ts); without it these would prove nothing
+      expect(onPath('pv'), 'pv is not on PATH').to.equal(true);
+    });
+
+    it('delivers every byte and counts them with pv; no byte passes through this process', async () => {
+      const n = 300_000_000;
+      const rss = process.memoryUsage().rss;
+      const calls: number[] = [];
+      const r = await runPipeline(
+        { stages: [stage('head', 'head', '-c', String(n), '/dev/zero'), pv(0.1), pass(sh('count', 'wc -c'))] },
+        { captureStdout: true, progressIntervalMs: 50, onProgress: (p) => calls.push(p.bytes) },
+      );
+      expect(r.stdout).to.equal(`${n}\n`);
+      expect(r.bytes).to.equal(n);
+      expect(calls.at(-1)).to.equal(n);
+      expect(r.stages.map((s) => s.exitCode)).to.deep.equal([0, 0, 0]);
+      // pv's counts are not kept as stderr text
+      expect(r.stages[1]!.stderr).to.equal('');
+      expect((process.memoryUsage().rss - rss) / 1e6).to.be.below(30);
+    });
+
+    it('a reader that fails early takes the writers down (EPIPE reaches them: this process holds no read end) and is blamed', async () => {
+      const t = performance.now();
+      const e = await expectFailure([
+        stage('producer', 'head', '-c', '5000000000', '/dev/zero'),
+        pv(),
+        pass(sh('consumer', 'head -c 10 >/dev/null; echo boom >&2; exit 3')),
+      ]);
+      expect(performance.now() - t).to.be.below(3000);
+      expect(e.culprit?.name).to.equal('consumer');
+      expect(e.message).to.equal('consumer failed (exit code 3): boom');
+      // pv ends quietly on EPIPE; the producer then gets SIGPIPE/EPIPE itself (or our SIGTERM)
+      const producer = e.result.stages[0]!;
+      expect(producer.signal === 'SIGPIPE' || producer.killedByUs || /broken pipe|connection reset/i.test(producer.stderr), JSON.stringify(producer)).to.equal(true);
+      expect(e.result.bytes).to.be.below(5_000_000_000);
+      expectAllGone(e.result);
+    });
+
+    it('a failing producer is blamed, and pv has counted what it sent', async () => {
+      const e = await expectFailure([sh('producer', 'echo partial; echo nope >&2; exit 4'), pv(), pass(sh('consumer', 'cat >/dev/null'))]);
+      expect(e.culprit?.name).to.equal('producer');
+      expect(e.result.bytes).to.equal('partial\n'.length);
+    });
+
+    it('the stall watchdog sees a frozen stream through pv', async () => {
+      const t = performance.now();
+      const e = await expectFailure([sh('trickle', 'printf x; exec sleep 30'), pv(0.2), pass(sh('consumer', 'cat >/dev/null'))], { stallMs: 1500 });
+      expect(performance.now() - t).to.be.within(1500, 3500);
+      expect(e.reason).to.equal('stalled');
+      expect(e.result.bytes).to.equal(1);
+      expectAllGone(e.result);
+    });
+
+    it('a pass link cannot start a pipeline', async () => {
+      let err: unknown;
+      await runPipeline({ stages: [pv(), stage('cat', 'cat')] }).catch((e: unknown) => (err = e));
+      expect(String(err)).to.match(/the first stage pv has no stage to read from/);
+    });
   });
 });

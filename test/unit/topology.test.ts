@@ -55,8 +55,31 @@ describe('transport topology', () => {
       countLink?: number;
       sink?: number;
       after?: number;
+      meter?: 'pv';
     }> = [
       { what: 'local', line: 'tank/a backup/a', names: ['zfs send on localhost', 'zfs receive on localhost'], inputs: ['none', 'link'], countLink: 0 },
+      {
+        what: 'local with pv: the processes hand the stream on (no link through this process), pv counts it',
+        line: 'tank/a backup/a',
+        names: ['zfs send on localhost', 'pv on localhost', 'zfs receive on localhost'],
+        inputs: ['none', 'pass', 'pass'],
+        meter: 'pv',
+      },
+      {
+        what: 'local with pv and bwlimit: pv, then mbuffer',
+        line: 'tank/a backup/a bwlimit=10M',
+        names: ['zfs send on localhost', 'pv on localhost', 'mbuffer on localhost', 'zfs receive on localhost'],
+        inputs: ['none', 'pass', 'pass', 'pass'],
+        meter: 'pv',
+      },
+      {
+        what: 'ssh push with pv available: pv only meters local transports (the ssh cipher is the bottleneck there)',
+        line: 'tank/a d1:backup/a',
+        names: ['zfs send on localhost', 'zfs receive on d1'],
+        inputs: ['none', 'link'],
+        countLink: 0,
+        meter: 'pv',
+      },
       {
         what: 'local with bwlimit: one mbuffer between',
         line: 'tank/a backup/a bwlimit=10M',
@@ -121,7 +144,10 @@ describe('transport topology', () => {
       it(row.what, () => {
         const p = pair(row.line);
         const [s, d] = hostsOf(p);
-        const spec = streamPipeline(p, s, d, SEND, RECV, { compress: p.options.compress && p.options.compress !== 'none' ? p.options.compress : null, thisHost: 'me' });
+        const spec = streamPipeline(p, s, d, SEND, RECV, { compress: p.options.compress && p.options.compress !== 'none' ? p.options.compress : null, thisHost: 'me', meter: row.meter ?? null });
+        const pv = spec.stages.find((x) => x.name.startsWith('pv '));
+        if (pv) expect(pv.argv).to.deep.equal(['pv', '-f', '-n', '-b', '-i', '1']);
+        if (pv) expect(pv.monitor?.meters).to.equal(true);
         expect(spec.stages.map((x) => x.name)).to.deep.equal(row.names);
         expect(spec.stages.map((x) => x.input)).to.deep.equal(row.inputs);
         expect(spec.countLink).to.equal(row.countLink);
