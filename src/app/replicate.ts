@@ -14,7 +14,6 @@ import { CommandError, type Host, type RunResult } from '../exec/host.js';
 import type { SnapshotRef } from '../state/status.js';
 import { DEFAULT_STALL } from '../config/keys.js';
 import { toolProbeArgv, type Compressor } from '../transport/compress.js';
-import { describeStages, PipelineError, runPipeline } from '../transport/pipeline.js';
 import { streamPipeline } from '../transport/topology.js';
 import * as zargv from '../zfs/argv.js';
 import { classifyZfsError, type ClassifiedZfsError } from '../zfs/classify.js';
@@ -120,9 +119,19 @@ async function compressorFor(run: PairRun, send: readonly string[]): Promise<Com
   return want;
 }
 
+// The stream runner brings execa along (~45 ms of module loading). Asked for
+// when this module loads, it loads while a run waits for ssh, zfs and the
+// listings instead of before the run starts; transfer() awaits it.
+let runnerModule: Promise<typeof import('../transport/pipeline.js')> | undefined;
+function streamRunner(): Promise<typeof import('../transport/pipeline.js')> {
+  return (runnerModule ??= import('../transport/pipeline.js'));
+}
+// a failed load is reported by the transfer that needs it
+streamRunner().catch(() => {});
+
 /** run the stream for one send and receive; a failure becomes a TransferError */
 async function transfer(run: PairRun, send: string[], receive: string[]): Promise<number> {
-  await Promise.all([run.src.ready(), run.dst.ready()]);
+  const [{ describeStages, PipelineError, runPipeline }] = await Promise.all([streamRunner(), run.src.ready(), run.dst.ready()]);
   const compress = await compressorFor(run, send);
   const spec = streamPipeline(run.pair, run.src, run.dst, send, receive, { compress });
   run.log.debug(`stream: ${describeStages(spec)}`);

@@ -1,6 +1,11 @@
 // A Host runs argv arrays, locally or over ssh. Nothing here ever builds a
 // shell string except through quoteArgv, and only for the ssh remote command.
-import { execa } from 'execa';
+//
+// The short commands run through node:child_process, not execa: loading
+// execa costs ~45 ms of every start-up, and status, check or --version
+// never start a process. Streams (runPipeline) still use execa, loaded only
+// when a transfer needs it.
+import { spawn } from 'node:child_process';
 import { lstatSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +88,57 @@ export interface SshTarget {
   key?: string;
 }
 
+interface Collected {
+  stdout: string;
+  stderr: string;
+  /** null: it did not exit by itself (see signal, spawnError) */
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  spawnError?: string;
+}
+
+/**
+ * Run a command to its end and keep its output: stdin carries `input` (or
+ * nothing), the environment gets LC_ALL=C (zfs's messages are matched in
+ * English), a timeout sends SIGTERM. Never rejects.
+ */
+function collect(file: string, args: readonly string[], opts: RunOptions = {}): Promise<Collected> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { env: { ...process.env, LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    let settled = false;
+    const timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGTERM');
+          }, opts.timeoutMs);
+    const done = (exitCode: number | null, signal: string | null, spawnError?: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      const r: Collected = { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), exitCode, signal, timedOut };
+      if (spawnError !== undefined) r.spawnError = spawnError;
+      resolve(r);
+    };
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    // EPIPE when the command exits without reading its input
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input ?? '');
+    // without a pid the command never started (ENOENT, EACCES): no 'close' to wait for
+    child.once('error', (e: Error) => {
+      if (child.pid === undefined) done(null, null, e.message);
+    });
+    // 'close', not 'exit': all of stdout and stderr has been read by then
+    child.once('close', (code, signal) => done(timedOut ? null : code, signal));
+  });
+}
+
 abstract class BaseHost implements Host {
   abstract readonly name: string;
   abstract readonly local: boolean;
@@ -90,23 +146,13 @@ abstract class BaseHost implements Host {
 
   async exec(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
     const [file, ...args] = this.wrap(argv);
-    const r = await execa(file!, args, {
-      reject: false,
-      input: opts.input ?? '',
-      timeout: opts.timeoutMs,
-      stripFinalNewline: false,
-      env: { LC_ALL: 'C' },
-    });
-    if (r.failed && r.exitCode === undefined) {
+    const r = await collect(file!, args, opts);
+    if (r.exitCode === null) {
       // never started, or killed by a signal / timeout
-      const reason = r.timedOut
-        ? `timed out after ${opts.timeoutMs} ms`
-        : r.signal
-          ? `killed by ${r.signal}`
-          : (r.cause instanceof Error ? r.cause.message : r.shortMessage);
-      throw new CommandError(this.name, argv, undefined, String(r.stderr ?? ""), reason ?? "failed");
+      const reason = r.timedOut ? `timed out after ${opts.timeoutMs} ms` : r.signal ? `killed by ${r.signal}` : (r.spawnError ?? 'failed');
+      throw new CommandError(this.name, argv, undefined, r.stderr, reason);
     }
-    return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? 0 };
+    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
   }
 
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -316,6 +362,6 @@ export class SshHost extends BaseHost {
 
   async closeMaster(): Promise<void> {
     if (!this.control) return;
-    await execa('ssh', [...this.sshArgs(), '-O', 'exit', this.target.host], { reject: false, timeout: 5000 });
+    await collect('ssh', [...this.sshArgs(), '-O', 'exit', this.target.host], { timeoutMs: 5000 });
   }
 }
