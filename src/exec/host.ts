@@ -247,8 +247,26 @@ export class SshControl {
   async close(): Promise<void> {
     await Promise.all([...this.hosts].map((h) => h.closeMaster()));
     this.hosts.clear();
+    // `ssh -O exit` returns before the master is gone; a master removes its
+    // socket as it exits, so wait (briefly) for the sockets to go: the run's
+    // ssh processes end with the run
+    if (this.dir) await socketsGone(this.dir, 2000);
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
     this.dir = undefined;
+  }
+}
+
+async function socketsGone(dir: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let left: string[];
+    try {
+      left = readdirSync(dir);
+    } catch {
+      return;
+    }
+    if (left.length === 0 || Date.now() >= deadline) return;
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
