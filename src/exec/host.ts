@@ -193,6 +193,18 @@ export function batchScript(argvs: readonly (readonly string[])[], guard = 0): s
   return lines.join('\n');
 }
 
+/** the argv (for Host.wrap) that runs a batch as one shell */
+export function batchArgv(argvs: readonly (readonly string[])[], guard = 0): string[] {
+  return ['sh', '-c', batchScript(argvs, guard)];
+}
+
+/** a batch's results from the output of the session that ran batchArgv; rejects when it did not finish */
+export function readBatch(hostName: string, argvs: readonly (readonly string[])[], guard: number, r: RunResult): RunResult[] {
+  const parsed = parseBatchOutput(r.stdout, argvs.length, guard);
+  if (!parsed) throw new CommandError(hostName, batchArgv(argvs, guard), r.exitCode, r.stderr || r.stdout, `batch of ${argvs.length} commands did not finish (exit code ${r.exitCode})`);
+  return parsed;
+}
+
 /** split a batch's stdout back into one result per command; null if a marker is missing */
 export function parseBatchOutput(stdout: string, count: number, guard = 0): RunResult[] | null {
   const results: RunResult[] = [];
@@ -360,11 +372,8 @@ export class SshHost extends BaseHost {
 
   override async batch(argvs: readonly (readonly string[])[], opts: BatchOptions = {}): Promise<RunResult[]> {
     if (argvs.length === 0) return [];
-    const argv = ['sh', '-c', batchScript(argvs, opts.guard)];
-    const r = await this.exec(argv);
-    const parsed = parseBatchOutput(r.stdout, argvs.length, opts.guard);
-    if (!parsed) throw new CommandError(this.name, argv, r.exitCode, r.stderr || r.stdout, `batch of ${argvs.length} commands did not finish (exit code ${r.exitCode})`);
-    return parsed;
+    const guard = opts.guard ?? 0;
+    return readBatch(this.name, argvs, guard, await this.exec(batchArgv(argvs, guard)));
   }
 
   private async slot<T>(fn: () => Promise<T>): Promise<T> {
