@@ -10,13 +10,12 @@ import { parentDataset } from '../domain/names.js';
 import { newSnapshotName } from '../domain/snapshot-name.js';
 import { formatBytes, formatRate } from '../domain/units.js';
 import { ActionError } from '../errors.js';
-import { CommandError, type Host, type RunResult } from '../exec/host.js';
+import { batchArgv, CommandError, readBatch, type Host, type RunResult } from '../exec/host.js';
 import type { SnapshotRef } from '../state/status.js';
 import { DEFAULT_STALL } from '../config/keys.js';
 import { toolProbeArgv, type Compressor } from '../transport/compress.js';
-import { describeStages, PipelineError, runPipeline } from '../transport/pipeline.js';
 import { onPath } from '../transport/meter.js';
-import { streamPipeline } from '../transport/topology.js';
+import { finishInReceive, streamPipeline } from '../transport/topology.js';
 import * as zargv from '../zfs/argv.js';
 import { classifyZfsError, type ClassifiedZfsError } from '../zfs/classify.js';
 import { exists, getProps, listSnapshots, listWithProps, must, userProp, ZfsFailure } from '../zfs/ops.js';
@@ -121,22 +120,53 @@ async function compressorFor(run: PairRun, send: readonly string[]): Promise<Com
   return want;
 }
 
-/** run the stream for one send and receive; a failure becomes a TransferError */
-async function transfer(run: PairRun, send: string[], receive: string[]): Promise<number> {
-  await Promise.all([run.src.ready(), run.dst.ready()]);
+// The stream runner brings execa along (~45 ms of module loading). Asked for
+// when this module loads, it loads while a run waits for ssh, zfs and the
+// listings instead of before the run starts; transfer() awaits it.
+let runnerModule: Promise<typeof import('../transport/pipeline.js')> | undefined;
+function streamRunner(): Promise<typeof import('../transport/pipeline.js')> {
+  return (runnerModule ??= import('../transport/pipeline.js'));
+}
+// a failed load is reported by the transfer that needs it
+streamRunner().catch(() => {});
+
+/** what a transfer moved, and the destination's finish batch when it ran in the receive's session */
+interface Transferred {
+  bytes: number;
+  finished?: { argvs: string[][]; output: RunResult };
+}
+
+/**
+ * a finish batch longer than this runs in a session of its own: its output
+ * must fit in what runPipeline keeps of the last stage's stdout (64 KiB)
+ */
+const MAX_IN_SESSION = 100;
+
+/**
+ * run the stream for one send and receive; a failure becomes a TransferError.
+ * With `finishing`, a remote destination's finish batch runs in the
+ * receive's own ssh session, only once the receive succeeded.
+ */
+async function transfer(run: PairRun, send: string[], receive: string[], finishing?: FinishInput): Promise<Transferred> {
+  const [{ describeStages, PipelineError, runPipeline }] = await Promise.all([streamRunner(), run.src.ready(), run.dst.ready()]);
   const compress = await compressorFor(run, send);
+  const after = finishing && finishInReceive(run.pair, run.dst) ? destinationFinish(run, finishing) : undefined;
+  const inSession = after !== undefined && after.length <= MAX_IN_SESSION ? after : undefined;
   const meter = run.pair.transport === 'local' && onPath('pv') ? 'pv' : null;
-  const spec = streamPipeline(run.pair, run.src, run.dst, send, receive, { compress, meter });
-  run.log.debug(`stream: ${describeStages(spec)}`);
+  const spec = streamPipeline(run.pair, run.src, run.dst, send, receive, { compress, meter, ...(inSession ? { afterReceive: batchArgv(inSession, 1) } : {}) });
+  run.log.debug(`stream: ${describeStages(spec)}${inSession ? ' && the finish batch on the destination' : ''}`);
   const stall = run.pair.options.stall ?? DEFAULT_STALL;
   const onProgress = run.deps.onProgress;
   try {
     const r = await runPipeline(spec, {
       signal: run.signal,
       stallMs: stall * 1000,
+      captureStdout: inSession !== undefined,
       ...(onProgress ? { onProgress: (p) => onProgress(run.pair, p) } : {}),
     });
-    return r.bytes;
+    if (!inSession) return { bytes: r.bytes };
+    const last = r.stages[r.stages.length - 1]!;
+    return { bytes: r.bytes, finished: { argvs: inSession, output: { stdout: r.stdout ?? '', stderr: last.stderr, exitCode: last.exitCode ?? 0 } } };
   } catch (e) {
     if (!(e instanceof PipelineError)) throw e;
     if (e.reason === 'aborted') {
@@ -273,61 +303,83 @@ interface FinishInput {
   base?: { source: SnapshotInfo; destination: SnapshotInfo };
   sourceAfter: SnapshotInfo[];
   destinationAfter: SnapshotInfo[];
-  bytes: number;
+}
+
+/** the bookkeeping properties of a pair on one side */
+function finishProps(run: PairRun, f: FinishInput, which: 'source' | 'destination'): Record<string, string> {
+  const { pair } = run;
+  const props = pairProps(pair.fingerprint);
+  const last = { [props.lastsnap]: f.snap.snapshot };
+  if (!f.initial) return last;
+  const names = { [props.source]: `${pair.source.host}:${pair.source.dataset}`, [props.destination]: `${pair.destination.host}:${pair.destination.dataset}` };
+  if (which === 'source') return { ...names, ...last };
+  return { ...(f.caps.destination.recvOptions ? {} : { readonly: 'on' }), [FINGERPRINT_PROP]: pair.fingerprint, ...names, ...last };
+}
+
+function setArgvs(ds: string, p: Record<string, string>, many: boolean): string[][] {
+  return many ? [zargv.setPropsAtOnce(ds, p)] : zargv.setProps(ds, p);
+}
+
+/**
+ * The destination's finish, known before the stream starts: first the guid
+ * check of the received snapshot (the guard: nothing else runs unless it is
+ * the snapshot sent), then the properties, the hold on the new base, the
+ * release of the old one, and retention.
+ */
+function destinationFinish(run: PairRun, f: FinishInput): string[][] {
+  const { pair } = run;
+  const dds = pair.destination.dataset;
+  const recursive = Boolean(pair.options.recursive);
+  const tag = holdTag(pair.fingerprint);
+  const keep = pair.options.keep ?? 1;
+  const retention = planRetention(pair.fingerprint, f.sourceAfter, f.destinationAfter, f.snap.guid, keep);
+  const argvs: string[][] = [zargv.verifyGuid(`${dds}@${f.snap.snapshot}`, f.snap.guid)];
+  argvs.push(...setArgvs(dds, finishProps(run, f, 'destination'), f.caps.destination.setMany));
+  if (f.caps.destination.holds) {
+    argvs.push(zargv.hold(tag, [`${dds}@${f.snap.snapshot}`], { recursive }));
+    if (f.base) argvs.push(zargv.release(tag, [`${dds}@${f.base.destination.snapshot}`], { recursive }));
+  }
+  for (const s of retention.destination) {
+    // the old base was released just above
+    if (f.caps.destination.holds && s.guid !== f.base?.destination.guid) argvs.push(zargv.release(tag, [`${dds}@${s.snapshot}`], { recursive }));
+    argvs.push(zargv.destroy(`${dds}@${s.snapshot}`, { recursive }));
+  }
+  return argvs;
 }
 
 /**
  * Verify the destination has the new snapshot (by guid), then in one batch
  * per host: the bookkeeping properties, the hold on the new base, release of
  * the old one, and retention. Retention runs only once the guid matched.
+ * The destination's batch may have run already, in the receive's session
+ * (transfer()): then its output is read here.
  */
-async function finish(run: PairRun, f: FinishInput): Promise<Outcome> {
+async function finish(run: PairRun, f: FinishInput, moved: Transferred): Promise<Outcome> {
   const { pair, src, dst } = run;
   const fp = pair.fingerprint;
   const sds = pair.source.dataset;
   const dds = pair.destination.dataset;
-  const props = pairProps(fp);
   const recursive = Boolean(pair.options.recursive);
   const tag = holdTag(fp);
   const keep = pair.options.keep ?? 1;
   const retention = planRetention(fp, f.sourceAfter, f.destinationAfter, f.snap.guid, keep);
 
-  const dstArgv: string[][] = [['zfs', 'get', '-H', '-p', '-o', 'value', 'guid', `${dds}@${f.snap.snapshot}`]];
-  const dstProps: Record<string, string> = f.initial
-    ? {
-        ...(f.caps.destination.recvOptions ? {} : { readonly: 'on' }),
-        [FINGERPRINT_PROP]: fp,
-        [props.source]: `${pair.source.host}:${sds}`,
-        [props.destination]: `${pair.destination.host}:${dds}`,
-        [props.lastsnap]: f.snap.snapshot,
-      }
-    : { [props.lastsnap]: f.snap.snapshot };
-  const srcProps: Record<string, string> = f.initial
-    ? { [props.source]: `${pair.source.host}:${sds}`, [props.destination]: `${pair.destination.host}:${dds}`, [props.lastsnap]: f.snap.snapshot }
-    : { [props.lastsnap]: f.snap.snapshot };
-  const setArgvs = (ds: string, p: Record<string, string>, many: boolean) => (many ? [zargv.setPropsAtOnce(ds, p)] : zargv.setProps(ds, p));
-  dstArgv.push(...setArgvs(dds, dstProps, f.caps.destination.setMany));
-  const srcArgv: string[][] = setArgvs(sds, srcProps, f.caps.source.setMany);
-  if (f.caps.destination.holds) {
-    dstArgv.push(zargv.hold(tag, [`${dds}@${f.snap.snapshot}`], { recursive }));
-    if (f.base) dstArgv.push(zargv.release(tag, [`${dds}@${f.base.destination.snapshot}`], { recursive }));
-  }
+  const dstArgv = moved.finished?.argvs ?? destinationFinish(run, f);
+  const srcArgv: string[][] = setArgvs(sds, finishProps(run, f, 'source'), f.caps.source.setMany);
   if (f.caps.source.holds) srcArgv.push(zargv.hold(tag, [`${sds}@${f.snap.snapshot}`], { recursive }));
-  for (const s of retention.destination) {
-    // the old base was released just above
-    if (f.caps.destination.holds && s.guid !== f.base?.destination.guid) dstArgv.push(zargv.release(tag, [`${dds}@${s.snapshot}`], { recursive }));
-    dstArgv.push(zargv.destroy(`${dds}@${s.snapshot}`, { recursive }));
-  }
 
   // the source's properties and the hold on the new base go while the
   // destination verifies and finishes: only destroying waits for the guid
+  const done = moved.finished;
+  const dstBatch = done ? Promise.resolve().then(() => readBatch(dst.name, done.argvs, 1, done.output)) : dst.batch(dstArgv, { guard: 1 });
   const [dstResults, srcEarly] = await Promise.all([
-    step(`cannot finish on the destination ${describeHost(run, 'destination')}`, dst.batch(dstArgv, { guard: 1 })),
+    step(`cannot finish on the destination ${describeHost(run, 'destination')}`, dstBatch),
     step(`cannot finish on the source ${describeHost(run, 'source')}`, src.batch(srcArgv)),
   ]);
   const verify = dstResults[0]!;
-  if (verify.exitCode !== 0 || verify.stdout.trim() !== f.snap.guid) {
-    const seen = verify.exitCode === 0 ? `guid ${verify.stdout.trim()}` : classifyZfsError(verify.stderr, verify.exitCode).message;
+  const got = verify.stdout.trim();
+  if (verify.exitCode !== 0 || got !== f.snap.guid) {
+    const seen = /^\d+$/.test(got) ? `guid ${got}` : classifyZfsError(verify.stderr, verify.exitCode).message;
     throw new PairError(
       `the destination does not hold ${dds}@${f.snap.snapshot} with guid ${f.snap.guid} after the receive (${seen})`,
       'nothing was removed; look at both sides with zfs list -t snapshot, then run update again',
@@ -349,7 +401,7 @@ async function finish(run: PairRun, f: FinishInput): Promise<Outcome> {
     ...checkBatch(run, src, srcArgv, srcEarly, 'retention'),
     ...checkBatch(run, src, srcLate, srcResults, 'retention'),
   ];
-  return { lastSnapshot: ref(f.snap), bytes: f.bytes, snapshot: f.snap.snapshot, warnings };
+  return { lastSnapshot: ref(f.snap), bytes: moved.bytes, snapshot: f.snap.snapshot, warnings };
 }
 
 /**
@@ -422,21 +474,23 @@ export function initializePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
 
     logStart(run, 'initialize', 'full send');
     const snap = await takeSnapshot(run, srcList.snapshots);
+    const left = srcList.snapshots.filter((s) => !leftovers.includes(s));
+    const finishing: FinishInput = { initial: true, caps, snap, sourceAfter: [...left, snap], destinationAfter: [snap] };
     const started = Date.now();
-    let bytes: number;
+    let moved: Transferred;
     try {
-      bytes = await transfer(
+      moved = await transfer(
         run,
         zargv.send({ snapshot: `${sds}@${snap.snapshot}`, replicate: Boolean(pair.options.recursive), ...sendFlags(caps) }),
         zargv.recv({ target: dds, ...(caps.destination.recvOptions ? { options: { readonly: 'on' } } : {}) }),
+        finishing,
       );
     } catch (e) {
       await dropUnsent(run, snap, { ...caps, destination: { ...caps.destination, recvResumable: false } });
       throw e;
     }
-    logMoved(run, bytes, started);
-    const left = srcList.snapshots.filter((s) => !leftovers.includes(s));
-    const outcome = await finish(run, { initial: true, caps, snap, sourceAfter: [...left, snap], destinationAfter: [snap], bytes });
+    logMoved(run, moved.bytes, started);
+    const outcome = await finish(run, finishing, moved);
     const settled = pair.options.recursive && !caps.destination.recvOptions ? await settleRecursive(run, snap.snapshot) : [];
     return { ...outcome, warnings: [...warnings, ...outcome.warnings, ...settled] };
   });
@@ -490,7 +544,7 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
         } else if (d.kind === 'resume') {
           log.info(`resuming the interrupted receive into ${dds}`);
           const started = Date.now();
-          const bytes = await transfer(run, zargv.send({ resumeToken: d.token }), zargv.recv({ target: dds, resumable: true }));
+          const { bytes } = await transfer(run, zargv.send({ resumeToken: d.token }), zargv.recv({ target: dds, resumable: true }));
           logMoved(run, bytes, started);
           [srcList, dstList] = await Promise.all([listSnapshots(src, sds), listSnapshots(dst, dds)]);
           if (!srcList || !dstList) throw new ActionError('a dataset vanished while resuming');
@@ -524,11 +578,15 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
       ...sendFlags(caps),
     });
     const receive = zargv.recv({ target: dds, resumable: resumable(caps) });
+    const sourceAfter = [...sourceNow, snap];
+    const destinationAfter = destinationAfterReceive(dstList.snapshots, sourceAfter, decision.base, snap);
+    const base = { source: decision.base, destination: decision.baseOnDestination };
+    const finishing: FinishInput = { initial: false, caps, snap, base, sourceAfter, destinationAfter };
     const started = Date.now();
-    let bytes: number;
+    let moved: Transferred;
     try {
       try {
-        bytes = await transfer(run, send, receive);
+        moved = await transfer(run, send, receive, finishing);
       } catch (e) {
         if (!(e instanceof TransferError && e.zfs?.kind === 'destinationModified')) throw e;
         const base = `${dds}@${decision.baseOnDestination.snapshot}`;
@@ -539,24 +597,14 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
         }
         log.warn(`${dds} was changed after @${decision.baseOnDestination.snapshot}; rollback=yes: rolling it back and sending again`);
         await step(`cannot roll back ${base} on ${dstName}`, must(dst, zargv.rollback(base)));
-        bytes = await transfer(run, send, receive);
+        moved = await transfer(run, send, receive, finishing);
       }
     } catch (e) {
       await dropUnsent(run, snap, caps);
       throw e;
     }
-    logMoved(run, bytes, started);
-    const sourceAfter = [...sourceNow, snap];
-    const destinationAfter = destinationAfterReceive(dstList.snapshots, sourceAfter, decision.base, snap);
-    const outcome = await finish(run, {
-      initial: false,
-      caps,
-      snap,
-      base: { source: decision.base, destination: decision.baseOnDestination },
-      sourceAfter,
-      destinationAfter,
-      bytes,
-    });
+    logMoved(run, moved.bytes, started);
+    const outcome = await finish(run, finishing, moved);
     return { ...outcome, warnings: [...warnings, ...outcome.warnings] };
   });
 }

@@ -11,8 +11,6 @@ import type { Pair } from '../config/pairs.js';
 import type { Settings } from '../config/settings.js';
 import { selectPairs } from '../config/select.js';
 import { ExitError, ZettabeeError } from '../errors.js';
-import { combinedOutput, pluginOutput } from '../monitor/check.js';
-import { checkPair } from '../monitor/current.js';
 import { loadContext, type GlobalArgs, type Io } from './context.js';
 
 type Args = GlobalArgs & { dest?: string };
@@ -43,8 +41,9 @@ export function checkCommand(io: Io): CommandModule<GlobalArgs, Args> {
           if (err) throw err;
           unknown(io, `usage: ${msg ?? 'bad command line'}`, [], 'see zettabee check --help');
         }) as never,
-    handler: (args) => {
+    handler: async (args) => {
       try {
+        const [{ combinedOutput, pluginOutput }, { checkPair }] = await Promise.all([import('../monitor/check.js'), import('../monitor/current.js')]);
         let pairs: Pair[];
         let settings: Settings;
         try {

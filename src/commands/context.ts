@@ -3,6 +3,7 @@
 import { DEFAULT_PAIRS_FILE, DEFAULT_SETTINGS_FILE, loadPairs, loadSettings } from '../config/load.js';
 import type { Pair } from '../config/pairs.js';
 import type { Settings } from '../config/settings.js';
+import type { Reporter } from '../monitor/report.js';
 
 export interface GlobalArgs {
   config?: string;
@@ -42,4 +43,15 @@ export function loadContext(args: GlobalArgs, io: Io): Context {
   const settings = loadSettings(explicit || DEFAULT_SETTINGS_FILE, Boolean(explicit));
   const pairsFile = pairsPath(args, io.env);
   return { settings, pairs: loadPairs(pairsFile, settings), pairsFile };
+}
+
+/**
+ * The --nagios/--icinga reporter (null without either). Its code (send_nsca,
+ * the Icinga API, the check evaluation) is loaded only when one is asked for:
+ * the plain cron run does not pay for it.
+ */
+export async function reporterFor(args: GlobalArgs, io: Io, settings: Settings, action: string): Promise<Reporter | null> {
+  if (args.nagios === undefined && !args.icinga) return null;
+  const { makeReporter } = await import('../monitor/report.js');
+  return makeReporter(args, io, settings, action);
 }

@@ -4,9 +4,7 @@ import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { selectPairs } from '../config/select.js';
 import { ConfigError } from '../errors.js';
-import { icingaConfig, nagiosConfig, type GenOptions, type Generated } from '../monitor/config-gen.js';
-import type { Pair } from '../config/pairs.js';
-import type { Settings } from '../config/settings.js';
+import type { GenOptions } from '../monitor/config-gen.js';
 import { shortHostname } from '../monitor/names.js';
 import { loadContext, type GlobalArgs, type Io } from './context.js';
 
@@ -16,7 +14,7 @@ function configCommand(
   io: Io,
   name: 'nagios-config' | 'icinga-config',
   what: string,
-  generate: (pairs: readonly Pair[], settings: Settings, opts: GenOptions) => Generated,
+  generator: 'nagiosConfig' | 'icingaConfig',
 ): CommandModule<GlobalArgs, Args> {
   return {
     command: `${name} [dest]`,
@@ -27,9 +25,10 @@ function configCommand(
         .option('use', { type: 'string', default: 'generic-service', describe: "service template the services inherit (contacts, periods); '' for none" })
         .option('hosts', { type: 'boolean', describe: 'also define the hosts the services belong to (only if nothing else defines them)' })
         .option('host-use', { type: 'string', default: 'generic-host', describe: "host template for --hosts; '' for none" }) as never,
-    handler: (args) => {
+    handler: async (args) => {
       const ctx = loadContext(args, io);
       const pairs = selectPairs(ctx.pairs, args.dest);
+      const generate = (await import('../monitor/config-gen.js'))[generator];
       const opts: GenOptions = { shortHostname: shortHostname(), pairsFile: resolve(ctx.pairsFile), use: args.use ?? 'generic-service' };
       if (args.hosts) opts.hosts = args['host-use'] ?? 'generic-host';
       const g = generate(pairs, ctx.settings, opts);
@@ -42,9 +41,9 @@ function configCommand(
 }
 
 export function nagiosConfigCommand(io: Io): CommandModule<GlobalArgs, Args> {
-  return configCommand(io, 'nagios-config', 'Nagios', nagiosConfig);
+  return configCommand(io, 'nagios-config', 'Nagios', 'nagiosConfig');
 }
 
 export function icingaConfigCommand(io: Io): CommandModule<GlobalArgs, Args> {
-  return configCommand(io, 'icinga-config', 'Icinga 2', icingaConfig);
+  return configCommand(io, 'icinga-config', 'Icinga 2', 'icingaConfig');
 }

@@ -4,9 +4,7 @@ import { selectPair } from '../config/select.js';
 import { UsageError } from '../errors.js';
 import { Hosts } from '../exec/hosts.js';
 import { PairLogs } from '../state/log.js';
-import { purgePair } from '../app/purge.js';
-import { loadContext, type GlobalArgs, type Io } from './context.js';
-import { makeReporter } from '../monitor/report.js';
+import { loadContext, reporterFor, type GlobalArgs, type Io } from './context.js';
 
 type Args = GlobalArgs & { dest: string; yes?: boolean; 'destination-snapshots'?: boolean };
 
@@ -25,7 +23,8 @@ export function purgeCommand(io: Io): CommandModule<GlobalArgs, Args> {
       if (!args.yes && !(io.interactive && io.ask)) {
         throw new UsageError('purge destroys snapshots; not on a terminal, so add --yes to confirm');
       }
-      const reporter = makeReporter(args, io, ctx.settings, 'purge');
+      const reporter = await reporterFor(args, io, ctx.settings, 'purge');
+      const { purgePair } = await import('../app/purge.js');
       const hosts = new Hosts(ctx.settings);
       const logs = new PairLogs();
       logs.open(ctx.settings, [pair.fingerprint], Boolean(args.debug));

@@ -11,10 +11,8 @@ import { Hosts } from '../exec/hosts.js';
 import { PairLogs } from '../state/log.js';
 import { mapLimit } from '../app/parallel.js';
 import type { EngineDeps } from '../app/pair-run.js';
-import { initializePair, updatePair } from '../app/replicate.js';
-import { loadContext, type Context, type GlobalArgs, type Io } from './context.js';
+import { loadContext, reporterFor, type Context, type GlobalArgs, type Io } from './context.js';
 import { formatError } from './report.js';
-import { makeReporter } from '../monitor/report.js';
 
 type Args = GlobalArgs & { dest?: string; all?: boolean; jobs?: number };
 
@@ -25,7 +23,9 @@ function progressLine(pair: Pair, bytes: number, seconds: number): string {
 /** run one action over the pairs, `jobs` at a time, sharing ssh connections */
 async function runPairs(io: Io, ctx: Context, args: Args, action: 'initialize' | 'update', pairs: Pair[], jobs: number): Promise<void> {
   // before anything runs: a --nagios/--icinga that cannot work is a usage error, not a surprise afterwards
-  const reporter = makeReporter(args, io, ctx.settings, action);
+  const reporter = await reporterFor(args, io, ctx.settings, action);
+  // the engine loads with the first action that replicates (status and check never need it)
+  const { initializePair, updatePair } = await import('../app/replicate.js');
   const hosts = new Hosts(ctx.settings);
   const logs = new PairLogs();
   logs.open(ctx.settings, pairs.map((p) => p.fingerprint), Boolean(args.debug));

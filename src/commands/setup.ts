@@ -1,13 +1,14 @@
 import type { CommandModule } from 'yargs';
 import { selectPairs } from '../config/select.js';
-import { checkStatus, runSetup, type CheckResult } from '../app/setup.js';
+import type { CheckResult } from '../app/setup.js';
 import { ActionError } from '../errors.js';
 import { loadContext, type GlobalArgs, type Io } from './context.js';
 
 type Args = GlobalArgs & { dest?: string };
 
-export function formatCheck(r: CheckResult, verbose = false): string[] {
-  const lines = [`${checkStatus(r).padEnd(8)}${r.subject}: ${r.check}${r.detail ? ` (${r.detail})` : ''}`];
+/** `status` is app/setup's checkStatus(r) (that module loads only when setup runs) */
+export function formatCheck(r: CheckResult, status: string, verbose = false): string[] {
+  const lines = [`${status.padEnd(8)}${r.subject}: ${r.check}${r.detail ? ` (${r.detail})` : ''}`];
   if (!r.ok && r.hint) lines.push(`${''.padEnd(8)}hint: ${r.hint}`);
   if (verbose) for (const m of r.more ?? []) lines.push(`${''.padEnd(8)}${m}`);
   return lines;
@@ -21,6 +22,7 @@ export function setupCommand(io: Io): CommandModule<GlobalArgs, Args> {
     handler: async (args) => {
       const ctx = loadContext(args, io);
       const pairs = selectPairs(ctx.pairs, args.dest);
+      const { checkStatus, runSetup } = await import('../app/setup.js');
       let failed = 0;
       let skipped = 0;
       const ok = await runSetup({
@@ -31,7 +33,7 @@ export function setupCommand(io: Io): CommandModule<GlobalArgs, Args> {
         report: (r) => {
           if (r.skipped) skipped++;
           else if (!r.ok) failed++;
-          formatCheck(r, Boolean(args.verbose)).forEach((l) => io.out(l));
+          formatCheck(r, checkStatus(r), Boolean(args.verbose)).forEach((l) => io.out(l));
         },
       });
       if (!ok) {

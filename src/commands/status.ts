@@ -2,9 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { selectPairs } from '../config/select.js';
 import { ExitError, EXIT_FAILED } from '../errors.js';
-import { collectViews, statusJson, statusLines } from '../app/status.js';
-import { loadContext, type GlobalArgs, type Io } from './context.js';
-import { makeReporter } from '../monitor/report.js';
+import { loadContext, reporterFor, type GlobalArgs, type Io } from './context.js';
 
 type Args = GlobalArgs & { dest?: string; fullstatus?: boolean; json?: boolean };
 
@@ -19,7 +17,8 @@ export function statusCommand(io: Io): CommandModule<GlobalArgs, Args> {
         .option('json', { type: 'boolean', describe: 'print JSON instead' }) as never,
     handler: async (args) => {
       const ctx = loadContext(args, io);
-      const reporter = makeReporter(args, io, ctx.settings, 'status');
+      const reporter = await reporterFor(args, io, ctx.settings, 'status');
+      const { collectViews, statusJson, statusLines } = await import('../app/status.js');
       const pairs = selectPairs(ctx.pairs, args.dest);
       const views = collectViews(ctx.settings, pairs);
       if (args.json) io.out(JSON.stringify(statusJson(views), null, 2));

@@ -6,8 +6,7 @@ import { loadRecord } from '../app/pair-run.js';
 import { unlockPair } from '../state/lock.js';
 import { PairLogs } from '../state/log.js';
 import { writeStatus } from '../state/status.js';
-import { loadContext, type GlobalArgs, type Io } from './context.js';
-import { makeReporter } from '../monitor/report.js';
+import { loadContext, reporterFor, type GlobalArgs, type Io } from './context.js';
 
 type Args = GlobalArgs & { dest: string; force?: boolean };
 
@@ -22,7 +21,7 @@ export function unlockCommand(io: Io): CommandModule<GlobalArgs, Args> {
     handler: async (args) => {
       const ctx = loadContext(args, io);
       const pair = selectPair(ctx.pairs, args.dest);
-      const reporter = makeReporter(args, io, ctx.settings, 'unlock');
+      const reporter = await reporterFor(args, io, ctx.settings, 'unlock');
       let r;
       try {
         r = await unlockPair(ctx.settings, pair.fingerprint, pair.label, Boolean(args.force));

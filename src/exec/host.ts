@@ -1,6 +1,11 @@
 // A Host runs argv arrays, locally or over ssh. Nothing here ever builds a
 // shell string except through quoteArgv, and only for the ssh remote command.
-import { execa } from 'execa';
+//
+// The short commands run through node:child_process, not execa: loading
+// execa costs ~45 ms of every start-up, and status, check or --version
+// never start a process. Streams (runPipeline) still use execa, loaded only
+// when a transfer needs it.
+import { spawn } from 'node:child_process';
 import { lstatSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +88,57 @@ export interface SshTarget {
   key?: string;
 }
 
+interface Collected {
+  stdout: string;
+  stderr: string;
+  /** null: it did not exit by itself (see signal, spawnError) */
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  spawnError?: string;
+}
+
+/**
+ * Run a command to its end and keep its output: stdin carries `input` (or
+ * nothing), the environment gets LC_ALL=C (zfs's messages are matched in
+ * English), a timeout sends SIGTERM. Never rejects.
+ */
+function collect(file: string, args: readonly string[], opts: RunOptions = {}): Promise<Collected> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { env: { ...process.env, LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    let settled = false;
+    const timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGTERM');
+          }, opts.timeoutMs);
+    const done = (exitCode: number | null, signal: string | null, spawnError?: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      const r: Collected = { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), exitCode, signal, timedOut };
+      if (spawnError !== undefined) r.spawnError = spawnError;
+      resolve(r);
+    };
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    // EPIPE when the command exits without reading its input
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input ?? '');
+    // without a pid the command never started (ENOENT, EACCES): no 'close' to wait for
+    child.once('error', (e: Error) => {
+      if (child.pid === undefined) done(null, null, e.message);
+    });
+    // 'close', not 'exit': all of stdout and stderr has been read by then
+    child.once('close', (code, signal) => done(timedOut ? null : code, signal));
+  });
+}
+
 abstract class BaseHost implements Host {
   abstract readonly name: string;
   abstract readonly local: boolean;
@@ -90,23 +146,13 @@ abstract class BaseHost implements Host {
 
   async exec(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
     const [file, ...args] = this.wrap(argv);
-    const r = await execa(file!, args, {
-      reject: false,
-      input: opts.input ?? '',
-      timeout: opts.timeoutMs,
-      stripFinalNewline: false,
-      env: { LC_ALL: 'C' },
-    });
-    if (r.failed && r.exitCode === undefined) {
+    const r = await collect(file!, args, opts);
+    if (r.exitCode === null) {
       // never started, or killed by a signal / timeout
-      const reason = r.timedOut
-        ? `timed out after ${opts.timeoutMs} ms`
-        : r.signal
-          ? `killed by ${r.signal}`
-          : (r.cause instanceof Error ? r.cause.message : r.shortMessage);
-      throw new CommandError(this.name, argv, undefined, String(r.stderr ?? ""), reason ?? "failed");
+      const reason = r.timedOut ? `timed out after ${opts.timeoutMs} ms` : r.signal ? `killed by ${r.signal}` : (r.spawnError ?? 'failed');
+      throw new CommandError(this.name, argv, undefined, r.stderr, reason);
     }
-    return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? 0 };
+    return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
   }
 
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -145,6 +191,18 @@ export function batchScript(argvs: readonly (readonly string[])[], guard = 0): s
     if (i === guard - 1) lines.push('[ $g -eq 0 ] || exit 0');
   });
   return lines.join('\n');
+}
+
+/** the argv (for Host.wrap) that runs a batch as one shell */
+export function batchArgv(argvs: readonly (readonly string[])[], guard = 0): string[] {
+  return ['sh', '-c', batchScript(argvs, guard)];
+}
+
+/** a batch's results from the output of the session that ran batchArgv; rejects when it did not finish */
+export function readBatch(hostName: string, argvs: readonly (readonly string[])[], guard: number, r: RunResult): RunResult[] {
+  const parsed = parseBatchOutput(r.stdout, argvs.length, guard);
+  if (!parsed) throw new CommandError(hostName, batchArgv(argvs, guard), r.exitCode, r.stderr || r.stdout, `batch of ${argvs.length} commands did not finish (exit code ${r.exitCode})`);
+  return parsed;
 }
 
 /** split a batch's stdout back into one result per command; null if a marker is missing */
@@ -201,8 +259,26 @@ export class SshControl {
   async close(): Promise<void> {
     await Promise.all([...this.hosts].map((h) => h.closeMaster()));
     this.hosts.clear();
+    // `ssh -O exit` returns before the master is gone; a master removes its
+    // socket as it exits, so wait (briefly) for the sockets to go: the run's
+    // ssh processes end with the run
+    if (this.dir) await socketsGone(this.dir, 2000);
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
     this.dir = undefined;
+  }
+}
+
+async function socketsGone(dir: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let left: string[];
+    try {
+      left = readdirSync(dir);
+    } catch {
+      return;
+    }
+    if (left.length === 0 || Date.now() >= deadline) return;
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
@@ -296,11 +372,8 @@ export class SshHost extends BaseHost {
 
   override async batch(argvs: readonly (readonly string[])[], opts: BatchOptions = {}): Promise<RunResult[]> {
     if (argvs.length === 0) return [];
-    const argv = ['sh', '-c', batchScript(argvs, opts.guard)];
-    const r = await this.exec(argv);
-    const parsed = parseBatchOutput(r.stdout, argvs.length, opts.guard);
-    if (!parsed) throw new CommandError(this.name, argv, r.exitCode, r.stderr || r.stdout, `batch of ${argvs.length} commands did not finish (exit code ${r.exitCode})`);
-    return parsed;
+    const guard = opts.guard ?? 0;
+    return readBatch(this.name, argvs, guard, await this.exec(batchArgv(argvs, guard)));
   }
 
   private async slot<T>(fn: () => Promise<T>): Promise<T> {
@@ -316,6 +389,6 @@ export class SshHost extends BaseHost {
 
   async closeMaster(): Promise<void> {
     if (!this.control) return;
-    await execa('ssh', [...this.sshArgs(), '-O', 'exit', this.target.host], { reject: false, timeout: 5000 });
+    await collect('ssh', [...this.sshArgs(), '-O', 'exit', this.target.host], { timeoutMs: 5000 });
   }
 }

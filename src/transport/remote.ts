@@ -22,6 +22,12 @@
 //   so "the stage ended" means "nothing of it is left on the remote host".
 // A side whose stdin carries the stream (the receiving side of the ssh
 // transport) cannot watch; it ends with its stream (EOF: the receive fails).
+//
+// A side may be followed by more work in the same session (`then`: the
+// destination's finish batch after zfs receive), which runs only when the
+// last process of the pipeline exited 0, saving a session per run. Its
+// output is then all the session's stdout carries: the last process's
+// stdout goes to stderr.
 import { quoteArgv } from '../exec/quote.js';
 import type { StageMonitor, StageOutcome } from './pipeline.js';
 
@@ -60,11 +66,13 @@ export interface RemotePart {
   argv: string[];
 }
 
-/** the argv (for Host.wrap) that runs parts as one pipeline on the host; watch: see above */
-export function remotePipelineArgv(parts: readonly RemotePart[], opts: { watch: boolean }): string[] {
+/** the argv (for Host.wrap) that runs parts as one pipeline on the host; watch and then: see above */
+export function remotePipelineArgv(parts: readonly RemotePart[], opts: { watch: boolean; then?: readonly string[] }): string[] {
   if (parts.length === 0) throw new Error('remotePipelineArgv: no process');
   const words = parts.map((p, i) => quoteArgv(['sh', '-c', WRAPPER, 'zettabee', String(i), opts.watch && i === 0 ? '1' : '0', ...p.argv]));
-  return ['sh', '-c', words.join(' | ')];
+  const pipeline = words.join(' | ');
+  // `a | b >&2 && c`: c runs only when b (whose status the pipeline takes) succeeded
+  return ['sh', '-c', opts.then ? `${pipeline} >&2 && ${quoteArgv(opts.then)} </dev/null` : pipeline];
 }
 
 const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' };

@@ -34,6 +34,22 @@ export interface StreamOptions {
   thisHost?: string;
   /** 'pv': a local stream's processes hand the bytes on among themselves and pv counts them (meter.ts); otherwise they pass through this process */
   meter?: 'pv' | null;
+  /**
+   * an argv to run on the destination after a successful zfs receive, in the
+   * receive's own ssh session (remote.ts `then`); its output is the last
+   * stage's stdout. Only where finishInReceive() says so.
+   */
+  afterReceive?: readonly string[];
+}
+
+/**
+ * Whether the stream can carry the destination's finish (afterReceive): the
+ * receiving side must be remote (an ssh session of its own) and the last
+ * stage, whose stdout runPipeline can capture. That is transport=ssh to a
+ * remote destination; mbuffer starts its receiving side first.
+ */
+export function finishInReceive(pair: Pair, destination: Host): boolean {
+  return pair.transport === 'ssh' && !destination.local;
 }
 
 interface Part {
@@ -90,8 +106,8 @@ export function bufferSettings(pair: Pair): { send: BufferSettings | null; recei
   return { send, receive };
 }
 
-/** the stages of one side; `first` sets the first stage's input and waiting */
-function side(host: Host, parts: readonly Part[], first: Pick<Stage, 'input' | 'after'>, watch: boolean): Stage[] {
+/** the stages of one side; `first` sets the first stage's input and waiting; `then`: see remote.ts */
+function side(host: Host, parts: readonly Part[], first: Pick<Stage, 'input' | 'after'>, watch: boolean, then?: readonly string[]): Stage[] {
   if (host.local) {
     return parts.map((p, i) => ({
       name: `${p.name} on ${host.name}`,
@@ -107,7 +123,7 @@ function side(host: Host, parts: readonly Part[], first: Pick<Stage, 'input' | '
     {
       name: `${parts.map((p) => p.name).join(' | ')} on ${host.name}`,
       host,
-      argv: remotePipelineArgv(parts, { watch }),
+      argv: remotePipelineArgv(parts, then ? { watch, then } : { watch }),
       ...first,
       stop: 'eof',
       monitor: monitors.length ? combineMonitors(markers, ...monitors) : markers,
@@ -122,6 +138,7 @@ export function streamPipeline(pair: Pair, source: Host, destination: Host, send
   const c = pair.transport === 'local' ? null : (opts.compress ?? null);
   const pack: Part[] = c ? [{ name: c, argv: compressArgv(c) }] : [];
   const unpack: Part[] = c ? [{ name: `${c} -d`, argv: decompressArgv(c) }] : [];
+  if (opts.afterReceive && !finishInReceive(pair, destination)) throw new Error('streamPipeline: afterReceive needs transport=ssh to a remote destination');
 
   switch (pair.transport) {
     case 'local': {
@@ -139,7 +156,7 @@ export function streamPipeline(pair: Pair, source: Host, destination: Host, send
       const sendParts = [zsend, ...pack, ...(buffers.send ? [{ name: 'mbuffer', argv: bufferArgv(buffers.send) }] : [])];
       const recvParts = [...(buffers.receive ? [{ name: 'mbuffer', argv: bufferArgv(buffers.receive) }] : []), ...unpack, zrecv];
       const sending = side(source, sendParts, { input: source.local ? 'none' : 'hold' }, true);
-      const receiving = side(destination, recvParts, { input: 'link' }, false);
+      const receiving = side(destination, recvParts, { input: 'link' }, false, opts.afterReceive);
       const stages = [...sending, ...receiving];
       // count the stream where it is the stream: out of a local zfs send, into a local zfs receive, else on the wire
       const countLink = source.local ? 0 : destination.local ? stages.length - 2 : sending.length - 1;

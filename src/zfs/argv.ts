@@ -260,3 +260,15 @@ export function poolVersion(pool: string): string[] {
 export function poolFeatures(pool: string): string[] {
   return ['zpool', 'get', '-H', '-o', 'property,value', 'all', word('pool', pool)];
 }
+
+/**
+ * The guard of a finish batch: prints the snapshot's guid and exits 0 only
+ * when it is `guid` (a zfs failure keeps zfs's status and message), so
+ * nothing after it runs for a snapshot that is not the one sent. The one
+ * builder that is not a bare zfs command: a fixed sh script, the snapshot
+ * and the guid are its arguments.
+ */
+export function verifyGuid(snap: string, guid: string): string[] {
+  if (!/^\d+$/.test(guid)) throw new Error(`verifyGuid: ${JSON.stringify(guid)} is not a guid`);
+  return ['sh', '-c', 'g=$(zfs get -H -p -o value guid "$1") || exit; printf "%s\\n" "$g"; [ "$g" = "$2" ]', 'zettabee-verify', word('snapshot', snap), guid];
+}

@@ -1,6 +1,9 @@
 // What a host's zfs can do, found with as few commands as possible: one
 // round of two commands (usage text, pool properties) and then, in parallel,
-// only the harmless real probes the usage text cannot settle. Nothing here
+// only the harmless real probes the usage text cannot settle. Over ssh a
+// round costs a session per command, so there all of them run at once as
+// one batch in one session, the real probes unconditionally (they are
+// harmless; their answers count only where the usage text asked for them). Nothing here
 // changes data: the probes target a snapshot/file system name that does not
 // exist, and receive reads an empty stdin. Without the pool those probes are
 // skipped and what they would have told reads as 'no'.
@@ -109,6 +112,55 @@ function classify(r: RunResult): ClassifiedZfsError {
   return classifyZfsError(r.stderr, r.exitCode, r.stdout);
 }
 
+/** the harmless real probes, by name; which of them count depends on the usage text */
+function probeArgvs(pool: string, name: string): Record<'hold' | 'holds' | 'recvU' | 'listP', string[]> {
+  return {
+    hold: zargv.hold('zettabee-probe', [`${pool}@${name}`]),
+    holds: zargv.holds([`${pool}@${name}`]),
+    recvU: zargv.recv({ target: `${pool}/${name}`, noMount: true }),
+    listP: zargv.listParsableProbe(pool),
+  };
+}
+
+/** whether the usage text leaves a probe to ask (they all need the pool: without it "does not exist" says nothing) */
+function probeWanted(key: string, has: (cmd: string) => boolean, flag: (cmd: string, f: string) => boolean): boolean {
+  switch (key) {
+    case 'hold':
+      return has('hold');
+    case 'holds':
+      return has('holds');
+    case 'recvU':
+      return has('receive') && !flag('receive', 'u');
+    default:
+      return !flag('list', 'p');
+  }
+}
+
+interface Answers {
+  usage: RunResult;
+  pool: RunResult;
+  /** the real probes that ran; with the usage at hand, only the wanted ones count */
+  probes: Partial<Record<string, RunResult>>;
+  /** a batch folds stderr into stdout: the usage text is in each */
+  folded: boolean;
+}
+
+/** one session for everything: usage, pool and every real probe */
+async function askAtOnce(host: Host, pool: string, name: string): Promise<Answers> {
+  const probes = Object.entries(probeArgvs(pool, name));
+  let results: RunResult[];
+  try {
+    results = await host.batch([zargv.usage(), zargv.poolProps(pool), ...probes.map(([, a]) => a)]);
+  } catch (e) {
+    // the session failed as a whole (ssh): report it as the usage's failure, as one command at a time would
+    if (!(e instanceof CommandError)) throw e;
+    const failed = { stdout: '', stderr: e.stderr, exitCode: e.exitCode ?? 255 };
+    return { usage: failed, pool: failed, probes: {}, folded: false };
+  }
+  const [usage, poolProps, ...rest] = results;
+  return { usage: usage!, pool: poolProps!, probes: Object.fromEntries(probes.map(([k], i) => [k, rest[i]])), folded: true };
+}
+
 function commandLine(u: ZfsUsage, command: string): string {
   return u.commands.get(command)?.lines.join('\n') ?? '';
 }
@@ -118,11 +170,12 @@ export async function probeCapabilities(host: Host, pool: string, opts: ProbeOpt
   const run = (argv: string[]) => execOrMissing(host, argv, opts.timeoutMs);
   const notes: string[] = [];
 
-  const [u, p] = await Promise.all([run(zargv.usage()), run(zargv.poolProps(pool))]);
+  const once = host.local ? undefined : await askAtOnce(host, pool, name);
+  const [u, p] = once ? [once.usage, once.pool] : await Promise.all([run(zargv.usage()), run(zargv.poolProps(pool))]);
 
   let usage: ZfsUsage;
   try {
-    usage = parseZfsUsage(`${u.stdout}\n${u.stderr}`);
+    usage = parseZfsUsage(once?.folded ? u.stdout : `${u.stdout}\n${u.stderr}`);
   } catch {
     const c = classify(u);
     if (c.kind === 'commandNotFound') return noZfsCapabilities([`${host.name}: ${c.message}`]);
@@ -150,19 +203,11 @@ export async function probeCapabilities(host: Host, pool: string, opts: ProbeOpt
   const has = (cmd: string) => usage.commands.has(cmd);
   const flag = (cmd: string, f: string) => usageHasFlag(usage, cmd, f);
 
-  // the real probes the usage text cannot settle, all at once; they need the
-  // pool (without it "does not exist" would say nothing about the feature)
-  const probes: Record<string, Promise<RunResult> | undefined> = !poolExists
-    ? {}
-    : {
-        hold: has('hold') ? run(zargv.hold('zettabee-probe', [`${pool}@${name}`])) : undefined,
-        holds: has('holds') ? run(zargv.holds([`${pool}@${name}`])) : undefined,
-        recvU: has('receive') && !flag('receive', 'u') ? run(zargv.recv({ target: `${pool}/${name}`, noMount: true })) : undefined,
-        listP: !flag('list', 'p') ? run(zargv.listParsableProbe(pool)) : undefined,
-      };
-  const keys = Object.keys(probes);
-  const results = await Promise.all(keys.map((k) => probes[k]));
-  const got = Object.fromEntries(keys.map((k, i) => [k, results[i]])) as Record<string, RunResult | undefined>;
+  // the real probes the usage text cannot settle, all at once (or already
+  // answered in the one batch); they need the pool
+  const wanted = poolExists ? Object.entries(probeArgvs(pool, name)).filter(([k]) => probeWanted(k, has, flag)) : [];
+  const results = await Promise.all(wanted.map(([k, a]) => (once ? once.probes[k] : run(a))));
+  const got = Object.fromEntries(wanted.map(([k], i) => [k, results[i]])) as Record<string, RunResult | undefined>;
 
   // hold on a snapshot that does not exist: "does not exist" means it works
   let holds = false;

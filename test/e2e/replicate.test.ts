@@ -1,7 +1,7 @@
 // initialize and update as a cron user runs them: the real launcher, real
 // zfs-fuse pools, a real sshd on loopback. Data must arrive byte for byte.
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { getBed, type Bed } from '../harness/bed.js';
 import { makeSite, mountpointOf, propOf, snapshotsOf, sshKeys, treeHashes, writeRandom, type Site } from './support.js';
@@ -86,6 +86,66 @@ describe('e2e: initialize and update (real zfs-fuse, real sshd)', function () {
       });
     });
   }
+
+  // the destination's finish (guid check, properties, hold, release, retention)
+  // runs in the receive's own ssh session, and only after the receive succeeded
+  describe('ssh push: the finish in the receive session', () => {
+    const s = () => `${src}/push`;
+    const d = () => `${dst}/backup/push`;
+    const fp = () => fingerprint('localhost', s(), '127.0.0.1', d());
+    /** sessions sshd started while fn ran (LogLevel VERBOSE: one line per session, multiplexed or not) */
+    const sessionsDuring = async (fn: () => Promise<void>): Promise<number> => {
+      const count = () => (readFileSync(bed.ssh.log, 'utf8').match(/Starting session: /g) ?? []).length;
+      const before = count();
+      await fn();
+      await new Promise((r) => setTimeout(r, 200)); // sshd writes its log asynchronously
+      return count() - before;
+    };
+
+    it('an update opens two sessions: the listing and the stream with the finish', async () => {
+      writeRandom(`${await mountpointOf(bed, s())}/sessions.bin`, 1024 * 1024);
+      let r: Awaited<ReturnType<Site['run']>> | undefined;
+      const sessions = await sessionsDuring(async () => {
+        r = await site.run(['update', 'push']);
+      });
+      expect(r, r?.stderr).to.deep.include({ code: 0, stdout: '', stderr: '' });
+      expect(sessions).to.equal(2);
+      // and the finish did its work: lastsnap, the hold on the new base, retention (keep=1: two on the destination)
+      const dstSnaps = await snapshotsOf(bed, d());
+      expect(dstSnaps).to.have.length(2);
+      expect(await propOf(bed, d(), `zettabee:${fp()}:lastsnap`)).to.equal(dstSnaps[1]);
+      expect(await propOf(bed, `${d()}@${dstSnaps[1]}`, 'userrefs')).to.equal('1');
+      expect(await propOf(bed, `${d()}@${dstSnaps[0]}`, 'userrefs')).to.equal('0');
+    });
+
+    it('a receive that fails (destination modified) runs nothing of the destination batch', async () => {
+      const dstBefore = await snapshotsOf(bed, d());
+      const base = dstBefore[dstBefore.length - 1]!;
+      const lastsnap = await propOf(bed, d(), `zettabee:${fp()}:lastsnap`);
+      await bed.run(['zfs', 'set', 'readonly=off', d()]);
+      await bed.run(['zfs', 'umount', d()]);
+      await bed.run(['zfs', 'mount', d()]);
+      writeFileSync(`${await mountpointOf(bed, d())}/intruder.txt`, 'written on the destination\n');
+      writeRandom(`${await mountpointOf(bed, s())}/refused.bin`, 64 * 1024);
+      try {
+        const r = await site.run(['update', 'push']);
+        expect(r.code, r.stderr).to.equal(1);
+        expect(r.stderr).to.contain('was changed after its last snapshot');
+        // retention destroyed nothing, lastsnap and the hold on the base are as they were, readonly was not set
+        expect(await snapshotsOf(bed, d())).to.deep.equal(dstBefore);
+        expect(await propOf(bed, d(), `zettabee:${fp()}:lastsnap`)).to.equal(lastsnap);
+        expect(await propOf(bed, `${d()}@${base}`, 'userrefs')).to.equal('1');
+        expect(await propOf(bed, `${d()}@${dstBefore[0]}`, 'userrefs')).to.equal('0');
+        expect(await propOf(bed, d(), 'readonly')).to.match(/^off/);
+      } finally {
+        await bed.run(['zfs', 'rollback', `${d()}@${base}`]);
+        await bed.run(['zfs', 'set', 'readonly=on', d()]);
+      }
+      const again = await site.run(['update', 'push']);
+      expect(again, again.stderr).to.deep.include({ code: 0, stdout: '', stderr: '' });
+      expect(treeHashes(await mountpointOf(bed, d()))).to.deep.equal(treeHashes(await mountpointOf(bed, s())));
+    });
+  });
 
   // mocha runs a describe's own tests before its nested describes: these come last
   describe('all pairs', () => {
