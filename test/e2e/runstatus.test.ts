@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { getBed, type Bed } from '../harness/bed.js';
-import { freezeSend, sleep, thaw, waitFor } from './procs.js';
+import { freezeSend, ppidOf, processes, sleep, thaw, waitFor } from './procs.js';
 import { makeSite, mountpointOf, writeRandom, type Site } from './support.js';
 
 describe('e2e: runstatus (real zfs-fuse)', function () {
@@ -38,9 +38,18 @@ describe('e2e: runstatus (real zfs-fuse)', function () {
     let exited = false;
     void update.finally(() => (exited = true)).catch(() => {});
     // zfs-fuse's daemon, not the zfs process, writes the stream, so slow the
-    // stream where it passes through zettabee: run it 15 ms, pause it 200 ms
+    // stream where it passes a process of ours: the pv that counts a local
+    // stream (run it 15 ms, pause it 200 ms)
     thaw(await freezeSend(`${src}/data`, update, () => exited));
-    const me = [{ pid: update.pid!, argv: [] }];
+    const descends = (pid: number): boolean => {
+      for (let p = pid, i = 0; p > 1 && i < 10; p = ppidOf(p), i++) if (p === update.pid) return true;
+      return false;
+    };
+    const me = await waitFor('the pv of the update', 30_000, () => {
+      const pv = processes().filter((x) => x.argv[0] === 'pv' && descends(x.pid));
+      return pv.length ? pv : null;
+    }, 5);
+    const [meter] = me;
     let stop = false;
     const throttle = (async () => {
       while (!stop && !exited) {
@@ -48,7 +57,7 @@ describe('e2e: runstatus (real zfs-fuse)', function () {
         await sleep(15);
         if (stop || exited) break;
         try {
-          process.kill(update.pid!, 'SIGSTOP');
+          process.kill(meter!.pid, 'SIGSTOP');
         } catch {
           /* done */
         }
