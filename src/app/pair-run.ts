@@ -109,6 +109,10 @@ export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initi
   const local = new AbortController();
   const signal = deps.signal ? AbortSignal.any([deps.signal, local.signal]) : local.signal;
 
+  // the ssh handshakes run while this machine takes the lock and writes the status file
+  deps.hosts.for(pair.source, pair).open();
+  deps.hosts.for(pair.destination, pair).open();
+
   let lock: PairLock;
   try {
     lock = await PairLock.acquire(settings, pair.fingerprint, {

@@ -22,11 +22,19 @@ function progressLine(pair: Pair, bytes: number, seconds: number): string {
 
 /** run one action over the pairs, `jobs` at a time, sharing ssh connections */
 async function runPairs(io: Io, ctx: Context, args: Args, action: 'initialize' | 'update', pairs: Pair[], jobs: number): Promise<void> {
+  const hosts = new Hosts(ctx.settings);
+  // the first pairs' ssh handshakes run while the engine's modules load
+  for (const p of pairs.slice(0, jobs)) {
+    hosts.for(p.source, p).open();
+    hosts.for(p.destination, p).open();
+  }
   // before anything runs: a --nagios/--icinga that cannot work is a usage error, not a surprise afterwards
-  const reporter = await reporterFor(args, io, ctx.settings, action);
+  const reporter = await reporterFor(args, io, ctx.settings, action).catch(async (e: unknown) => {
+    await hosts.close();
+    throw e;
+  });
   // the engine loads with the first action that replicates (status and check never need it)
   const { initializePair, updatePair } = await import('../app/replicate.js');
-  const hosts = new Hosts(ctx.settings);
   const logs = new PairLogs();
   logs.open(ctx.settings, pairs.map((p) => p.fingerprint), Boolean(args.debug));
   const showProgress = io.progress && pairs.length === 1 ? io.progress : undefined;

@@ -60,6 +60,12 @@ export interface Host {
   batch(argvs: readonly (readonly string[])[], opts?: BatchOptions): Promise<RunResult[]>;
   /** resolves once the host can take commands without a new handshake each (ssh master up) */
   ready(): Promise<void>;
+  /**
+   * start connecting now, without running anything there (no ssh session),
+   * so that the handshake overlaps this machine's own work; a failure shows
+   * in the first command
+   */
+  open(): void;
 }
 
 export interface BatchOptions {
@@ -174,6 +180,8 @@ abstract class BaseHost implements Host {
   }
 
   async ready(): Promise<void> {}
+
+  open(): void {}
 }
 
 const MARK = '@@zettabee-batch:';
@@ -368,6 +376,15 @@ export class SshHost extends BaseHost {
     if (!this.control) return;
     if (!this.warm) this.warm = this.slot(() => super.exec(['true'])).then(noop, noop);
     await this.warm;
+  }
+
+  // `ssh -f -N` authenticates, becomes the master and goes to the background
+  // with its output on /dev/null: the foreground process exits once the
+  // connection is up (or failed), and opens no session on the server.
+  override open(): void {
+    if (!this.control || this.warm) return;
+    const timeoutMs = (this.settings.connectTimeout + 10) * 1000;
+    this.warm = collect('ssh', [...this.sshArgs(), '-f', '-N', this.target.host], { timeoutMs }).then(noop, noop);
   }
 
   override async batch(argvs: readonly (readonly string[])[], opts: BatchOptions = {}): Promise<RunResult[]> {

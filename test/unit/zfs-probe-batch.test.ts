@@ -54,6 +54,8 @@ class RemoteReplay implements Host {
   }
 
   async ready(): Promise<void> {}
+
+  open(): void {}
 }
 
 const replay = (set: FixtureSet, ids: readonly string[]) => new ReplayHost(`replay:${set}`, ids.map((id) => record(set, id)), () => MISSING);
