@@ -29,6 +29,27 @@ export class PvMeter implements StageMonitor {
   settle(): void {}
 }
 
+/**
+ * A local process whose stream bypasses zettabee would go on if zettabee
+ * died (kill -9, the OOM killer): a transfer nobody watches, still running
+ * when the operator runs `unlock` and the next update. Wrapped in this, it
+ * gets a watcher that holds fd 3 (the stage's fd3: 'hold', a pipe zettabee
+ * keeps open) and sends the process SIGTERM when that pipe reaches EOF while
+ * the process still runs; the chain then breaks and zfs receive discards the
+ * incomplete stream. The command is exec'd, so it keeps the shell's pid, and
+ * its signals and exit status are its own. At a normal end the watcher finds
+ * the process gone (its /proc entry no longer names the command) and exits.
+ * Fixed text; the command arrives as "$@".
+ */
+export const DIE_WITH_US =
+  '{ while read -r _ <&3; do :; done; [ "$(cat /proc/$$/comm 2>/dev/null)" = "${1##*/}" ] && kill -TERM $$; } </dev/null >/dev/null 2>&1 & ' +
+  'exec 3<&-; exec "$@"';
+
+/** argv running `argv` under DIE_WITH_US (its stage needs fd3: 'hold') */
+export function dieWithUs(argv: readonly string[]): string[] {
+  return ['sh', '-c', DIE_WITH_US, 'zettabee-meter', ...argv];
+}
+
 /** true when an executable `tool` is on PATH (no process started) */
 export function onPath(tool: string, path: string = process.env.PATH ?? ''): boolean {
   for (const dir of path.split(delimiter)) {

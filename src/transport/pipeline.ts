@@ -42,6 +42,13 @@ export interface Stage {
   monitor?: StageMonitor;
   /** spawn only once stage `stage` (earlier, another chain) reported ready; only for a stage that starts a chain */
   after?: { stage: number; timeoutMs: number; what: string };
+  /**
+   * 'hold': the process gets a pipe on fd 3 that this process keeps open and
+   * never writes, closed once the stage has ended. A wrapper that watches it
+   * (meter.ts dieWithUs) ends the process if this one dies first: a chain
+   * whose bytes bypass us must not go on without us.
+   */
+  fd3?: 'hold';
 }
 
 /** what a monitor learned from one line of stderr */
@@ -203,6 +210,8 @@ interface Live {
   stdin: Writable | null;
   stdout?: Readable;
   stderrStream?: Readable;
+  /** fd 3 of a stage with fd3: 'hold' */
+  held?: { destroy(): void };
   stderr: Ring;
   outcome: StageOutcome;
   done: boolean;
@@ -382,6 +391,8 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
   const finish = (l: Live, exitCode: number | null, signal: string | null, spawnError?: string): void => {
     if (l.done) return;
     l.done = true;
+    // the stage is gone: its watcher may go too
+    l.held?.destroy();
     l.seq = seq++;
     if (spawnError !== undefined) l.outcome.spawnError = spawnError;
     else {
@@ -444,10 +455,9 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
     const input = inputOf(stages, i);
     // 'pass': the previous stage's stdout (a socket of ours) becomes this one's stdin
     const passed = input === 'pass' ? lives[i - 1]!.stdout! : undefined;
+    const stdin = input === 'pass' ? (passed ?? 'ignore') : input === 'none' ? 'ignore' : 'pipe';
     const child = execa(file!, args, {
-      stdin: input === 'pass' ? (passed ?? 'ignore') : input === 'none' ? 'ignore' : 'pipe',
-      stdout: 'pipe',
-      stderr: 'pipe',
+      stdio: l.stage.fd3 === 'hold' ? [stdin, 'pipe', 'pipe', 'pipe'] : [stdin, 'pipe', 'pipe'],
       // we consume every stream ourselves; execa must not buffer a stream of terabytes
       buffer: false,
       env: { LC_ALL: 'C' },
@@ -465,6 +475,11 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
     l.stdin = child.stdin;
     l.stdout = child.stdout;
     l.stderrStream = child.stderr;
+    if (l.stage.fd3 === 'hold') {
+      const held = child.stdio[3] as Readable | undefined;
+      held?.on('error', () => {});
+      if (held) l.held = held;
+    }
     l.outcome.pid = child.pid;
     if (l.stage.monitor) l.decoder = new StringDecoder('utf8');
     child.stderr.on('data', (c: Buffer) => onStderr(l, c));

@@ -19,7 +19,7 @@ import type { Host } from '../exec/host.js';
 import { compressArgv, decompressArgv, type Compressor } from './compress.js';
 import { bufferArgv, combineMonitors, connectArgv, listenArgv, MbufferMonitor, type BufferSettings } from './mbuffer.js';
 import type { PipelineSpec, Stage, StageMonitor } from './pipeline.js';
-import { PvMeter, pvArgv } from './meter.js';
+import { dieWithUs, PvMeter, pvArgv } from './meter.js';
 import { ExitMarkers, remotePipelineArgv } from './remote.js';
 
 /** how long the sending side waits for the receiving mbuffer to listen */
@@ -56,6 +56,8 @@ interface Part {
   name: string;
   argv: string[];
   monitor?: StageMonitor;
+  /** on this machine: ends when zettabee dies (meter.ts dieWithUs), for a process whose stream bypasses zettabee */
+  dieWithUs?: boolean;
 }
 
 const LOOPBACK = /^(?:127(?:\.\d{1,3}){3}|localhost)$/i;
@@ -112,7 +114,8 @@ function side(host: Host, parts: readonly Part[], first: Pick<Stage, 'input' | '
     return parts.map((p, i) => ({
       name: `${p.name} on ${host.name}`,
       host,
-      argv: p.argv,
+      argv: p.dieWithUs ? dieWithUs(p.argv) : p.argv,
+      ...(p.dieWithUs ? { fd3: 'hold' as const } : {}),
       ...(i === 0 ? first : { input: 'link' as const }),
       ...(p.monitor ? { monitor: p.monitor } : {}),
     }));
@@ -144,7 +147,8 @@ export function streamPipeline(pair: Pair, source: Host, destination: Host, send
     case 'local': {
       const mid: Part[] = buffers.send ? [{ name: 'mbuffer', argv: bufferArgv(buffers.send) }] : [];
       if (opts.meter === 'pv') {
-        const parts = [zsend, { name: 'pv', argv: pvArgv(), monitor: new PvMeter() }, ...mid, zrecv];
+        // pv is the process whose death breaks the chain (zfs-fuse's daemon, not zfs send, writes the stream)
+        const parts = [zsend, { name: 'pv', argv: pvArgv(), monitor: new PvMeter(), dieWithUs: true }, ...mid, zrecv];
         const stages = side(source, parts, { input: 'none' }, false).map((s, i) => (i === 0 ? s : { ...s, input: 'pass' as const }));
         return { stages };
       }
@@ -166,15 +170,18 @@ export function streamPipeline(pair: Pair, source: Host, destination: Host, send
       const port = pair.options.port;
       if (port === undefined) throw new ActionError('transport=mbuffer needs port=<TCP port>');
       const { accept, connect } = mbufferAddresses(pair, opts.thisHost);
+      // a local mbuffer ends when zettabee dies: the stream bypasses us (see below)
       const listen: Part = {
         name: 'mbuffer',
         argv: listenArgv(buffers.receive!, accept, port),
         monitor: new MbufferMonitor({ role: 'listen', host: destination.name, port, accept }),
+        dieWithUs: destination.local,
       };
       const dial: Part = {
         name: 'mbuffer',
         argv: connectArgv(buffers.send!, connect, port),
         monitor: new MbufferMonitor({ role: 'connect', host: source.name, port }),
+        dieWithUs: source.local,
       };
       const receiving = side(destination, [listen, ...unpack, zrecv], { input: destination.local ? 'none' : 'hold' }, true);
       const after = { stage: 0, timeoutMs: LISTEN_TIMEOUT_MS, what: `mbuffer listening on port ${port} on ${destination.name}` };

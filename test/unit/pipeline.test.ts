@@ -13,6 +13,10 @@ import {
   type Stage,
 } from '../../src/transport/pipeline.js';
 import { onPath, PvMeter, pvArgv } from '../../src/transport/meter.js';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ppidOf, processes, sleep } from '../e2e/procs.js';
 
 const host = new LocalHost();
 const stage = (name: string, ...argv: string[]): Stage => ({ name, host, argv });
@@ -247,6 +251,39 @@ describe('stream pipeline', () => {
       expect(e.result.bytes).to.equal(1);
       expectAllGone(e.result);
     });
+
+    for (const [mode, dies] of [['watched', true], ['unwatched', false]] as const) {
+      it(`zettabee killed with SIGKILL mid-stream: ${dies ? 'pv under dieWithUs ends, and with it the chain' : 'without dieWithUs the chain would go on (why it exists)'}`, async function () {
+        const fixture = fileURLToPath(new URL('../fixtures/die-with-us.js', import.meta.url));
+        const zb = spawn(process.execPath, [fixture, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+        try {
+          // the stream is moving (pv reported bytes): find the chain, then kill zettabee
+          await new Promise<void>((resolve, reject) => {
+            zb.stdout.on('data', (d: Buffer) => (/[1-9]/.test(String(d)) ? resolve() : undefined));
+            zb.once('exit', () => reject(new Error('the stand-in ended early')));
+          });
+          const chain = processes().filter((x) => ppidOf(x.pid) === zb.pid);
+          expect(chain.map((x) => (x.argv[0] === 'cat' ? 'consumer' : x.argv[0] === 'pv' ? 'pv' : x.argv[0] === 'yes' ? 'producer' : x.argv.join(' '))).sort()).to.deep.equal(['consumer', 'producer', 'pv']);
+          zb.kill('SIGKILL');
+          // a killed process stays a zombie until its new parent reaps it: only running ones count
+          const running = (pid: number): boolean => {
+            try {
+              return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+            } catch {
+              return false;
+            }
+          };
+          const deadline = performance.now() + (dies ? 5000 : 1500);
+          while (performance.now() < deadline && (!dies || chain.some((x) => running(x.pid)))) await sleep(50);
+          const left = chain.filter((x) => running(x.pid));
+          if (dies) expect(left, JSON.stringify(left)).to.deep.equal([]);
+          else expect(left.length).to.equal(3);
+          for (const x of left) process.kill(x.pid, 'SIGKILL');
+        } finally {
+          zb.kill('SIGKILL');
+        }
+      });
+    }
 
     it('a pass link cannot start a pipeline', async () => {
       let err: unknown;

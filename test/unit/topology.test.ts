@@ -12,6 +12,7 @@ import { LocalHost, SshHost, type Host } from '../../src/exec/host.js';
 import { quoteArgv } from '../../src/exec/quote.js';
 import { compressArgv, decompressArgv, toolProbeArgv } from '../../src/transport/compress.js';
 import { bufferArgv, connectArgv, listenArgv, MbufferMonitor, statusBytes, summaryBytes } from '../../src/transport/mbuffer.js';
+import { DIE_WITH_US } from '../../src/transport/meter.js';
 import { PipelineError, runPipeline, type Stage, type StageMonitor } from '../../src/transport/pipeline.js';
 import { ExitMarkers, remotePipelineArgv, WRAPPER } from '../../src/transport/remote.js';
 import { bufferSettings, mbufferAddresses, streamPipeline, LISTEN_TIMEOUT_MS } from '../../src/transport/topology.js';
@@ -143,7 +144,13 @@ describe('transport topology', () => {
         const [s, d] = hostsOf(p);
         const spec = streamPipeline(p, s, d, SEND, RECV, { compress: p.options.compress && p.options.compress !== 'none' ? p.options.compress : null, thisHost: 'me', meter: row.meter ?? null });
         const pv = spec.stages.find((x) => x.name.startsWith('pv '));
-        if (pv) expect(pv.argv).to.deep.equal(['pv', '-f', '-n', '-b', '-i', '1']);
+        if (pv) expect(pv.argv).to.deep.equal(['sh', '-c', DIE_WITH_US, 'zettabee-meter', 'pv', '-f', '-n', '-b', '-i', '1']);
+        if (pv) expect(pv.fd3).to.equal('hold');
+        // a local mbuffer of the mbuffer transport dies with us too; nothing else needs to
+        for (const st of spec.stages) {
+          const watched = st.host.local && (st === pv || (p.transport === 'mbuffer' && st.name.startsWith('mbuffer ')));
+          expect(st.fd3, st.name).to.equal(watched ? 'hold' : undefined);
+        }
         if (pv) expect(pv.monitor?.meters).to.equal(true);
         expect(spec.stages.map((x) => x.name)).to.deep.equal(row.names);
         expect(spec.stages.map((x) => x.input)).to.deep.equal(row.inputs);
