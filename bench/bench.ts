@@ -695,7 +695,10 @@ async function manySnapshots(): Promise<void> {
   // an update that skips the listings must still carry users' snapshots taken
   // since the last one, hence `send -I`: what does -I cost here when there is
   // nothing in between (two adjacent snapshots among the 5,000)?
-  const adjacent = (flag: string) => () => timed(['sh', '-c', `zfs send ${flag} ${many}@u04999 ${many}@u05000 > /dev/null`]);
+  // (the snapshots were taken 4 at a time: adjacent by createtxg, not by name)
+  const users = (await zfs('list', '-H', '-o', 'name', '-t', 'snapshot', '-s', 'createtxg', '-d', '1', many)).split('\n').filter((n) => n.includes('@u'));
+  const [older, newer] = users.slice(-2);
+  const adjacent = (flag: string) => () => timed(['sh', '-c', `zfs send ${flag} ${older} ${newer} > /dev/null`]);
   const [sendI, sendi] = await sideBySide(RUNS, [adjacent('-I'), adjacent('-i')], false);
   report({
     n: 7,

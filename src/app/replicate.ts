@@ -211,6 +211,10 @@ async function transfer(run: PairRun, send: string[], receive: string[], finishi
 
 /** take the pair snapshot on the source and read back its guid, createtxg and creation */
 async function takeSnapshot(run: PairRun, existing: readonly SnapshotInfo[]): Promise<SnapshotEntry> {
+  // the stream runner is loaded before the snapshot is taken, so that the
+  // stream starts right after it (and a local run does not load modules
+  // between the two)
+  await streamRunner().catch(() => {});
   const { pair, src } = run;
   const ds = pair.source.dataset;
   const name = newSnapshotName(pair.fingerprint, run.now(), new Set(existing.map((s) => s.snapshot)));
