@@ -256,31 +256,33 @@ describe('stream pipeline', () => {
       it(`zettabee killed with SIGKILL mid-stream: ${dies ? 'pv under dieWithUs ends, and with it the chain' : 'without dieWithUs the chain would go on (why it exists)'}`, async function () {
         const fixture = fileURLToPath(new URL('../fixtures/die-with-us.js', import.meta.url));
         const zb = spawn(process.execPath, [fixture, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+        // a killed process stays a zombie until its new parent reaps it: only running ones count
+        const running = (pid: number): boolean => {
+          try {
+            return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+          } catch {
+            return false;
+          }
+        };
+        let chain: Array<{ pid: number; argv: string[] }> = [];
         try {
           // the stream is moving (pv reported bytes): find the chain, then kill zettabee
           await new Promise<void>((resolve, reject) => {
             zb.stdout.on('data', (d: Buffer) => (/[1-9]/.test(String(d)) ? resolve() : undefined));
             zb.once('exit', () => reject(new Error('the stand-in ended early')));
           });
-          const chain = processes().filter((x) => ppidOf(x.pid) === zb.pid);
+          chain = processes().filter((x) => ppidOf(x.pid) === zb.pid);
           expect(chain.map((x) => (x.argv[0] === 'cat' ? 'consumer' : x.argv[0] === 'pv' ? 'pv' : x.argv[0] === 'yes' ? 'producer' : x.argv.join(' '))).sort()).to.deep.equal(['consumer', 'producer', 'pv']);
           zb.kill('SIGKILL');
-          // a killed process stays a zombie until its new parent reaps it: only running ones count
-          const running = (pid: number): boolean => {
-            try {
-              return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-            } catch {
-              return false;
-            }
-          };
           const deadline = performance.now() + (dies ? 5000 : 1500);
           while (performance.now() < deadline && (!dies || chain.some((x) => running(x.pid)))) await sleep(50);
           const left = chain.filter((x) => running(x.pid));
           if (dies) expect(left, JSON.stringify(left)).to.deep.equal([]);
           else expect(left.length).to.equal(3);
-          for (const x of left) process.kill(x.pid, 'SIGKILL');
         } finally {
           zb.kill('SIGKILL');
+          // whatever the outcome, nothing of the chain is left behind
+          for (const x of chain) if (running(x.pid)) process.kill(x.pid, 'SIGKILL');
         }
       });
     }
