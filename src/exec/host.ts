@@ -372,9 +372,9 @@ export class SshHost extends BaseHost {
     return this.slot(() => super.exec(argv, opts));
   }
 
+  // one way to bring the master up, whoever asks first: no session for it
   override async ready(): Promise<void> {
-    if (!this.control) return;
-    if (!this.warm) this.warm = this.slot(() => super.exec(['true'])).then(noop, noop);
+    this.open();
     await this.warm;
   }
 
