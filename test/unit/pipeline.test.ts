@@ -287,6 +287,37 @@ describe('stream pipeline', () => {
       });
     }
 
+    it('zettabee exits mid-stream (process.exit): the processes it started get SIGTERM and the chain ends', async function () {
+      const fixture = fileURLToPath(new URL('../fixtures/die-with-us.js', import.meta.url));
+      const zb = spawn(process.execPath, [fixture, 'exits'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const running = (pid: number): boolean => {
+        try {
+          return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+        } catch {
+          return false;
+        }
+      };
+      let chain: Array<{ pid: number; argv: string[] }> = [];
+      try {
+        await new Promise<void>((resolve, reject) => {
+          zb.stdout.on('data', (d: Buffer) => (/[1-9]/.test(String(d)) ? resolve() : undefined));
+          zb.once('exit', () => reject(new Error('the stand-in ended early')));
+        });
+        chain = processes().filter((x) => ppidOf(x.pid) === zb.pid);
+        expect(chain.length).to.equal(3);
+        const exited = new Promise<number | null>((r) => zb.once('exit', (code) => r(code)));
+        zb.stdin.write('exit\n');
+        expect(await exited).to.equal(3);
+        const deadline = performance.now() + 5000;
+        while (performance.now() < deadline && chain.some((x) => running(x.pid))) await sleep(50);
+        const left = chain.filter((x) => running(x.pid));
+        expect(left, JSON.stringify(left)).to.deep.equal([]);
+      } finally {
+        zb.kill('SIGKILL');
+        for (const x of chain) if (running(x.pid)) process.kill(x.pid, 'SIGKILL');
+      }
+    });
+
     it('a pass link cannot start a pipeline', async () => {
       let err: unknown;
       await runPipeline({ stages: [pv(), stage('cat', 'cat')] }).catch((e: unknown) => (err = e));
