@@ -6,6 +6,9 @@
 // log4js is loaded when a log is opened, not with this module: status,
 // check and --version never write a pair log and save its ~13 ms of module
 // loading. It is CommonJS, so require() loads it synchronously right there.
+// In the bundle that bin/zettabee runs, `require` is the bundle's own (its
+// banner defines it), and esbuild packs log4js in behind it, still loaded
+// only on first use; the plain tsc output has no `require` and asks Node's.
 import { createRequire } from 'node:module';
 import type log4jsModule from 'log4js';
 import type { Settings } from '../config/settings.js';
@@ -24,7 +27,7 @@ type Log4js = typeof log4jsModule;
 
 let loaded: Log4js | undefined;
 function log4js(): Log4js {
-  return (loaded ??= createRequire(import.meta.url)('log4js') as Log4js);
+  return (loaded ??= (typeof require === 'function' ? require('log4js') : createRequire(import.meta.url)('log4js')) as Log4js);
 }
 
 export class PairLogs {
