@@ -13,7 +13,8 @@ import {
   type Stage,
 } from '../../src/transport/pipeline.js';
 import { onPath, PvMeter, pvArgv } from '../../src/transport/meter.js';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ppidOf, processes, sleep } from '../e2e/procs.js';
@@ -252,70 +253,62 @@ describe('stream pipeline', () => {
       expectAllGone(e.result);
     });
 
-    for (const [mode, dies] of [['watched', true], ['unwatched', false]] as const) {
-      it(`zettabee killed with SIGKILL mid-stream: ${dies ? 'pv under dieWithUs ends, and with it the chain' : 'without dieWithUs the chain would go on (why it exists)'}`, async function () {
-        const fixture = fileURLToPath(new URL('../fixtures/die-with-us.js', import.meta.url));
-        const zb = spawn(process.execPath, [fixture, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-        // a killed process stays a zombie until its new parent reaps it: only running ones count
-        const running = (pid: number): boolean => {
-          try {
-            return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-          } catch {
-            return false;
-          }
-        };
-        let chain: Array<{ pid: number; argv: string[] }> = [];
-        try {
-          // the stream is moving (pv reported bytes): find the chain, then kill zettabee
-          await new Promise<void>((resolve, reject) => {
-            zb.stdout.on('data', (d: Buffer) => (/[1-9]/.test(String(d)) ? resolve() : undefined));
-            zb.once('exit', () => reject(new Error('the stand-in ended early')));
-          });
-          chain = processes().filter((x) => ppidOf(x.pid) === zb.pid);
-          expect(chain.map((x) => (x.argv[0] === 'cat' ? 'consumer' : x.argv[0] === 'pv' ? 'pv' : x.argv[0] === 'yes' ? 'producer' : x.argv.join(' '))).sort()).to.deep.equal(['consumer', 'producer', 'pv']);
-          zb.kill('SIGKILL');
-          const deadline = performance.now() + (dies ? 5000 : 1500);
-          while (performance.now() < deadline && (!dies || chain.some((x) => running(x.pid)))) await sleep(50);
-          const left = chain.filter((x) => running(x.pid));
-          if (dies) expect(left, JSON.stringify(left)).to.deep.equal([]);
-          else expect(left.length).to.equal(3);
-        } finally {
-          zb.kill('SIGKILL');
-          // whatever the outcome, nothing of the chain is left behind
-          for (const x of chain) if (running(x.pid)) process.kill(x.pid, 'SIGKILL');
-        }
-      });
-    }
-
-    it('zettabee exits mid-stream (process.exit): the processes it started get SIGTERM and the chain ends', async function () {
+    // a killed process stays a zombie until its new parent reaps it: only running ones count
+    const running = (pid: number): boolean => {
+      try {
+        return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    type Chain = Array<{ pid: number; argv: string[] }>;
+    /**
+     * runs test/fixtures/die-with-us in `mode` until its stream moves, then
+     * `act` with the stand-in and its chain; whatever the outcome, the
+     * stand-in and what is left of its chain are killed afterwards
+     */
+    const withStandIn = async (mode: string, act: (zb: ChildProcessByStdio<Writable, Readable, null>, chain: Chain) => Promise<void>): Promise<void> => {
       const fixture = fileURLToPath(new URL('../fixtures/die-with-us.js', import.meta.url));
-      const zb = spawn(process.execPath, [fixture, 'exits'], { stdio: ['pipe', 'pipe', 'inherit'] });
-      const running = (pid: number): boolean => {
-        try {
-          return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-        } catch {
-          return false;
-        }
-      };
-      let chain: Array<{ pid: number; argv: string[] }> = [];
+      const zb = spawn(process.execPath, [fixture, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
+      let chain: Chain = [];
       try {
         await new Promise<void>((resolve, reject) => {
           zb.stdout.on('data', (d: Buffer) => (/[1-9]/.test(String(d)) ? resolve() : undefined));
           zb.once('exit', () => reject(new Error('the stand-in ended early')));
         });
         chain = processes().filter((x) => ppidOf(x.pid) === zb.pid);
-        expect(chain.length).to.equal(3);
-        const exited = new Promise<number | null>((r) => zb.once('exit', (code) => r(code)));
-        zb.stdin.write('exit\n');
-        expect(await exited).to.equal(3);
-        const deadline = performance.now() + 5000;
-        while (performance.now() < deadline && chain.some((x) => running(x.pid))) await sleep(50);
-        const left = chain.filter((x) => running(x.pid));
-        expect(left, JSON.stringify(left)).to.deep.equal([]);
+        expect(chain.map((x) => (x.argv[0] === 'cat' ? 'consumer' : x.argv[0] === 'pv' ? 'pv' : x.argv[0] === 'yes' ? 'producer' : x.argv.join(' '))).sort()).to.deep.equal(['consumer', 'producer', 'pv']);
+        await act(zb, chain);
       } finally {
         zb.kill('SIGKILL');
         for (const x of chain) if (running(x.pid)) process.kill(x.pid, 'SIGKILL');
       }
+    };
+    const survivors = async (chain: Chain, waitMs: number, untilGone: boolean): Promise<Chain> => {
+      const deadline = performance.now() + waitMs;
+      while (performance.now() < deadline && (!untilGone || chain.some((x) => running(x.pid)))) await sleep(50);
+      return chain.filter((x) => running(x.pid));
+    };
+
+    for (const [mode, dies] of [['watched', true], ['unwatched', false]] as const) {
+      it(`zettabee killed with SIGKILL mid-stream: ${dies ? 'pv under dieWithUs ends, and with it the chain' : 'without dieWithUs the chain would go on (why it exists)'}`, async function () {
+        await withStandIn(mode, async (zb, chain) => {
+          zb.kill('SIGKILL');
+          const left = await survivors(chain, dies ? 5000 : 1500, dies);
+          if (dies) expect(left, JSON.stringify(left)).to.deep.equal([]);
+          else expect(left.length).to.equal(3);
+        });
+      });
+    }
+
+    it('zettabee exits mid-stream (process.exit): the processes it started get SIGTERM and the chain ends', async function () {
+      await withStandIn('exits', async (zb, chain) => {
+        const exited = new Promise<number | null>((r) => zb.once('exit', (code) => r(code)));
+        zb.stdin.write('exit\n');
+        expect(await exited).to.equal(3);
+        const left = await survivors(chain, 5000, true);
+        expect(left, JSON.stringify(left)).to.deep.equal([]);
+      });
     });
 
     it('a pass link cannot start a pipeline', async () => {
