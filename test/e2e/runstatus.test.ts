@@ -39,7 +39,8 @@ describe('e2e: runstatus (real zfs-fuse)', function () {
     void update.finally(() => (exited = true)).catch(() => {});
     // zfs-fuse's daemon, not the zfs process, writes the stream, so slow the
     // stream where it passes a process of ours: the pv that counts a local
-    // stream (run it 15 ms, pause it 200 ms)
+    // stream (run it 5 ms, pause it 200 ms: some 25 MB/s here, so the 96 MiB
+    // take seconds and pv, which reports once a second, reports several times)
     thaw(await freezeSend(`${src}/data`, update, () => exited));
     const descends = (pid: number): boolean => {
       for (let p = pid, i = 0; p > 1 && i < 10; p = ppidOf(p), i++) if (p === update.pid) return true;
@@ -54,7 +55,7 @@ describe('e2e: runstatus (real zfs-fuse)', function () {
     const throttle = (async () => {
       while (!stop && !exited) {
         thaw(me);
-        await sleep(15);
+        await sleep(5);
         if (stop || exited) break;
         try {
           process.kill(meter!.pid, 'SIGSTOP');
