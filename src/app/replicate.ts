@@ -15,6 +15,7 @@ import type { SnapshotRef } from '../state/status.js';
 import { DEFAULT_STALL } from '../config/keys.js';
 import { toolProbeArgv, type Compressor } from '../transport/compress.js';
 import { onPath } from '../transport/meter.js';
+import { describeStages, PipelineError, runPipeline } from '../transport/pipeline.js';
 import { finishInReceive, streamPipeline } from '../transport/topology.js';
 import * as zargv from '../zfs/argv.js';
 import { classifyZfsError, type ClassifiedZfsError } from '../zfs/classify.js';
@@ -120,16 +121,6 @@ async function compressorFor(run: PairRun, send: readonly string[]): Promise<Com
   return want;
 }
 
-// The stream runner brings execa along (~45 ms of module loading). Asked for
-// when this module loads, it loads while a run waits for ssh, zfs and the
-// listings instead of before the run starts; transfer() awaits it.
-let runnerModule: Promise<typeof import('../transport/pipeline.js')> | undefined;
-function streamRunner(): Promise<typeof import('../transport/pipeline.js')> {
-  return (runnerModule ??= import('../transport/pipeline.js'));
-}
-// a failed load is reported by the transfer that needs it
-streamRunner().catch(() => {});
-
 /** what a transfer moved, and the destination's finish batch when it ran in the receive's session */
 interface Transferred {
   bytes: number;
@@ -148,7 +139,7 @@ const MAX_IN_SESSION = 100;
  * receive's own ssh session, only once the receive succeeded.
  */
 async function transfer(run: PairRun, send: string[], receive: string[], finishing?: FinishInput): Promise<Transferred> {
-  const [{ describeStages, PipelineError, runPipeline }] = await Promise.all([streamRunner(), run.src.ready(), run.dst.ready()]);
+  await Promise.all([run.src.ready(), run.dst.ready()]);
   const compress = await compressorFor(run, send);
   const after = finishing && finishInReceive(run.pair, run.dst) ? destinationFinish(run, finishing) : undefined;
   const inSession = after !== undefined && after.length <= MAX_IN_SESSION ? after : undefined;
@@ -211,10 +202,6 @@ async function transfer(run: PairRun, send: string[], receive: string[], finishi
 
 /** take the pair snapshot on the source and read back its guid, createtxg and creation */
 async function takeSnapshot(run: PairRun, existing: readonly SnapshotInfo[]): Promise<SnapshotEntry> {
-  // the stream runner is loaded before the snapshot is taken, so that the
-  // stream starts right after it (and a local run does not load modules
-  // between the two)
-  await streamRunner().catch(() => {});
   const { pair, src } = run;
   const ds = pair.source.dataset;
   const name = newSnapshotName(pair.fingerprint, run.now(), new Set(existing.map((s) => s.snapshot)));

@@ -1,10 +1,8 @@
 // A Host runs argv arrays, locally or over ssh. Nothing here ever builds a
 // shell string except through quoteArgv, and only for the ssh remote command.
 //
-// The short commands run through node:child_process, not execa: loading
-// execa costs ~45 ms of every start-up, and status, check or --version
-// never start a process. Streams (runPipeline) still use execa, loaded only
-// when a transfer needs it.
+// Commands run through node:child_process, not execa (so do the streams,
+// in runPipeline): loading execa costs ~45 ms of every start-up.
 import { spawn } from 'node:child_process';
 import { lstatSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
