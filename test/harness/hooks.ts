@@ -1,14 +1,25 @@
 /**
  * Mocha root hook plugin (loaded with --require / .mocharc.json "require"):
- * tears the shared e2e test bed down after the whole run, and also on
- * SIGINT/SIGTERM so an interrupted run leaves no pools or daemons behind.
+ * starts the OpenZFS guests early when the run includes OpenZFS tests (an
+ * image build takes minutes and overlaps the zfs-fuse tests), and tears the
+ * shared test beds down after the whole run, also on SIGINT/SIGTERM so an
+ * interrupted run leaves no pools, daemons or guests behind.
  */
 import { teardownBed } from './bed.js';
+import { teardownGuests, warmGuests } from './openzfs/bed.js';
+
+function files(suite: Mocha.Suite | undefined): string[] {
+  if (!suite) return [];
+  return [...(suite.file ? [suite.file] : []), ...suite.suites.flatMap((s) => files(s))];
+}
 
 export const mochaHooks = {
+  beforeAll(this: Mocha.Context): void {
+    if (files(this.test?.parent).some((f) => f.includes('/openzfs/'))) warmGuests();
+  },
   async afterAll(this: Mocha.Context): Promise<void> {
     this.timeout(120_000);
-    await teardownBed();
+    await Promise.all([teardownBed(), teardownGuests()]);
   },
 };
 
@@ -23,7 +34,7 @@ function onSignal(signal: NodeJS.Signals): void {
   process.stderr.write(`\n[zettabee test bed] ${signal}: tearing down the test bed...\n`);
   const force = setTimeout(() => process.exit(code), 60_000);
   force.unref();
-  teardownBed().finally(() => process.exit(code));
+  Promise.all([teardownBed(), teardownGuests()]).finally(() => process.exit(code));
 }
 
 // install once even if this module is required twice
