@@ -19,8 +19,10 @@ import { describeStages, PipelineError, runPipeline } from '../transport/pipelin
 import { finishInReceive, streamPipeline } from '../transport/topology.js';
 import * as zargv from '../zfs/argv.js';
 import { classifyZfsError, type ClassifiedZfsError } from '../zfs/classify.js';
-import { exists, getProps, listSnapshots, listWithProps, must, userProp, ZfsFailure } from '../zfs/ops.js';
-import { parseSnapshotList, type SnapshotEntry } from '../zfs/parse.js';
+import { exists, getProps, getTreeProps, listAndProps, listSnapshots, must, userProp, ZfsFailure } from '../zfs/ops.js';
+import { decideEncryption, type DestinationEncryption, type SourceEncryption } from '../domain/encryption.js';
+import { describeDiff, parseDiff, parseResumeTarget, parseSnapshotList, type PropValue, type SnapshotEntry } from '../zfs/parse.js';
+import { isPairSnapshot } from '../domain/snapshot-name.js';
 import type { Capabilities } from '../zfs/probe.js';
 import { capabilities, type BothCapabilities } from './capabilities.js';
 import { PairError, runPairAction, type EngineDeps, type Outcome, type PairRun } from './pair-run.js';
@@ -80,7 +82,9 @@ function ref(s: SnapshotInfo): SnapshotRef {
   return { name: s.snapshot, guid: s.guid, creation: s.creation };
 }
 
-function sendFlags(caps: BothCapabilities) {
+function sendFlags(caps: BothCapabilities, raw: boolean) {
+  // a raw stream carries the blocks as they are on disk (-w implies -L -e -c)
+  if (raw) return { raw: true };
   // modern stream features only when both ends speak them (the receiving
   // zfs of the same generation is the best probe we have without a test send)
   return {
@@ -88,6 +92,74 @@ function sendFlags(caps: BothCapabilities) {
     embedded: caps.source.sendEmbedded && caps.destination.sendEmbedded,
     compressed: caps.source.sendCompressed && caps.destination.sendCompressed,
   };
+}
+
+/** the destination's zfs and pool can take a raw (encrypted) stream, or why not */
+function rawReceiver(c: Capabilities): { can: boolean; lacks?: string } {
+  if (!c.sendRaw) return { can: false, lacks: 'its zfs has no raw send and receive (zfs-fuse, or OpenZFS older than 0.8)' };
+  if (!c.featureFlags.includes('encryption')) return { can: false, lacks: 'its pool does not have feature@encryption enabled (zpool upgrade)' };
+  return { can: true };
+}
+
+/** what the source is asked about encryption, where zfs knows encryption (OpenZFS) */
+function sourceEncryptionProps(caps: BothCapabilities): string[] {
+  return caps.source.sendRaw ? ['encryption', 'keystatus'] : [];
+}
+
+/** what the destination is asked about how it received encrypted data */
+function destinationEncryptionProps(caps: BothCapabilities): string[] {
+  return caps.destination.sendRaw ? ['encryption', 'encryptionroot'] : [];
+}
+
+type Tree = Map<string, Map<string, PropValue>>;
+
+/**
+ * Whether this run sends raw, from the source's answer which of the pair's
+ * datasets are encrypted and (update) the destination's how it received
+ * them; decideEncryption() says send or refuse. Asked every run, never
+ * cached: a newly encrypted child must never be sent decrypted by accident.
+ */
+function encryptionFor(run: PairRun, caps: BothCapabilities, src: Tree | null, dst: Tree | null | 'initialize'): boolean {
+  const { pair } = run;
+  const source: SourceEncryption = { encrypted: [], keyUnloaded: [] };
+  for (const [name, p] of src ?? []) {
+    const e = p.get('encryption')?.value ?? 'off';
+    if (e === 'off' || e === '-') continue;
+    source.encrypted.push(name);
+    if (p.get('keystatus')?.value !== 'available') source.keyUnloaded.push(name);
+  }
+  if (source.encrypted.length === 0) return false;
+  const receiver = rawReceiver(caps.destination);
+  const destination =
+    dst === 'initialize'
+      ? undefined
+      : new Map([...(dst ?? [])].map(([n, p]): [string, DestinationEncryption] => [n, { encryption: p.get('encryption')?.value ?? 'off', encryptionRoot: p.get('encryptionroot')?.value ?? '-' }]));
+  const d = decideEncryption({
+    source,
+    sourceDataset: pair.source.dataset,
+    destinationDataset: pair.destination.dataset,
+    raw: pair.options.raw ?? true,
+    destinationCanRaw: receiver.can,
+    ...(receiver.lacks ? { destinationLacks: receiver.lacks } : {}),
+    ...(destination ? { destination } : {}),
+  });
+  if (d.kind === 'refuse') throw new PairError(d.message, d.hint);
+  if (d.note) run.log.warn(d.note);
+  else if (d.raw) run.log.info(`sending raw (zfs send -w): ${source.encrypted.join(', ')} encrypted; the destination stores ciphertext and never sees the key`);
+  return d.raw;
+}
+
+/**
+ * Receives never mount (-u, where zfs has it): a recursive stream carries
+ * the source's mountpoint properties, so its children could land on this
+ * host's own paths (/home), a raw one has no key, a partial one is not a file
+ * system yet, and a mount before readonly=on is set lets mounting itself
+ * modify the new destination. initialize mounts what is safe afterwards
+ * (mountRootOf, zargv.mountBelow); an update leaves mounted what was.
+ */
+function mountRootOf(caps: BothCapabilities, parent: Map<string, PropValue> | null): { mountRoot?: string } {
+  const m = parent?.get('mountpoint')?.value;
+  return caps.destination.recvNoMount && m && m.startsWith('/') && m !== '/' ? { mountRoot: m } : {};
 }
 
 function resumable(caps: BothCapabilities): boolean {
@@ -200,6 +272,31 @@ async function transfer(run: PairRun, send: string[], receive: string[], finishi
   }
 }
 
+/** at most this many lines of `zfs diff` are read to describe a modified destination */
+const DIFF_LINES = 1000;
+
+/**
+ * What was written on the destination since its newest snapshot, for the
+ * refusal: a `zfs diff` summary where zfs has it (OpenZFS), else the bytes
+ * `written`; undefined when neither can tell. Never fails the run.
+ */
+async function whatChanged(run: PairRun, caps: Capabilities, base: string): Promise<string | undefined> {
+  const dds = run.pair.destination.dataset;
+  try {
+    if (caps.diff) {
+      const r = await run.dst.exec(zargv.diffSince(base, dds, DIFF_LINES), { timeoutMs: 30_000 });
+      const d = parseDiff(r.stdout, DIFF_LINES);
+      if (d.count > 0) return describeDiff(d);
+    }
+    const p = await getProps(run.dst, dds, ['written']);
+    const written = Number(userProp(p, 'written'));
+    return Number.isFinite(written) && written > 0 ? `${formatBytes(written)} written` : undefined;
+  } catch (e) {
+    run.log.debug(`cannot tell what changed on ${dds}: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
+  }
+}
+
 /** take the pair snapshot on the source and read back its guid, createtxg and creation */
 async function takeSnapshot(run: PairRun, existing: readonly SnapshotInfo[]): Promise<SnapshotEntry> {
   const { pair, src } = run;
@@ -288,6 +385,8 @@ async function dropUnsent(run: PairRun, snap: SnapshotEntry, caps: BothCapabilit
 
 interface FinishInput {
   initial: boolean;
+  /** initialize: mount what arrived below this path (the destination parent's mountpoint), see zargv.mountBelow */
+  mountRoot?: string;
   caps: BothCapabilities;
   snap: SnapshotEntry;
   /** the old base, as each side lists it (update only) */
@@ -335,6 +434,8 @@ function destinationFinish(run: PairRun, f: FinishInput): string[][] {
     if (f.caps.destination.holds && s.guid !== f.base?.destination.guid) argvs.push(zargv.release(tag, [`${dds}@${s.snapshot}`], { recursive }));
     argvs.push(zargv.destroy(`${dds}@${s.snapshot}`, { recursive }));
   }
+  // received with -u: mounted only now, read-only, and only below the destination's parent
+  if (f.mountRoot) argvs.push(zargv.mountBelow(dds, f.mountRoot));
   return argvs;
 }
 
@@ -358,18 +459,18 @@ async function finish(run: PairRun, f: FinishInput, moved: Transferred): Promise
   const dstArgv = moved.finished?.argvs ?? destinationFinish(run, f);
   const srcArgv: string[][] = setArgvs(sds, finishProps(run, f, 'source'), f.caps.source.setMany);
   if (f.caps.source.holds) srcArgv.push(zargv.hold(tag, [`${sds}@${f.snap.snapshot}`], { recursive }));
-
-  // the source's properties and the hold on the new base go while the
-  // destination verifies and finishes: only destroying waits for the guid
-  const done = moved.finished;
-  const dstBatch = done ? Promise.resolve().then(() => readBatch(dst.name, done.argvs, 1, done.output)) : dst.batch(dstArgv, { guard: 1 });
-  const [dstResults, srcEarly] = await Promise.all([
-    step(`cannot finish on the destination ${describeHost(run, 'destination')}`, dstBatch),
-    step(`cannot finish on the source ${describeHost(run, 'source')}`, src.batch(srcArgv)),
-  ]);
-  const verify = dstResults[0]!;
-  const got = verify.stdout.trim();
-  if (verify.exitCode !== 0 || got !== f.snap.guid) {
+  // releasing and destroying on the source only once the destination is known good
+  const srcLate: string[][] = [];
+  if (f.caps.source.holds && f.base) srcLate.push(zargv.release(tag, [`${sds}@${f.base.source.snapshot}`], { recursive }));
+  for (const s of retention.source) {
+    if (f.caps.source.holds && s.guid !== f.base?.source.guid) srcLate.push(zargv.release(tag, [`${sds}@${s.snapshot}`], { recursive }));
+    srcLate.push(zargv.destroy(`${sds}@${s.snapshot}`, { recursive }));
+  }
+  const onSource = (argvs: string[][]) => (argvs.length ? step(`cannot finish on the source ${describeHost(run, 'source')}`, src.batch(argvs)) : Promise.resolve([]));
+  const verified = (dstResults: RunResult[]) => {
+    const verify = dstResults[0]!;
+    const got = verify.stdout.trim();
+    if (verify.exitCode === 0 && got === f.snap.guid) return;
     const seen = /^\d+$/.test(got) ? `guid ${got}` : classifyZfsError(verify.stderr, verify.exitCode).message;
     throw new PairError(
       `the destination does not hold ${dds}@${f.snap.snapshot} with guid ${f.snap.guid} after the receive (${seen})`,
@@ -378,26 +479,32 @@ async function finish(run: PairRun, f: FinishInput, moved: Transferred): Promise
       'Inconsistent',
       { kind: 'verify', message: `received snapshot not found by guid on the destination (${seen})` },
     );
+  };
+
+  let dstResults: RunResult[];
+  let srcResults: RunResult[];
+  const done = moved.finished;
+  if (done) {
+    // the destination finished in the receive's session: its guid is known
+    // now, so the source's whole finish is one batch (one session)
+    dstResults = await step(`cannot finish on the destination ${describeHost(run, 'destination')}`, Promise.resolve().then(() => readBatch(dst.name, done.argvs, 1, done.output)));
+    verified(dstResults);
+    srcResults = await onSource([...srcArgv, ...srcLate]);
+  } else {
+    // the source's properties and the hold on the new base go while the
+    // destination verifies and finishes: only destroying waits for the guid
+    const [d, early] = await Promise.all([step(`cannot finish on the destination ${describeHost(run, 'destination')}`, dst.batch(dstArgv, { guard: 1 })), onSource(srcArgv)]);
+    dstResults = d;
+    verified(dstResults);
+    srcResults = [...early, ...(await onSource(srcLate))];
   }
-  // releasing and destroying on the source only once the destination is known good
-  const srcLate: string[][] = [];
-  if (f.caps.source.holds && f.base) srcLate.push(zargv.release(tag, [`${sds}@${f.base.source.snapshot}`], { recursive }));
-  for (const s of retention.source) {
-    if (f.caps.source.holds && s.guid !== f.base?.source.guid) srcLate.push(zargv.release(tag, [`${sds}@${s.snapshot}`], { recursive }));
-    srcLate.push(zargv.destroy(`${sds}@${s.snapshot}`, { recursive }));
-  }
-  const srcResults = srcLate.length ? await step(`cannot finish on the source ${describeHost(run, 'source')}`, src.batch(srcLate)) : [];
-  const warnings = [
-    ...checkBatch(run, dst, dstArgv.slice(1), dstResults.slice(1), 'retention'),
-    ...checkBatch(run, src, srcArgv, srcEarly, 'retention'),
-    ...checkBatch(run, src, srcLate, srcResults, 'retention'),
-  ];
+  const warnings = [...checkBatch(run, dst, dstArgv.slice(1), dstResults.slice(1), 'retention'), ...checkBatch(run, src, [...srcArgv, ...srcLate], srcResults, 'retention')];
   return { lastSnapshot: ref(f.snap), bytes: moved.bytes, snapshot: f.snap.snapshot, warnings };
 }
 
 /**
- * Without `receive -o readonly=on` (zfs-fuse) a new recursive destination is
- * writable while its children are received and mounted, and mounting them
+ * Without `receive -o readonly=on` (zfs-fuse) and `receive -u` a new
+ * recursive destination is writable while its children are received and mounted, and mounting them
  * changes the parent after its snapshot: the first update was refused as
  * "modified since most recent snapshot". Nothing else can have written there
  * yet and finish() has just set readonly=on, so roll every received file
@@ -430,6 +537,54 @@ function sourceMissing(run: PairRun): PairError {
   return new PairError(`the source ${run.pair.source.dataset} does not exist on ${describeHost(run, 'source')}`, 'check the pairs file, or restore the source dataset');
 }
 
+/**
+ * A destination that an initialize of this very pair left behind when it
+ * was killed: a resumable partial receive of one of the pair's snapshots
+ * (OpenZFS `receive -s`), resumed now; or a complete receive of the pair's
+ * snapshot whose finish never ran, finished now. Anything else is somebody
+ * else's dataset: undefined, and initialize refuses it.
+ */
+async function interruptedInitialize(
+  run: PairRun,
+  caps: BothCapabilities,
+  source: readonly SnapshotEntry[],
+  destination: readonly SnapshotEntry[],
+  mount: { mountRoot?: string },
+): Promise<Outcome | undefined> {
+  const { pair, src, dst, log } = run;
+  const fp = pair.fingerprint;
+  const sds = pair.source.dataset;
+  const dds = pair.destination.dataset;
+  const finishFor = (snap: SnapshotEntry, moved: Transferred): Promise<Outcome> => finish(run, { initial: true, caps, snap, sourceAfter: [...source], destinationAfter: [snap], ...mount }, moved);
+  if (resumable(caps) && destination.length === 0) {
+    const token = userProp(await step(`cannot look at ${dds} on ${describeHost(run, 'destination')}`, getProps(dst, dds, ['receive_resume_token'])), 'receive_resume_token');
+    const d = resumeDecision(token);
+    if (d.kind !== 'resume') return undefined;
+    const check = await src.exec(zargv.send({ resumeToken: d.token, dryRun: true }));
+    const target = check.exitCode === 0 ? parseResumeTarget(check.stdout + check.stderr) : null;
+    const snap = target?.startsWith(`${sds}@`) ? source.find((s) => `${sds}@${s.snapshot}` === target && isPairSnapshot(s.snapshot, fp)) : undefined;
+    if (!snap) return undefined;
+    log.info(`resuming the interrupted initialize of ${dds} (a partial receive of @${snap.snapshot})`);
+    logStart(run, 'initialize', 'resumed full send');
+    const started = Date.now();
+    const moved = await transfer(
+      run,
+      zargv.send({ resumeToken: d.token }),
+      zargv.recv({ target: dds, resumable: true, noMount: caps.destination.recvNoMount, ...(caps.destination.recvOptions ? { options: { readonly: 'on' } } : {}) }),
+    );
+    logMoved(run, moved.bytes, started);
+    return finishFor(snap, moved);
+  }
+  // received whole, killed before the finish: only this pair's snapshots there, the newest one the source's
+  const newest = destination[destination.length - 1];
+  if (!newest || destination.some((s) => !isPairSnapshot(s.snapshot, fp))) return undefined;
+  const snap = source.find((s) => s.guid === newest.guid && isPairSnapshot(s.snapshot, fp));
+  if (!snap) return undefined;
+  log.warn(`${dds} holds @${snap.snapshot} from an initialize that was interrupted before it finished; finishing it`);
+  logStart(run, 'initialize', 'finish of an interrupted initialize');
+  return finishFor(snap, { bytes: 0 });
+}
+
 // ---------------------------------------------------------------------------
 
 export function initializePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
@@ -440,17 +595,22 @@ export function initializePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     const dds = pair.destination.dataset;
     const dstName = describeHost(run, 'destination');
     const parent = parentDataset(dds)!;
-    const [caps, srcList, dstProps, parentThere] = await Promise.all([
+    const [caps, srcList, [dstList, dstTree], parentProps] = await Promise.all([
       capabilities(run, true),
       step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listSnapshots(src, sds)),
-      step(`cannot look at ${dds} on ${dstName}`, getProps(dst, dds, [FINGERPRINT_PROP])),
-      step(`cannot look at ${parent} on ${dstName}`, exists(dst, parent)),
+      step(`cannot look at ${dds} on ${dstName}`, listAndProps(dst, dds, [FINGERPRINT_PROP])),
+      step(`cannot look at ${parent} on ${dstName}`, getProps(dst, parent, ['mountpoint'])),
     ]);
     if (!srcList) throw sourceMissing(run);
-    if (dstProps) {
+    const dstProps = dstTree?.get(dds);
+    const parentThere = parentProps !== null;
+    if (dstList && dstProps) {
       if (userProp(dstProps, FINGERPRINT_PROP) === fp) {
         throw new PairError(`${dds} on ${dstName} is already initialized for this pair`, `run: zettabee update ${pair.label}`);
       }
+      // what an initialize of this pair that was killed left behind is finished, never refused
+      const resumed = await interruptedInitialize(run, caps, srcList.snapshots, dstList.snapshots, mountRootOf(caps, parentProps));
+      if (resumed) return resumed;
       throw new PairError(`the destination ${dds} already exists on ${dstName}; initialize never overwrites a dataset`, 'choose a destination that does not exist yet, or destroy that dataset yourself (zfs destroy -r) if nothing in it is needed');
     }
     if (!parentThere) throw new PairError(`the destination's parent ${parent} does not exist on ${dstName}`, `create it first: zfs create -p ${parent}`);
@@ -459,30 +619,34 @@ export function initializePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     if (sv !== null && dv !== null && dv < sv) {
       throw new PairError(`the destination pool is version ${dv}, older than the source pool (version ${sv}); it could not receive the stream`, 'upgrade the destination pool (zpool upgrade), or replicate to a newer pool');
     }
+    const encProps = sourceEncryptionProps(caps);
+    const srcTree = encProps.length ? await step(`cannot read the encryption of ${sds} on ${describeHost(run, 'source')}`, getTreeProps(src, sds, encProps, { tree: Boolean(pair.options.recursive) })) : null;
+    const raw = encryptionFor(run, caps, srcTree, 'initialize');
     // pair snapshots from an earlier initialize whose destination is gone
     const leftovers = pairSnapshots(fp, srcList.snapshots);
     const warnings = await retire(run, src, sds, leftovers, caps.source, 'removing snapshots of an earlier initialize');
 
-    logStart(run, 'initialize', 'full send');
+    logStart(run, 'initialize', raw ? 'full send, raw' : 'full send');
     const snap = await takeSnapshot(run, srcList.snapshots);
     const left = srcList.snapshots.filter((s) => !leftovers.includes(s));
-    const finishing: FinishInput = { initial: true, caps, snap, sourceAfter: [...left, snap], destinationAfter: [snap] };
+    const finishing: FinishInput = { initial: true, caps, snap, sourceAfter: [...left, snap], destinationAfter: [snap], ...mountRootOf(caps, parentProps) };
     const started = Date.now();
     let moved: Transferred;
     try {
       moved = await transfer(
         run,
-        zargv.send({ snapshot: `${sds}@${snap.snapshot}`, replicate: Boolean(pair.options.recursive), ...sendFlags(caps) }),
-        zargv.recv({ target: dds, ...(caps.destination.recvOptions ? { options: { readonly: 'on' } } : {}) }),
+        zargv.send({ snapshot: `${sds}@${snap.snapshot}`, replicate: Boolean(pair.options.recursive), ...sendFlags(caps, raw) }),
+        zargv.recv({ target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...(caps.destination.recvOptions ? { options: { readonly: 'on' } } : {}) }),
         finishing,
       );
     } catch (e) {
-      await dropUnsent(run, snap, { ...caps, destination: { ...caps.destination, recvResumable: false } });
+      // a resumable partial receive keeps its snapshot: the next initialize resumes it
+      await dropUnsent(run, snap, caps);
       throw e;
     }
     logMoved(run, moved.bytes, started);
     const outcome = await finish(run, finishing, moved);
-    const settled = pair.options.recursive && !caps.destination.recvOptions ? await settleRecursive(run, snap.snapshot) : [];
+    const settled = pair.options.recursive && !caps.destination.recvOptions && !caps.destination.recvNoMount ? await settleRecursive(run, snap.snapshot) : [];
     return { ...outcome, warnings: [...warnings, ...outcome.warnings, ...settled] };
   });
 }
@@ -494,11 +658,18 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     const sds = pair.source.dataset;
     const dds = pair.destination.dataset;
     const dstName = describeHost(run, 'destination');
-    const [caps, srcList0, [dstList0, dstProps]] = await Promise.all([
-      capabilities(run),
-      step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listSnapshots(src, sds)),
-      step(`cannot list ${dds} on ${dstName}`, listWithProps(dst, dds, [FINGERPRINT_PROP, 'readonly'])),
+    // the capabilities come from the status record (a fresh probe once a day):
+    // they say what to ask along with the listings, in the same sessions
+    const caps = await capabilities(run);
+    const tree = Boolean(pair.options.recursive);
+    const [[srcList0, srcTree], [dstList0, dstTree]] = await Promise.all([
+      step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listAndProps(src, sds, sourceEncryptionProps(caps), { tree: tree && caps.source.sendRaw })),
+      step(
+        `cannot list ${dds} on ${dstName}`,
+        listAndProps(dst, dds, [FINGERPRINT_PROP, 'readonly', ...(resumable(caps) ? ['receive_resume_token'] : []), ...destinationEncryptionProps(caps)], { tree: tree && caps.destination.sendRaw }),
+      ),
     ]);
+    const dstProps = dstTree?.get(dds) ?? null;
     let srcList = srcList0;
     let dstList = dstList0;
     if (!srcList) throw sourceMissing(run);
@@ -523,8 +694,7 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
 
     // an interrupted resumable receive (OpenZFS): finish it first
     if (resumable(caps)) {
-      const tokenProps = await step(`cannot look at ${dds} on ${dstName}`, getProps(dst, dds, ['receive_resume_token']));
-      const token = userProp(tokenProps, 'receive_resume_token');
+      const token = userProp(dstProps, 'receive_resume_token');
       const first = resumeDecision(token);
       if (first.kind === 'resume') {
         const check = await src.exec(zargv.send({ resumeToken: first.token, dryRun: true }));
@@ -535,7 +705,7 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
         } else if (d.kind === 'resume') {
           log.info(`resuming the interrupted receive into ${dds}`);
           const started = Date.now();
-          const { bytes } = await transfer(run, zargv.send({ resumeToken: d.token }), zargv.recv({ target: dds, resumable: true }));
+          const { bytes } = await transfer(run, zargv.send({ resumeToken: d.token }), zargv.recv({ target: dds, resumable: true, noMount: caps.destination.recvNoMount }));
           logMoved(run, bytes, started);
           [srcList, dstList] = await Promise.all([listSnapshots(src, sds), listSnapshots(dst, dds)]);
           if (!srcList || !dstList) throw new ActionError('a dataset vanished while resuming');
@@ -548,11 +718,12 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
       const c = decision.conflict;
       throw new PairError(c.message, c.hint, c.details, 'Inconsistent', { kind: c.kind, message: c.message, hint: c.hint, details: c.details });
     }
+    const raw = encryptionFor(run, caps, srcTree, dstTree);
     const warnings = await retire(run, src, sds, decision.orphans, caps.source, 'removing snapshots of interrupted runs');
     const orphanSet = new Set(decision.orphans);
     const sourceNow = srcList.snapshots.filter((s) => !orphanSet.has(s));
 
-    logStart(run, 'update', `incremental from @${decision.base.snapshot}`);
+    logStart(run, 'update', `incremental from @${decision.base.snapshot}${raw ? ', raw' : ''}`);
     // the name must be new on both sides: the destination keeps older ones
     const snap = await takeSnapshot(run, [...srcList.snapshots, ...dstList.snapshots]);
     // -I only when there is something in between to carry (a user's snapshot):
@@ -566,9 +737,9 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
       from: `${sds}@${decision.base.snapshot}`,
       incremental: between ? 'I' : 'i',
       replicate: Boolean(pair.options.recursive),
-      ...sendFlags(caps),
+      ...sendFlags(caps, raw),
     });
-    const receive = zargv.recv({ target: dds, resumable: resumable(caps) });
+    const receive = zargv.recv({ target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount });
     const sourceAfter = [...sourceNow, snap];
     const destinationAfter = destinationAfterReceive(dstList.snapshots, sourceAfter, decision.base, snap);
     const base = { source: decision.base, destination: decision.baseOnDestination };
@@ -582,7 +753,8 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
         if (!(e instanceof TransferError && e.zfs?.kind === 'destinationModified')) throw e;
         const base = `${dds}@${decision.baseOnDestination.snapshot}`;
         if (!pair.options.rollback) {
-          const message = `${dds} on ${dstName} was changed after its last snapshot @${decision.baseOnDestination.snapshot}; nothing was received`;
+          const changed = await whatChanged(run, caps.destination, base);
+          const message = `${dds} on ${dstName} was changed after its last snapshot @${decision.baseOnDestination.snapshot}${changed ? `: ${changed}` : ''}; nothing was received`;
           const hint = `find out who wrote there (keep readonly=on). To discard those changes: zfs rollback ${base} on the destination, or set rollback=yes for this pair`;
           throw new PairError(message, hint, e.details, 'Inconsistent', { kind: 'modified', message, hint });
         }

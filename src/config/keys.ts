@@ -45,6 +45,8 @@ export interface PairOptions {
   accept?: string;
   /** mbuffer transport: the destination's address as the sending side reaches it (mbuffer -O <connect>:<port>) */
   connect?: string;
+  /** an encrypted source is sent raw (zfs send -w, the default); false: decrypted, on purpose */
+  raw?: boolean;
 }
 
 export type OptionKey = keyof PairOptions;
@@ -167,6 +169,10 @@ const KEYS: Record<OptionKey, { help: string; parse: (text: string) => Parsed }>
   },
   accept: { help: 'mbuffer: the sending host\'s address as the receiver sees it', parse: (t) => mbufferHost('accept', t) },
   connect: { help: 'mbuffer: the receiving host\'s address as the sender reaches it', parse: (t) => mbufferHost('connect', t) },
+  raw: {
+    help: 'yes (default) or no: send an encrypted source raw, as ciphertext, or decrypted',
+    parse: (t) => yesNo('raw', t),
+  },
 };
 
 export const KNOWN_KEYS = Object.keys(KEYS) as OptionKey[];

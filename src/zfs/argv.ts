@@ -61,10 +61,14 @@ export function holdCounts(ds: string): string[] {
   return ['zfs', 'get', '-Hp', '-d', '1', '-o', 'name,property,value', 'userrefs', word('dataset', ds)];
 }
 
-/** `zfs get -H -p -o name,property,value,source p1,p2 ds` */
-export function getProps(ds: string, props: readonly string[]): string[] {
+/**
+ * `zfs get -H -p -o name,property,value,source p1,p2 ds`; with `tree`, of
+ * the file systems and volumes below ds too (`-r -t filesystem,volume`:
+ * OpenZFS; zfs-fuse has no -t)
+ */
+export function getProps(ds: string, props: readonly string[], opts: { tree?: boolean } = {}): string[] {
   if (props.length === 0) throw new TypeError('zfs argv: no property given');
-  return ['zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', props.map(propName).join(','), word('dataset', ds)];
+  return ['zfs', 'get', '-H', '-p', ...(opts.tree ? ['-r', '-t', 'filesystem,volume'] : []), '-o', 'name,property,value,source', props.map(propName).join(','), word('dataset', ds)];
 }
 
 /** `zfs get -H -p -o value receive_resume_token ds` ('-' when there is none; OpenZFS only) */
@@ -234,6 +238,31 @@ export function bookmark(snap: string, bookmarkName: string): string[] {
 /** `zfs rollback [-r] snap` (-r destroys the snapshots newer than snap) */
 export function rollback(snap: string, opts: { destroyNewer?: boolean } = {}): string[] {
   return ['zfs', 'rollback', ...(opts.destroyNewer ? ['-r'] : []), word('snapshot', snap)];
+}
+
+/**
+ * What changed in a file system since a snapshot, at most `max` lines of
+ * `zfs diff -H <snap> <fs>` (a fixed sh script: head ends a long diff early)
+ */
+export function diffSince(snap: string, fs: string, max: number): string[] {
+  if (!Number.isInteger(max) || max < 1) throw new TypeError(`zfs argv: diff line limit ${max}`);
+  return ['sh', '-c', 'zfs diff -H "$1" "$2" | head -n "$3"', 'zettabee-diff', word('snapshot', snap), word('file system', fs), String(max)];
+}
+
+/**
+ * Mount the file systems of a received tree that are not mounted, may be
+ * (canmount=on) and whose mountpoint lies below `root` (the destination
+ * parent's own mountpoint), parents first; a mountpoint received from the
+ * source that points elsewhere (/home, /var) is left alone, so a backup never
+ * lands on this host's own paths. Always exits 0: a dataset that cannot be
+ * mounted (its key is not loaded) stays unmounted.
+ */
+export function mountBelow(ds: string, root: string): string[] {
+  if (!root.startsWith('/') || root === '/') throw new TypeError(`zfs argv: mount root ${JSON.stringify(root)}`);
+  const script =
+    'zfs list -H -o name,mountpoint,mounted,canmount -r -t filesystem "$1" | ' +
+    'while IFS="$(printf "\t")" read -r n m d c; do case "$m" in "$2"/*) [ "$d" = no ] && [ "$c" = on ] && zfs mount "$n" 2>/dev/null;; esac; done; exit 0';
+  return ['sh', '-c', script, 'zettabee-mount', word('dataset', ds), root.replace(/\/+$/, '')];
 }
 
 /** `zfs list -H -o name ds`: exit 0 and the name when it exists */

@@ -23,6 +23,7 @@ export type ZfsErrorKind =
   | 'poolMissing'
   | 'datasetMissing'
   | 'streamFailed'
+  | 'encryption'
   | 'unknown';
 
 interface Base<K extends ZfsErrorKind> {
@@ -177,6 +178,21 @@ export function datasetMissing(text: string): boolean {
   );
 }
 
+/**
+ * encrypted data and the wrong kind of stream or a missing key: a raw
+ * stream onto a decrypted copy, a decrypted one onto a raw copy, a send of
+ * properties of an encrypted dataset without -w, a key that is not loaded
+ */
+export function encryptionTrouble(text: string): boolean {
+  return (
+    /raw receive on top of existing unencrypted dataset/.test(text) ||
+    /inherited key must be loaded/.test(text) ||
+    /may not be sent with properties without the raw flag/.test(text) ||
+    /encryption key (?:is )?not loaded/i.test(text) ||
+    /key must be loaded/.test(text)
+  );
+}
+
 /** the stream ended or broke: usually the sender or the transport died first */
 export function streamFailed(text: string): boolean {
   return (
@@ -298,6 +314,9 @@ export function classifyZfsError(stderr: string, exitCode: number | undefined, s
   }
   if (datasetMissing(text)) {
     return make('datasetMissing', about((s) => `${s} does not exist`, 'the dataset does not exist'), 'check the dataset name, or create the target first', text, exitCode);
+  }
+  if (encryptionTrouble(text)) {
+    return make('encryption', detailOf(text), 'an encrypted dataset goes raw (zfs send -w) or decrypted, never mixed on one pair: see raw= in zettabee.cfg(5)', text, exitCode);
   }
   if (streamFailed(text)) {
     return make('streamFailed', 'the send stream broke off', 'the sender or the transport failed first: look at their errors', text, exitCode, false);

@@ -47,36 +47,57 @@ function listingOf(host: Host, ds: string, argv: string[], r: RunResult): Snapsh
 }
 
 function propsFrom(host: Host, ds: string, argv: string[], r: RunResult): Map<string, PropValue> | null {
+  const t = treeFrom(host, argv, r);
+  return t ? propsOf(t, ds) : null;
+}
+
+/**
+ * The snapshot listing of a dataset and some of its properties (with `tree`,
+ * also of the file systems and volumes below it: OpenZFS), by name. Over ssh
+ * both go in one session (one round trip instead of two); locally they run
+ * side by side. No properties asked: the listing alone.
+ */
+export async function listAndProps(
+  host: Host,
+  ds: string,
+  props: readonly string[],
+  opts: { tree?: boolean } = {},
+): Promise<[SnapshotListing | null, Map<string, Map<string, PropValue>> | null]> {
+  const la = zargv.listSnapshots(ds);
+  if (props.length === 0) return [await listSnapshots(host, ds), new Map()];
+  const pa = zargv.getProps(ds, props, opts);
+  let rs: RunResult[];
+  if (host.local) rs = await Promise.all([exec(host, la), exec(host, pa)]);
+  else {
+    try {
+      rs = await host.batch([la, pa]);
+    } catch (e) {
+      if (e instanceof CommandError) throw failure(host, la, { stdout: '', stderr: `${e.stderr}\n${e.reason}`, exitCode: e.exitCode ?? 255 });
+      throw e;
+    }
+  }
+  return [listingOf(host, ds, la, rs[0]!), treeFrom(host, pa, rs[1]!)];
+}
+
+function treeFrom(host: Host, argv: string[], r: RunResult): Map<string, Map<string, PropValue>> | null {
   if (r.exitCode !== 0) {
     const f = failure(host, argv, r);
     if (f.zfs.kind === 'datasetMissing') return null;
     throw f;
   }
-  return propsOf(parseProps(r.stdout), ds);
-}
-
-/**
- * The snapshot listing and some properties of one dataset. Over ssh both go
- * in one session (one round trip instead of two); locally they run side by side.
- */
-export async function listWithProps(host: Host, ds: string, props: readonly string[]): Promise<[SnapshotListing | null, Map<string, PropValue> | null]> {
-  if (host.local) return Promise.all([listSnapshots(host, ds), getProps(host, ds, props)]);
-  const la = zargv.listSnapshots(ds);
-  const pa = zargv.getProps(ds, props);
-  let rs: RunResult[];
-  try {
-    rs = await host.batch([la, pa]);
-  } catch (e) {
-    if (e instanceof CommandError) throw failure(host, la, { stdout: '', stderr: `${e.stderr}\n${e.reason}`, exitCode: e.exitCode ?? 255 });
-    throw e;
-  }
-  return [listingOf(host, ds, la, rs[0]!), propsFrom(host, ds, pa, rs[1]!)];
+  return parseProps(r.stdout);
 }
 
 /** properties of one dataset; null when it does not exist */
 export async function getProps(host: Host, ds: string, props: readonly string[]): Promise<Map<string, PropValue> | null> {
   const argv = zargv.getProps(ds, props);
   return propsFrom(host, ds, argv, await exec(host, argv));
+}
+
+/** properties of a dataset (with `tree`, also of the file systems and volumes below it: OpenZFS), by name; null when it does not exist */
+export async function getTreeProps(host: Host, ds: string, props: readonly string[], opts: { tree?: boolean } = {}): Promise<Map<string, Map<string, PropValue>> | null> {
+  const argv = zargv.getProps(ds, props, opts);
+  return treeFrom(host, argv, await exec(host, argv));
 }
 
 /** true when the dataset (or snapshot) exists */

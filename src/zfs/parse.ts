@@ -434,3 +434,49 @@ export function parseZfsUsage(text: string): ZfsUsage {
 export function usageHasFlag(u: ZfsUsage, command: string, flag: string): boolean {
   return u.commands.get(command)?.flags.has(flag) ?? false;
 }
+
+export interface DiffSummary {
+  /** paths listed (at most the limit asked for) */
+  count: number;
+  /** the listing was cut at the limit: there may be more */
+  more: boolean;
+  byType: { created: number; removed: number; modified: number; renamed: number };
+  /** the first few, as `+/path`, `-/path`, `M/path`, `R/old -> /new` */
+  first: string[];
+}
+
+/**
+ * Parse `zfs diff -H` (one change per line: `+`, `-`, `M` or `R`, a tab,
+ * the path; a rename adds a tab and the new path). `limit`: the line limit
+ * the listing was cut at.
+ */
+export function parseDiff(stdout: string, limit: number, shown = 3): DiffSummary {
+  const s: DiffSummary = { count: 0, more: false, byType: { created: 0, removed: 0, modified: 0, renamed: 0 }, first: [] };
+  for (const line of stdout.split('\n')) {
+    const f = line.split('\t');
+    if (f.length < 2 || !/^[-+MR]$/.test(f[0]!)) continue;
+    s.count++;
+    const key = ({ '+': 'created', '-': 'removed', M: 'modified', R: 'renamed' } as const)[f[0] as '+' | '-' | 'M' | 'R'];
+    s.byType[key]++;
+    if (s.first.length < shown) s.first.push(f[0] === 'R' ? `R${f[1]} -> ${f[2] ?? '?'}` : `${f[0]}${f[1]}`);
+  }
+  s.more = s.count >= limit;
+  return s;
+}
+
+/** "3 paths changed (2 created, 1 modified): +/a, +/b, M/" */
+export function describeDiff(d: DiffSummary): string {
+  const parts = (Object.entries(d.byType) as Array<[string, number]>).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`);
+  const n = `${d.more ? 'at least ' : ''}${d.count} path${d.count === 1 ? '' : 's'} changed`;
+  return `${n} (${parts.join(', ')}): ${d.first.join(', ')}${d.count > d.first.length ? ', ...' : ''}`;
+}
+
+/**
+ * The snapshot a resume token leads to: `toname = pool/fs@snap` in what
+ * `zfs send -n -v -P -t <token>` prints ("resume token contents:" and an
+ * nvlist). Null when it does not say.
+ */
+export function parseResumeTarget(text: string): string | null {
+  const m = /^\s*toname = (\S+@\S+)\s*$/m.exec(text);
+  return m ? m[1]! : null;
+}

@@ -53,6 +53,8 @@ export interface Capabilities {
   snapshotMany: boolean;
   /** `zfs set a=1 b=2 ds` in one command */
   setMany: boolean;
+  /** `zfs diff` (what changed since a snapshot; OpenZFS, not zfs-fuse) */
+  diff: boolean;
   /** legacy pool version, 5000 for feature-flag pools, null if unknown */
   poolVersion: number | null;
   /** the pool's features that are enabled or active */
@@ -90,6 +92,7 @@ export function noZfsCapabilities(notes: string[] = []): Capabilities {
     sendDryRunParsable: false,
     snapshotMany: false,
     setMany: false,
+    diff: false,
     poolVersion: null,
     featureFlags: [],
     notes,
@@ -270,6 +273,7 @@ export async function probeCapabilities(host: Host, pool: string, opts: ProbeOpt
     sendDryRunParsable: flag('send', 'n') && flag('send', 'P'),
     snapshotMany: /\.\.\.\s*$/.test(commandLine(usage, 'snapshot')),
     setMany: /<property=value> \.\.\./.test(commandLine(usage, 'set')),
+    diff: has('diff'),
     poolVersion,
     featureFlags,
     notes,

@@ -36,6 +36,7 @@ describe('zfs probe: capabilities from replayed output', () => {
       sendDryRunParsable: false,
       snapshotMany: false,
       setMany: false,
+      diff: false,
       poolVersion: 23,
       featureFlags: [],
       notes: [],
@@ -67,6 +68,7 @@ describe('zfs probe: capabilities from replayed output', () => {
       sendDryRunParsable: true,
       snapshotMany: true,
       setMany: true,
+      diff: true,
       poolVersion: 5000,
       notes: [],
     });
