@@ -4,7 +4,7 @@
 import type { CommandModule } from 'yargs';
 import { selectPair } from '../config/select.js';
 import { formatLag } from '../config/duration.js';
-import { formatBytes, formatRate } from '../domain/units.js';
+import { formatBytes, formatRate, formatTransfer } from '../domain/units.js';
 import { UsageError } from '../errors.js';
 import { inspectLock } from '../state/lock.js';
 import { readProgress, type ProgressRecord } from '../state/progress.js';
@@ -58,7 +58,7 @@ export function runstatusCommand(io: Io): CommandModule<GlobalArgs, Args> {
           tty?.(null);
           const run = readStatus(ctx.settings, fp)?.run;
           const what = run
-            ? `${run.action} ${run.result}${run.ended ? ` at ${run.ended}` : ''}${run.bytes !== undefined && run.seconds ? `, ${formatBytes(run.bytes)} in ${run.seconds.toFixed(1)} s (${formatRate(run.bytes, run.seconds)})` : ''}${run.error ? `: ${run.error}` : ''}`
+            ? `${run.action} ${run.result}${run.ended ? ` at ${run.ended}` : ''}${run.bytes !== undefined && run.seconds ? `, ${formatTransfer(run.bytes, run.seconds)}` : ''}${run.error ? `: ${run.error}` : ''}`
             : 'never run';
           io.out(seen ? `${pair.label}: ended: ${what}` : `${pair.label}: no transfer is running (last run: ${what})${lock.kind === 'stale' ? `; stale lock: ${lock.reason}` : ''}`);
           return;
