@@ -70,7 +70,8 @@ describe('e2e: --icinga through the API of a real Icinga 2', function () {
     expect(res!.check_source).to.equal(hostname());
     expect(res!.ttl).to.equal(7200 + 720); // clag 2h + 10 %
     expect(res!.execution_end).to.be.within(t0 - 5, Date.now() / 1000 + 5);
-    expect(log('a')).to.match(/INFO \[\d+\] update: sent OK to Icinga \(\S+!zettabee \S+\/a\)/);
+    // the API confirms: the log says what it answered
+    expect(log('a')).to.match(/INFO \[\d+\] update: posted OK to Icinga \(\S+!zettabee \S+\/a\); the API answered 200 Successfully processed check result/);
   });
 
   it('status --icinga: a result for every selected pair (b is past its wlag: WARNING); output unchanged, exit 0', async () => {

@@ -9,7 +9,7 @@ import { shortHostname } from '../../src/monitor/names.js';
 import { getBed, type Bed } from '../harness/bed.js';
 import { freePort } from '../harness/bed.js';
 import { freezeSend, sleep, thaw } from './procs.js';
-import { makeSite, mountpointOf, snapshotsOf, writeRandom, type Result, type Site } from './support.js';
+import { makeSite, mountpointOf, renameUnmounted, snapshotsOf, writeRandom, type Result, type Site } from './support.js';
 
 const MiB = 1024 * 1024;
 
@@ -93,7 +93,28 @@ describe('e2e: --nagios through send_nsca to a real nsca daemon', function () {
     expect(c).to.deep.include({ host, service: `zettabee ${a()}`, rc: 0 });
     expect(c.output).to.match(/^ZETTABEE OK - .* \| lag=\d+s;3600;7200;0( |\\n|$)/);
     expect(c.epoch).to.be.within(before - 5, Math.ceil(Date.now() / 1000) + 5);
-    expect(readFileSync(join(site.paths.log, `${fpA()}.log`), 'utf8')).to.match(/INFO \[\d+\] update: sent OK to Nagios \(\S+;zettabee \S+\/a\)/);
+    // send_nsca cannot know whether nsca took the result: the log claims no more than the hand-over
+    expect(readFileSync(join(site.paths.log, `${fpA()}.log`), 'utf8')).to.match(
+      new RegExp(`INFO \\[\\d+\\] update: handed OK to send_nsca for ${bed.nsca.host} \\(\\S+;zettabee \\S+/a\\); NSCA does not confirm delivery`),
+    );
+  });
+
+  it('a wrong NSCA password: send_nsca exits 0 and nsca drops the result; the log says "handed to send_nsca", never "sent"', async () => {
+    const wrong = join(site.dir, 'send_nsca-wrong.cfg');
+    writeFileSync(wrong, `password=not-${bed.nsca.password}\nencryption_method=1\n`, { mode: 0o600 });
+    nagios({ config: wrong });
+    const logFile = join(site.paths.log, `${fpA()}.log`);
+    const before = readFileSync(logFile, 'utf8').length;
+    const r = await site.run(['--nagios', 'update', a()]);
+    // nothing told zettabee the result was lost: no warning is possible, and none is invented
+    expect(r).to.deep.include({ code: 0, stdout: '', stderr: '' });
+    // nsca got the connection and dropped the packet: nothing reached the command file
+    await sleep(1500);
+    expect(bed.nsca.readCommands()).to.deep.equal([]);
+    const monitorLines = readFileSync(logFile, 'utf8').slice(before).split('\n').filter((l) => /Nagios|send_nsca|NSCA/.test(l));
+    expect(monitorLines, monitorLines.join('\n')).to.have.length(1);
+    expect(monitorLines[0]).to.match(/ INFO \[\d+\] update: handed OK to send_nsca for \S+ \(\S+;zettabee \S+\/a\); NSCA does not confirm delivery/);
+    expect(monitorLines[0]).not.to.match(/\bsent\b/);
   });
 
   it('status --nagios over 2 pairs: two lines from one send_nsca run; the status output is unchanged', async () => {
@@ -140,12 +161,12 @@ describe('e2e: --nagios through send_nsca to a real nsca daemon', function () {
   it('a failed update --nagios sends at least WARNING with the error, and exits 1', async () => {
     // the source goes missing (zfs-fuse renames only an unmounted file system)
     await bed.run(['zfs', 'umount', `${src}/b`]);
-    await bed.run(['zfs', 'rename', `${src}/b`, `${src}/b-away`]);
+    await renameUnmounted(bed, `${src}/b`, `${src}/b-away`);
     let r: Result;
     try {
       r = await site.run(['--nagios', 'update', b()]);
     } finally {
-      await bed.run(['zfs', 'rename', `${src}/b-away`, `${src}/b`]);
+      await renameUnmounted(bed, `${src}/b-away`, `${src}/b`);
       await bed.run(['zfs', 'mount', `${src}/b`]).catch(() => undefined);
     }
     must(r, 1);

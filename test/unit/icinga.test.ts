@@ -155,7 +155,8 @@ describe('icinga: against a real HTTPS server (throwaway CA)', function () {
 
   it('POSTs to /v1/actions/process-check-result with Accept: application/json, Basic auth from the password file, the JSON body', async () => {
     const out = await postResults(settings(), [res()]);
-    expect(out).to.deep.equal([{ ok: true }]);
+    // accepted, in the API's own words (what the pair log then says)
+    expect(out).to.deep.equal([{ ok: true, answer: '200 Successfully processed check result' }]);
     expect(seen).to.have.length(1);
     const s = seen[0]!;
     expect(s.method).to.equal('POST');
@@ -175,7 +176,7 @@ describe('icinga: against a real HTTPS server (throwaway CA)', function () {
     answer = () => ({ status: 200, body: '{"results":[{"code":200,"status":"ok"}]}', delayMs: 100 });
     const results = Array.from({ length: 10 }, (_, i) => res({ service: `zettabee tank/${i}` }));
     const out = await postResults(settings(), results);
-    expect(out).to.deep.equal(results.map(() => ({ ok: true })));
+    expect(out).to.deep.equal(results.map(() => ({ ok: true, answer: '200 ok' })));
     expect(seen.map((s) => JSON.parse(s.body).service).sort()).to.deep.equal(results.map((r) => `backup1!${r.service}`).sort());
     expect(maxInFlight).to.be.within(2, 4);
   });
