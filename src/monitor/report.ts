@@ -19,12 +19,12 @@ import { nscaArgv, sendNsca, serverProblem, type NscaResult } from './nsca.js';
 import { postResults, type IcingaResult, type IcingaSettings } from './icinga.js';
 
 /**
- * How long a pair's passive result stays fresh (the Icinga ttl): the same
- * window the generated service definitions use (clag plus a margin), so a
- * result expires exactly when the monitor would call it stale.
+ * How long a passive result stays fresh (the Icinga ttl): the window the
+ * generated Icinga services use ([icinga] report_interval plus a margin), so
+ * a result expires exactly when the monitor would call it stale.
  */
-export function freshnessSeconds(pair: Pair): number {
-  return freshnessWindow(pair).seconds;
+export function freshnessSeconds(settings: Settings): number {
+  return freshnessWindow(settings.icinga.report_interval).seconds;
 }
 
 /** a pair's monitoring result from its status file and lock alone; UNKNOWN when they cannot be read */
@@ -121,13 +121,14 @@ function icingaEmitter(settings: Settings): Emitter {
     name: 'Icinga',
     nameOf,
     async send(items) {
+      const ttl = freshnessSeconds(settings);
       const results: IcingaResult[] = items.map(({ pair, result }) => ({
         ...names(pair),
         state: result.state,
         output: outputWithoutPerfdata(result),
         perfdata: result.perfdata,
         checkSource,
-        ttl: freshnessSeconds(pair),
+        ttl,
       }));
       const outcomes = await postResults(s, results);
       return outcomes.map((o, k) =>
