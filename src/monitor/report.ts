@@ -138,6 +138,29 @@ function icingaEmitter(settings: Settings): Emitter {
   };
 }
 
+/**
+ * `setup --nagios`'s end-to-end test: each pair's result as it is now, its
+ * summary ending in `mark`, through the emitter the actions use (the same
+ * names, one send_nsca run). The real state, so the test never shows a
+ * false OK; the next report replaces it. Throws as makeReporter does when
+ * there is no server to send to.
+ */
+export async function sendMarkedToNagios(
+  settings: Settings,
+  override: string,
+  pairs: readonly Pair[],
+  mark: string,
+  now = Date.now(),
+): Promise<{ services: string[]; outcome: Handover }> {
+  const e = nagiosEmitter(settings, override);
+  const items = pairs.map((pair) => {
+    const result = currentResult(settings, pair, now);
+    return { pair, result: { ...result, summary: `${result.summary}; ${mark}` } };
+  });
+  const outcomes = await e.send(items);
+  return { services: pairs.map((p) => e.nameOf(p)), outcome: outcomes[0] ?? { ok: false, why: 'no pair to send a result for' } };
+}
+
 export interface Reporter {
   /**
    * Send the current result of each pair. Never throws. `logs`: the action's
