@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import type { Pair } from '../config/pairs.js';
 import type { Settings } from '../config/settings.js';
-import { formatBytes, formatRate } from '../domain/units.js';
+import { formatTransfer } from '../domain/units.js';
 import { ActionError, BusyError, ZettabeeError } from '../errors.js';
 import type { Host } from '../exec/host.js';
 import type { Hosts } from '../exec/hosts.js';
@@ -185,7 +185,7 @@ export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initi
     writeStatus(settings, pair.fingerprint, record);
     // already in the log (written as they happened); the terminal hears of them now
     for (const w of outcome.warnings) deps.warn?.(pair, w);
-    log.info(`${action} END @${outcome.snapshot}: ${formatBytes(outcome.bytes)} in ${seconds.toFixed(1)} s (${formatRate(outcome.bytes, seconds)})`);
+    log.info(`${action} END @${outcome.snapshot}: ${formatTransfer(outcome.bytes, seconds)}`);
     return outcome;
   } catch (e) {
     const ended = now();

@@ -1,5 +1,6 @@
 // setup: create the state, lock and log directories, then run a preflight on
 // every selected pair and report one line per check. Changes no ZFS data.
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, chmod, mkdir, stat } from 'node:fs/promises';
 import type { Pair, Endpoint } from '../config/pairs.js';
@@ -11,7 +12,7 @@ import { classifyZfsError } from '../zfs/classify.js';
 import { describeCapabilities, probeCapabilities, summarizeCapabilities, type Capabilities } from '../zfs/probe.js';
 import * as zfs from '../zfs/argv.js';
 import { PairLogs } from '../state/log.js';
-import { ActionError } from '../errors.js';
+import { ActionError, ZettabeeError } from '../errors.js';
 import { toolProbeArgv } from '../transport/compress.js';
 import { onPath } from '../transport/meter.js';
 import { bufferSettings, mbufferAddresses } from '../transport/topology.js';
@@ -27,6 +28,13 @@ export interface CheckResult {
   hint?: string;
   /** further lines, shown with --verbose */
   more?: string[];
+  /**
+   * done as far as zettabee can tell, but only the admin can confirm the
+   * outcome (NSCA answers nothing): shown as CONFIRM, with `todo`
+   */
+  unconfirmed?: boolean;
+  /** what the admin has to do or look at; always shown */
+  todo?: string[];
 }
 
 export interface SetupOptions {
@@ -34,6 +42,8 @@ export interface SetupOptions {
   pairs: Pair[];
   /** true when a Nagios server is configured or --nagios was given */
   nagios: boolean;
+  /** the --nagios HOST argument ('' or undefined: [nagios] server) */
+  nagiosServer?: string;
   /** add the failing command to a failure's detail */
   debug?: boolean;
   /** called as each check finishes, so a slow host does not hide earlier lines */
@@ -41,8 +51,9 @@ export interface SetupOptions {
 }
 
 /** the word a check is shown and logged with */
-export function checkStatus(r: CheckResult): 'ok' | 'SKIPPED' | 'FAILED' {
-  return r.ok ? 'ok' : r.skipped ? 'SKIPPED' : 'FAILED';
+export function checkStatus(r: CheckResult): 'ok' | 'CONFIRM' | 'SKIPPED' | 'FAILED' {
+  if (r.ok) return r.unconfirmed ? 'CONFIRM' : 'ok';
+  return r.skipped ? 'SKIPPED' : 'FAILED';
 }
 
 const DIR_MODE = 0o750;
@@ -76,6 +87,44 @@ function sshHint(e: unknown, name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Send each selected pair's real result, marked with a random token, to the
+ * services nagios-config defines. NSCA never answers and nsca drops a packet
+ * with a wrong password while send_nsca exits 0, so a hand-over that worked
+ * is CONFIRM, with what to look for on the Nagios server; only a send_nsca
+ * that failed (no connection, a bad config) is FAILED.
+ */
+async function nagiosTest(o: SetupOptions, usable: boolean): Promise<CheckResult> {
+  const n = o.settings.nagios;
+  const server = o.nagiosServer || n.server;
+  const check = `a test result through send_nsca to ${server ?? '(no server)'}:${n.port}`;
+  if (!usable) return { subject: 'nagios', check, ok: false, skipped: true, detail: 'skipped: send_nsca is not usable' };
+  if (o.pairs.length === 0) return { subject: 'nagios', check, ok: false, skipped: true, detail: 'skipped: no pair to send a result for' };
+  const mark = `zettabee setup test ${randomBytes(4).toString('hex')}`;
+  try {
+    const { sendMarkedToNagios } = await import('../monitor/report.js');
+    const { services, outcome } = await sendMarkedToNagios(o.settings, o.nagiosServer ?? '', o.pairs, mark);
+    if (!outcome.ok) {
+      return { subject: 'nagios', check, ok: false, detail: outcome.why, hint: `is nsca running on ${server} and reachable on port ${n.port}? (server and port in [nagios], or --nagios HOST)` };
+    }
+    return {
+      subject: 'nagios',
+      check,
+      ok: true,
+      unconfirmed: true,
+      detail: `handed to send_nsca; NSCA does not confirm delivery`,
+      todo: [
+        `confirm it arrived: within a minute, ${services.length === 1 ? 'this service shows' : `these ${services.length} services show`} its real state ending in "${mark}" on the Nagios server:`,
+        ...services.map((s) => `  ${s}`),
+        `for example: grep -F '${mark}' /var/log/nagios4/nagios.log (Nagios logs passive results with log_passive_checks=1, the default)`,
+        `if it never arrives: the password or encryption_method in ${n.config} differs from nsca.cfg on ${server} (nsca says "possibly due to client using wrong password or crypto algorithm" in its syslog), or Nagios lacks the service (install zettabee nagios-config)`,
+      ],
+    };
+  } catch (e) {
+    return { subject: 'nagios', check, ok: false, detail: e instanceof Error ? e.message : String(e), hint: e instanceof ZettabeeError ? e.hint : undefined };
+  }
+}
+
 export async function runSetup(o: SetupOptions): Promise<boolean> {
   const explain = (e: unknown) => why(e, o.debug);
   let allOk = true;
@@ -103,6 +152,7 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
 
   if (o.nagios) {
     const n = o.settings.nagios;
+    let usable = true;
     for (const [check, path, mode] of [
       [`send_nsca ${n.send_nsca} is executable`, n.send_nsca, constants.X_OK],
       [`send_nsca config ${n.config} is readable`, n.config, constants.R_OK],
@@ -111,9 +161,11 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
         await access(path, mode);
         emit({ subject: 'nagios', check, ok: true });
       } catch (e) {
+        usable = false;
         emit({ subject: 'nagios', check, ok: false, detail: explain(e), hint: 'install nsca-client or set [nagios] send_nsca / config in the settings file' });
       }
     }
+    emit(await nagiosTest(o, usable));
   }
 
   // the pair logs, once the log directory is there: tail -f shows setup too

@@ -18,7 +18,7 @@ function configCommand(
 ): CommandModule<GlobalArgs, Args> {
   return {
     command: `${name} [dest]`,
-    describe: `print ${what} passive service definitions for every pair (freshness from clag), named as --${name.split('-')[0]} reports them`,
+    describe: `print ${what} passive service definitions for every pair (freshness from report_interval), named as --${name.split('-')[0]} reports them`,
     builder: (y) =>
       y
         .positional('dest', { type: 'string', describe: 'only this pair' })

@@ -10,6 +10,7 @@ type Args = GlobalArgs & { dest?: string };
 export function formatCheck(r: CheckResult, status: string, verbose = false): string[] {
   const lines = [`${status.padEnd(8)}${r.subject}: ${r.check}${r.detail ? ` (${r.detail})` : ''}`];
   if (!r.ok && r.hint) lines.push(`${''.padEnd(8)}hint: ${r.hint}`);
+  for (const t of r.todo ?? []) lines.push(`${''.padEnd(8)}${t}`);
   if (verbose) for (const m of r.more ?? []) lines.push(`${''.padEnd(8)}${m}`);
   return lines;
 }
@@ -30,6 +31,7 @@ export function setupCommand(io: Io): CommandModule<GlobalArgs, Args> {
         pairs,
         debug: Boolean(args.debug),
         nagios: args.nagios !== undefined || ctx.settings.nagios.server !== undefined,
+        nagiosServer: args.nagios || undefined,
         report: (r) => {
           if (r.skipped) skipped++;
           else if (!r.ok) failed++;

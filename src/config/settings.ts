@@ -4,6 +4,7 @@
 import { parse as parseIni } from 'ini';
 import { isAbsolute } from 'node:path';
 import { type PairOptions, isOptionKey, parseOption, unknownKeyMessage, optionConsistencyProblems } from './keys.js';
+import { formatDuration, parseDuration } from './duration.js';
 import type { Problem } from './pairs.js';
 
 export interface Settings {
@@ -11,10 +12,14 @@ export interface Settings {
   file: string | null;
   paths: { state: string; lock: string; log: string };
   defaults: PairOptions;
-  nagios: { send_nsca: string; config: string; server?: string; port: number; host: string; service: string };
-  icinga: { url?: string; user?: string; password_file?: string; ca?: string; host: string; service: string };
+  /** report_interval: seconds between the reports of the `--nagios status` cron line (the freshness window follows it) */
+  nagios: { send_nsca: string; config: string; server?: string; port: number; host: string; service: string; report_interval: number };
+  icinga: { url?: string; user?: string; password_file?: string; ca?: string; host: string; service: string; report_interval: number };
   ssh: { known_hosts?: string; connect_timeout: number };
 }
+
+/** the built-in report_interval: the five-minute `zettabee --nagios status` line of etc/cron.d/zettabee */
+export const DEFAULT_REPORT_INTERVAL = 300;
 
 export const TEMPLATE_FIELDS = ['fingerprint', 'shost', 'szfs', 'dhost', 'dzfs', 'hostname'] as const;
 
@@ -23,8 +28,8 @@ export function builtinSettings(): Settings {
     file: null,
     paths: { state: '/var/lib/zettabee', lock: '/run/zettabee', log: '/var/log/zettabee' },
     defaults: {},
-    nagios: { send_nsca: '/usr/sbin/send_nsca', config: '/etc/send_nsca.cfg', port: 5667, host: '{dhost}', service: 'zettabee {dzfs}' },
-    icinga: { host: '{dhost}', service: 'zettabee {dzfs}' },
+    nagios: { send_nsca: '/usr/sbin/send_nsca', config: '/etc/send_nsca.cfg', port: 5667, host: '{dhost}', service: 'zettabee {dzfs}', report_interval: DEFAULT_REPORT_INTERVAL },
+    icinga: { host: '{dhost}', service: 'zettabee {dzfs}', report_interval: DEFAULT_REPORT_INTERVAL },
     ssh: { connect_timeout: 10 },
   };
 }
@@ -37,6 +42,14 @@ const port: Check = (v) => (/^\d+$/.test(v) && +v >= 1 && +v <= 65535 ? null : `
 const seconds: Check = (v) => (/^\d+$/.test(v) && +v >= 1 && +v <= 3600 ? null : `'${v}' is not a number of seconds (1 to 3600)`);
 const hostName: Check = (v) => (/^[A-Za-z0-9.:[\]-]+$/.test(v) && !v.startsWith('-') ? null : `'${v}' is not a host name or address`);
 const url: Check = (v) => (/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(v) ? null : `'${v}' is not an https://host:port URL`);
+/** cron's granularity to a week: how often results can sensibly be sent */
+const reportInterval: Check = (v) => {
+  const d = parseDuration(v);
+  if (typeof d !== 'number') return d.error;
+  if (d < 60) return `${formatDuration(d)} is shorter than 1m (cron runs at most once a minute)`;
+  if (d > 604800) return `${formatDuration(d)} is longer than 1w`;
+  return null;
+};
 const template: Check = (v) => {
   if (!v.trim()) return 'must not be empty';
   for (const m of v.matchAll(/\{([^}]*)\}/g)) {
@@ -50,8 +63,8 @@ const template: Check = (v) => {
 const SCHEMA: Record<string, Record<string, Check> | 'pair-options'> = {
   paths: { state: absolutePath, lock: absolutePath, log: absolutePath },
   defaults: 'pair-options',
-  nagios: { send_nsca: absolutePath, config: absolutePath, server: hostName, port, host: template, service: template },
-  icinga: { url, user: nonEmpty, password_file: absolutePath, ca: absolutePath, host: template, service: template },
+  nagios: { send_nsca: absolutePath, config: absolutePath, server: hostName, port, host: template, service: template, report_interval: reportInterval },
+  icinga: { url, user: nonEmpty, password_file: absolutePath, ca: absolutePath, host: template, service: template, report_interval: reportInterval },
   ssh: { known_hosts: absolutePath, connect_timeout: seconds },
 };
 
@@ -100,7 +113,7 @@ export function parseSettings(text: string, file: string): { settings: Settings;
     const problem = check(value);
     if (problem) return void fail(`[${section}] ${key}: ${problem}`);
     const target = (settings as unknown as Record<string, Record<string, unknown>>)[section]!;
-    target[key] = key === 'port' || key === 'connect_timeout' ? Number(value) : value;
+    target[key] = key === 'port' || key === 'connect_timeout' ? Number(value) : key === 'report_interval' ? (parseDuration(value) as number) : value;
   });
 
   for (const message of optionConsistencyProblems(settings.defaults)) {

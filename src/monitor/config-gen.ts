@@ -1,37 +1,40 @@
 // Service definitions for the monitoring server (pure): one passive service
 // per pair, named exactly as the emitters report it (names.ts), with a
-// freshness window derived from the pair's clag so that a pair whose results
-// stop arriving goes UNKNOWN "no result received" instead of staying green.
+// freshness window derived from how often results are sent (report_interval)
+// so that a pair whose results stop arriving goes UNKNOWN "no result
+// received" within minutes instead of staying green.
 import type { Pair } from '../config/pairs.js';
 import { endpointText } from '../config/pairs.js';
 import type { Settings } from '../config/settings.js';
 import { formatDuration } from '../config/duration.js';
 import { reportedNames, type Template } from './names.js';
 
-/** the window of a pair without clag: the daily cron job most sites run */
-export const DEFAULT_WINDOW_BASE = 86400;
-/** slack on top of the base: a run in progress, cron jitter, a slow send */
-export const MIN_MARGIN = 600;
+/** the least slack on top of report_interval: cron jitter, a slow send (send_nsca may take 40 s), a busy machine */
+export const MIN_MARGIN = 300;
+/** the slack of a long interval, as a share of it */
+export const MARGIN_SHARE = 0.1;
 
 export interface FreshnessWindow {
   /** seconds without a result before the service goes stale */
   seconds: number;
-  /** clag, or DEFAULT_WINDOW_BASE when the pair has none */
-  base: number;
-  fromClag: boolean;
+  /** report_interval: how often results are sent */
+  interval: number;
+  /** seconds - interval */
+  margin: number;
 }
 
 /**
- * clag + max(10 min, 10% of clag). A result is sent after every update (and by
- * `status --nagios` from cron), so silence longer than clag means the lag has
- * reached clag unseen: the service must not stay OK past that. The margin lets
- * a run that is still going (or a late cron job) report first. Also the ttl
- * the Icinga emitter sends with each result.
+ * report_interval + max(5 min, 10% of it). A result is sent by every
+ * `zettabee --nagios status` from cron (and by every update), so when none
+ * has come for longer than the interval plus a margin for jitter, the
+ * channel is broken: a wrong password, a dead cron job, a lost network.
+ * Lag alerts do not depend on it: every result carries the lag measured
+ * against wlag and clag. Also the ttl the Icinga emitter sends with each
+ * result.
  */
-export function freshnessWindow(pair: Pair): FreshnessWindow {
-  const clag = pair.options.clag;
-  const base = clag ?? DEFAULT_WINDOW_BASE;
-  return { seconds: base + Math.max(MIN_MARGIN, Math.ceil(base / 10)), base, fromClag: clag !== undefined };
+export function freshnessWindow(reportInterval: number): FreshnessWindow {
+  const margin = Math.max(MIN_MARGIN, Math.ceil(reportInterval * MARGIN_SHARE));
+  return { seconds: reportInterval + margin, interval: reportInterval, margin };
 }
 
 export interface ServiceEntry {
@@ -66,8 +69,9 @@ const NSCA_SERVICE_MAX = 127;
 /** the stock illegal_object_name_chars of nagios.cfg */
 const NAGIOS_ILLEGAL = /[`~!$%^&*|'"<>?,()=;]/;
 
-export function serviceEntries(pairs: readonly Pair[], t: Template, shortHostname: string): { entries: ServiceEntry[]; problems: string[] } {
-  const entries = pairs.map((pair) => ({ pair, ...reportedNames(t, pair, shortHostname), window: freshnessWindow(pair) }));
+export function serviceEntries(pairs: readonly Pair[], t: Template & { report_interval: number }, shortHostname: string): { entries: ServiceEntry[]; problems: string[] } {
+  const window = freshnessWindow(t.report_interval);
+  const entries = pairs.map((pair) => ({ pair, ...reportedNames(t, pair, shortHostname), window }));
   const problems: string[] = [];
   const seen = new Map<string, Pair>();
   for (const e of entries) {
@@ -91,6 +95,17 @@ function nameWarnings(entries: readonly ServiceEntry[], nagios: boolean): string
   return out;
 }
 
+/** a report_interval longer than clag lets the lag pass clag unreported for that long */
+function intervalWarnings(entries: readonly ServiceEntry[], section: 'nagios' | 'icinga'): string[] {
+  return entries.flatMap((e) => {
+    const clag = e.pair.options.clag;
+    if (clag === undefined || e.window.interval <= clag) return [];
+    return [
+      `report_interval ${formatDuration(e.window.interval)} (in [${section}]) is longer than the clag ${formatDuration(clag)} of ${e.pair.label}: its lag can pass clag that long before a result says so; run zettabee --${section} status more often`,
+    ];
+  });
+}
+
 function uniqueHosts(entries: readonly ServiceEntry[]): string[] {
   return [...new Set(entries.map((e) => e.host))];
 }
@@ -100,15 +115,15 @@ function d(name: string, value: string | number): string {
   return `    ${name.padEnd(24)}${value}`;
 }
 
-function windowNote(w: FreshnessWindow): string {
-  return w.fromClag
-    ? `clag ${formatDuration(w.base)} + ${formatDuration(w.seconds - w.base)}`
-    : `no clag: default ${formatDuration(w.base)} + ${formatDuration(w.seconds - w.base)}`;
+/** "10m: report_interval 5m (in [nagios]) + 5m" */
+function windowNote(w: FreshnessWindow, section: 'nagios' | 'icinga'): string {
+  return `${formatDuration(w.seconds)}: report_interval ${formatDuration(w.interval)} (in [${section}]) + ${formatDuration(w.margin)}`;
 }
 
 /** `zettabee nagios-config`: object definitions to include from nagios.cfg */
 export function nagiosConfig(pairs: readonly Pair[], settings: Settings, opts: GenOptions): Generated {
   const { entries, problems } = serviceEntries(pairs, settings.nagios, opts.shortHostname);
+  const window = freshnessWindow(settings.nagios.report_interval);
   const use = opts.use ?? 'generic-service';
   const hosts = uniqueHosts(entries);
   const L: string[] = [];
@@ -118,11 +133,14 @@ export function nagiosConfig(pairs: readonly Pair[], settings: Settings, opts: G
     '#',
     '# Results arrive through send_nsca: every `zettabee --nagios update` sends its',
     '# pairs\' results, and `zettabee --nagios status` from cron reports lag and stuck',
-    '# runs between updates. When no result arrives within a service\'s',
-    '# freshness_threshold, Nagios runs zettabee-no-result, which makes the service',
-    '# UNKNOWN "no result received from zettabee ...".',
-    `# freshness_threshold = the pair's clag + 10% (at least ${formatDuration(MIN_MARGIN)}); a pair`,
-    `# without clag gets ${formatDuration(DEFAULT_WINDOW_BASE)} + 10%, the period of a daily cron job.`,
+    '# runs between updates. send_nsca cannot tell whether a result arrived (a',
+    '# wrong password is dropped silently): only freshness catches a lost result.',
+    '# When no result arrives within a service\'s freshness_threshold, Nagios runs',
+    '# zettabee-no-result, which makes the service UNKNOWN "no result received',
+    '# from zettabee ...".',
+    `# freshness_threshold = ${windowNote(window, 'nagios')}`,
+    `# (report_interval + max(${formatDuration(MIN_MARGIN)}, 10%)); set report_interval to the period of the`,
+    '# `zettabee --nagios status` cron line. Lag alerts come from wlag and clag.',
     '# Nagios needs check_service_freshness=1 in nagios.cfg (the default).',
     '#',
   );
@@ -173,7 +191,6 @@ export function nagiosConfig(pairs: readonly Pair[], settings: Settings, opts: G
     L.push(
       '',
       `# ${endpointText(e.pair.source)} -> ${endpointText(e.pair.destination)} (fingerprint ${e.pair.fingerprint})`,
-      `# freshness ${formatDuration(e.window.seconds)}: ${windowNote(e.window)}`,
       'define service {',
       d('use', 'zettabee-service'),
       d('host_name', e.host),
@@ -183,7 +200,7 @@ export function nagiosConfig(pairs: readonly Pair[], settings: Settings, opts: G
       '}',
     );
   }
-  return { text: L.join('\n') + '\n', problems, warnings: nameWarnings(entries, true) };
+  return { text: L.join('\n') + '\n', problems, warnings: [...nameWarnings(entries, true), ...intervalWarnings(entries, 'nagios')] };
 }
 
 /** an Icinga 2 DSL string literal; '$' doubled so it is never read as a macro */
@@ -194,6 +211,7 @@ function q(s: string): string {
 /** `zettabee icinga-config`: Icinga 2 objects to put under conf.d or a zones.d directory */
 export function icingaConfig(pairs: readonly Pair[], settings: Settings, opts: GenOptions): Generated {
   const { entries, problems } = serviceEntries(pairs, settings.icinga, opts.shortHostname);
+  const window = freshnessWindow(settings.icinga.report_interval);
   const use = opts.use ?? 'generic-service';
   const hosts = uniqueHosts(entries);
   const L: string[] = [];
@@ -208,9 +226,10 @@ export function icingaConfig(pairs: readonly Pair[], settings: Settings, opts: G
     ' * notices silence through an active check, so each service runs the dummy',
     ' * check every check_interval (= the freshness window) and turns UNKNOWN',
     ' * "no result received from zettabee ..."; every result that arrives pushes',
-    ' * that check back by a full interval.',
-    ` * window = the pair's clag + 10% (at least ${formatDuration(MIN_MARGIN)}); a pair without`,
-    ` * clag gets ${formatDuration(DEFAULT_WINDOW_BASE)} + 10%, the period of a daily cron job.`,
+    ' * that check back by a full interval (and carries the window as its ttl).',
+    ` * window = ${windowNote(window, 'icinga')}`,
+    ` * (report_interval + max(${formatDuration(MIN_MARGIN)}, 10%)); set report_interval to the period of`,
+    ' * the `zettabee --icinga status` cron line. Lag alerts come from wlag and clag.',
     ' *',
   );
   if (opts.hosts === undefined) {
@@ -241,7 +260,7 @@ export function icingaConfig(pairs: readonly Pair[], settings: Settings, opts: G
     const window = `${e.window.seconds}s`;
     L.push(
       '',
-      `// ${endpointText(e.pair.source)} -> ${endpointText(e.pair.destination)}; window ${formatDuration(e.window.seconds)}: ${windowNote(e.window)}`,
+      `// ${endpointText(e.pair.source)} -> ${endpointText(e.pair.destination)}`,
       `object Service ${q(e.service)} {`,
       ...(use ? [`  import ${q(use)}`] : []),
       `  host_name = ${q(e.host)}`,
@@ -257,5 +276,5 @@ export function icingaConfig(pairs: readonly Pair[], settings: Settings, opts: G
       '}',
     );
   }
-  return { text: L.join('\n') + '\n', problems, warnings: nameWarnings(entries, false) };
+  return { text: L.join('\n') + '\n', problems, warnings: [...nameWarnings(entries, false), ...intervalWarnings(entries, 'icinga')] };
 }

@@ -144,7 +144,8 @@ function post(agent: Agent, url: URL, auth: string, body: string): Promise<Reply
   });
 }
 
-export type PostOutcome = { ok: true } | { ok: false; why: string };
+/** answer: the API's own words for an accepted result ("200 Successfully processed ...") */
+export type PostOutcome = { ok: true; answer: string } | { ok: false; why: string };
 
 /**
  * Post each result; the outcomes are in the order of `results`. Setup
@@ -187,16 +188,17 @@ export async function postResults(s: IcingaSettings, results: readonly IcingaRes
       }
       if (reply.status < 200 || reply.status > 299) return { ok: false, why: explainHttpError(reply.status, reply.body, object, s.user, s.password_file) };
       // a 200 can still carry a per-object failure
-      const bad = (() => {
+      const results = (() => {
         try {
-          const v = JSON.parse(reply.body) as { results?: Array<{ code?: number; status?: string }> };
-          return v.results?.find((x) => typeof x.code === 'number' && (x.code < 200 || x.code > 299));
+          return (JSON.parse(reply.body) as { results?: Array<{ code?: number; status?: string }> }).results ?? [];
         } catch {
-          return undefined;
+          return [];
         }
       })();
+      const bad = results.find((x) => typeof x.code === 'number' && (x.code < 200 || x.code > 299));
       if (bad) return { ok: false, why: `${bad.code}: Icinga says: ${bad.status ?? 'no reason given'}` };
-      return { ok: true };
+      const good = results.find((x) => typeof x.status === 'string');
+      return { ok: true, answer: good ? `${good.code ?? reply.status} ${good.status!.trim()}` : `HTTP ${reply.status} without a result` };
     });
     return outcomes.map((o) => (o.ok ? o.value : { ok: false, why: String(o.error) }));
   } finally {

@@ -19,12 +19,12 @@ import { nscaArgv, sendNsca, serverProblem, type NscaResult } from './nsca.js';
 import { postResults, type IcingaResult, type IcingaSettings } from './icinga.js';
 
 /**
- * How long a pair's passive result stays fresh (the Icinga ttl): the same
- * window the generated service definitions use (clag plus a margin), so a
- * result expires exactly when the monitor would call it stale.
+ * How long a passive result stays fresh (the Icinga ttl): the window the
+ * generated Icinga services use ([icinga] report_interval plus a margin), so
+ * a result expires exactly when the monitor would call it stale.
  */
-export function freshnessSeconds(pair: Pair): number {
-  return freshnessWindow(pair).seconds;
+export function freshnessSeconds(settings: Settings): number {
+  return freshnessWindow(settings.icinga.report_interval).seconds;
 }
 
 /** a pair's monitoring result from its status file and lock alone; UNKNOWN when they cannot be read */
@@ -53,11 +53,18 @@ function outputWithoutPerfdata(r: CheckResult): string {
   return [bar < 0 ? first : first.slice(0, bar).trimEnd(), ...rest].join('\n');
 }
 
+/**
+ * What became of one result, in the words the log may truthfully use: `done`
+ * says no more than the channel confirmed (send_nsca confirms only that it
+ * took the result; the Icinga API answers for itself).
+ */
+export type Handover = { ok: true; done: string } | { ok: false; why: string };
+
 interface Emitter {
   /** "Nagios" or "Icinga", for messages */
   name: string;
-  /** a why per pair (null: sent), in the order of `pairs` */
-  send(items: ReadonlyArray<{ pair: Pair; result: CheckResult }>): Promise<Array<string | null>>;
+  /** one outcome per pair, in the order of `items` */
+  send(items: ReadonlyArray<{ pair: Pair; result: CheckResult }>): Promise<Handover[]>;
   /** how a pair is named there, for log lines */
   nameOf(pair: Pair): string;
 }
@@ -72,19 +79,25 @@ function nagiosEmitter(settings: Settings, override: string): Emitter {
     throw new ConfigError('--nagios: no Nagios server to send to', [], `give one with --nagios HOST, or set server in ${where}`);
   }
   const argv = nscaArgv(n, override);
+  const server = override || n.server!;
   const host = shortHostname();
   const names = (p: Pair) => reportedNames({ host: n.host, service: n.service }, p, host);
+  const nameOf = (p: Pair) => {
+    const x = names(p);
+    return `${x.host};${x.service}`;
+  };
   return {
     name: 'Nagios',
-    nameOf: (p) => {
-      const x = names(p);
-      return `${x.host};${x.service}`;
-    },
+    nameOf,
     async send(items) {
       const results: NscaResult[] = items.map(({ pair, result }) => ({ ...names(pair), state: result.state, output: renderOutput(result) }));
       // one process for all: one connection, and a cron run's results arrive together
       const o = await sendNsca(n.send_nsca, argv, results);
-      return items.map(() => (o.ok ? null : o.why));
+      // send_nsca exits 0 even when nsca drops the packet (a wrong password
+      // or encryption method): only the service's freshness notices a loss
+      return items.map(({ pair, result }) =>
+        o.ok ? { ok: true, done: `handed ${STATE_NAMES[result.state]} to send_nsca for ${server} (${nameOf(pair)}); NSCA does not confirm delivery` } : { ok: false, why: o.why },
+      );
     },
   };
 }
@@ -100,25 +113,52 @@ function icingaEmitter(settings: Settings): Emitter {
   const host = shortHostname();
   const checkSource = hostname();
   const names = (p: Pair) => reportedNames({ host: i.host, service: i.service }, p, host);
+  const nameOf = (p: Pair) => {
+    const x = names(p);
+    return `${x.host}!${x.service}`;
+  };
   return {
     name: 'Icinga',
-    nameOf: (p) => {
-      const x = names(p);
-      return `${x.host}!${x.service}`;
-    },
+    nameOf,
     async send(items) {
+      const ttl = freshnessSeconds(settings);
       const results: IcingaResult[] = items.map(({ pair, result }) => ({
         ...names(pair),
         state: result.state,
         output: outputWithoutPerfdata(result),
         perfdata: result.perfdata,
         checkSource,
-        ttl: freshnessSeconds(pair),
+        ttl,
       }));
       const outcomes = await postResults(s, results);
-      return outcomes.map((o) => (o.ok ? null : o.why));
+      return outcomes.map((o, k) =>
+        o.ok ? { ok: true, done: `posted ${STATE_NAMES[items[k]!.result.state]} to Icinga (${nameOf(items[k]!.pair)}); the API answered ${o.answer}` } : { ok: false, why: o.why },
+      );
     },
   };
+}
+
+/**
+ * `setup --nagios`'s end-to-end test: each pair's result as it is now, its
+ * summary ending in `mark`, through the emitter the actions use (the same
+ * names, one send_nsca run). The real state, so the test never shows a
+ * false OK; the next report replaces it. Throws as makeReporter does when
+ * there is no server to send to.
+ */
+export async function sendMarkedToNagios(
+  settings: Settings,
+  override: string,
+  pairs: readonly Pair[],
+  mark: string,
+  now = Date.now(),
+): Promise<{ services: string[]; outcome: Handover }> {
+  const e = nagiosEmitter(settings, override);
+  const items = pairs.map((pair) => {
+    const result = currentResult(settings, pair, now);
+    return { pair, result: { ...result, summary: `${result.summary}; ${mark}` } };
+  });
+  const outcomes = await e.send(items);
+  return { services: pairs.map((p) => e.nameOf(p)), outcome: outcomes[0] ?? { ok: false, why: 'no pair to send a result for' } };
 }
 
 export interface Reporter {
@@ -146,17 +186,17 @@ export function makeReporter(args: GlobalArgs, io: Io, settings: Settings, actio
       const items = pairs.map((pair) => ({ pair, result: currentResult(settings, pair, now) }));
       const lines: Array<{ pair: Pair; level: 'info' | 'warn'; text: string }> = [];
       for (const e of emitters) {
-        let whys: Array<string | null>;
+        let outcomes: Handover[];
         try {
-          whys = await e.send(items);
+          outcomes = await e.send(items);
         } catch (err) {
-          whys = items.map(() => `internal error: ${(err as Error).message}`);
+          outcomes = items.map(() => ({ ok: false, why: `internal error: ${(err as Error).message}` }));
         }
-        const failed = whys.flatMap((w, k) => (w === null ? [] : [{ pair: items[k]!.pair, why: w }]));
-        items.forEach(({ pair, result }, k) => {
-          const w = whys[k];
-          if (w) lines.push({ pair, level: 'warn', text: `${action}: could not send the result to ${e.name} (${e.nameOf(pair)}): ${w}` });
-          else lines.push({ pair, level: 'info', text: `${action}: sent ${STATE_NAMES[result.state]} to ${e.name} (${e.nameOf(pair)})` });
+        const failed = outcomes.flatMap((o, k) => (o.ok ? [] : [{ pair: items[k]!.pair, why: o.why }]));
+        items.forEach(({ pair }, k) => {
+          const o = outcomes[k] ?? { ok: false, why: 'no outcome (internal error)' };
+          if (o.ok) lines.push({ pair, level: 'info', text: `${action}: ${o.done}` });
+          else lines.push({ pair, level: 'warn', text: `${action}: could not send the result to ${e.name} (${e.nameOf(pair)}): ${o.why}` });
         });
         if (failed.length) {
           // one line per emitter and run, whatever the number of pairs: cron mails it once

@@ -57,7 +57,7 @@ describe('e2e: --icinga through the API of a real Icinga 2', function () {
 
   beforeEach(() => writeFileSync(site.settingsFile, settingsText));
 
-  it('update --icinga: Icinga holds the result: state, output with long output, perfdata as an array, check_source, ttl from clag', async () => {
+  it('update --icinga: Icinga holds the result: state, output with long output, perfdata as an array, check_source, ttl from report_interval', async () => {
     const t0 = Date.now() / 1000;
     const r = await site.run(['--icinga', 'update', `${dst}/a`]);
     expect(r).to.deep.include({ code: 0, stdout: '', stderr: '' });
@@ -68,9 +68,10 @@ describe('e2e: --icinga through the API of a real Icinga 2', function () {
     expect(res!.output).to.contain('\nlast good snapshot: ');
     expect(res!.performance_data[0]).to.match(/^lag=\d+s;3600;7200;0$/);
     expect(res!.check_source).to.equal(hostname());
-    expect(res!.ttl).to.equal(7200 + 720); // clag 2h + 10 %
+    expect(res!.ttl).to.equal(300 + 300); // report_interval 5m (the default) + 5m, not clag
     expect(res!.execution_end).to.be.within(t0 - 5, Date.now() / 1000 + 5);
-    expect(log('a')).to.match(/INFO \[\d+\] update: sent OK to Icinga \(\S+!zettabee \S+\/a\)/);
+    // the API confirms: the log says what it answered
+    expect(log('a')).to.match(/INFO \[\d+\] update: posted OK to Icinga \(\S+!zettabee \S+\/a\); the API answered 200 Successfully processed check result/);
   });
 
   it('status --icinga: a result for every selected pair (b is past its wlag: WARNING); output unchanged, exit 0', async () => {
@@ -87,7 +88,7 @@ describe('e2e: --icinga through the API of a real Icinga 2', function () {
     // Icinga keeps the sent exit_status as the result's state (its own exit_status field stays 0)
     expect([a!.state, b!.state]).to.deep.equal([0, 1]);
     expect(b!.output).to.match(/^ZETTABEE WARNING - lag \S+ >= wlag/);
-    expect(b!.ttl).to.equal(86400 + 8640);
+    expect(b!.ttl).to.equal(600); // the same for every pair, whatever its clag
     for (const x of [a!, b!]) expect(x.execution_end).to.be.above(t0);
   });
 

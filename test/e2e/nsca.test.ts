@@ -9,7 +9,7 @@ import { shortHostname } from '../../src/monitor/names.js';
 import { getBed, type Bed } from '../harness/bed.js';
 import { freePort } from '../harness/bed.js';
 import { freezeSend, sleep, thaw } from './procs.js';
-import { makeSite, mountpointOf, snapshotsOf, writeRandom, type Result, type Site } from './support.js';
+import { makeSite, mountpointOf, renameUnmounted, snapshotsOf, writeRandom, type Result, type Site } from './support.js';
 
 const MiB = 1024 * 1024;
 
@@ -93,7 +93,82 @@ describe('e2e: --nagios through send_nsca to a real nsca daemon', function () {
     expect(c).to.deep.include({ host, service: `zettabee ${a()}`, rc: 0 });
     expect(c.output).to.match(/^ZETTABEE OK - .* \| lag=\d+s;3600;7200;0( |\\n|$)/);
     expect(c.epoch).to.be.within(before - 5, Math.ceil(Date.now() / 1000) + 5);
-    expect(readFileSync(join(site.paths.log, `${fpA()}.log`), 'utf8')).to.match(/INFO \[\d+\] update: sent OK to Nagios \(\S+;zettabee \S+\/a\)/);
+    // send_nsca cannot know whether nsca took the result: the log claims no more than the hand-over
+    expect(readFileSync(join(site.paths.log, `${fpA()}.log`), 'utf8')).to.match(
+      new RegExp(`INFO \\[\\d+\\] update: handed OK to send_nsca for ${bed.nsca.host} \\(\\S+;zettabee \\S+/a\\); NSCA does not confirm delivery`),
+    );
+  });
+
+  it('a wrong NSCA password: send_nsca exits 0 and nsca drops the result; the log says "handed to send_nsca", never "sent"', async () => {
+    const wrong = join(site.dir, 'send_nsca-wrong.cfg');
+    writeFileSync(wrong, `password=not-${bed.nsca.password}\nencryption_method=1\n`, { mode: 0o600 });
+    nagios({ config: wrong });
+    const logFile = join(site.paths.log, `${fpA()}.log`);
+    const before = readFileSync(logFile, 'utf8').length;
+    const r = await site.run(['--nagios', 'update', a()]);
+    // nothing told zettabee the result was lost: no warning is possible, and none is invented
+    expect(r).to.deep.include({ code: 0, stdout: '', stderr: '' });
+    // nsca got the connection and dropped the packet: nothing reached the command file
+    await sleep(1500);
+    expect(bed.nsca.readCommands()).to.deep.equal([]);
+    const monitorLines = readFileSync(logFile, 'utf8').slice(before).split('\n').filter((l) => /Nagios|send_nsca|NSCA/.test(l));
+    expect(monitorLines, monitorLines.join('\n')).to.have.length(1);
+    expect(monitorLines[0]).to.match(/ INFO \[\d+\] update: handed OK to send_nsca for \S+ \(\S+;zettabee \S+\/a\); NSCA does not confirm delivery/);
+    expect(monitorLines[0]).not.to.match(/\bsent\b/);
+  });
+
+  /** the host;service pairs `zettabee nagios-config` defines for the site */
+  async function definedServices(): Promise<string[]> {
+    const g = await site.run(['nagios-config']);
+    must(g, 0);
+    return [...g.stdout.matchAll(/^ {4}host_name {15}(.*)\n {4}service_description {5}(.*)$/gm)].map((m) => `${m[1]};${m[2]}`);
+  }
+
+  it('setup --nagios: each pair\'s real result, marked with a token, reaches the services nagios-config defines; CONFIRM says what to look for', async () => {
+    const r = await site.run(['--nagios', 'setup']);
+    must(r, 0);
+    const out = r.stdout.split('\n');
+    const head = out.findIndex((l) => l.startsWith('CONFIRM nagios: a test result through send_nsca to '));
+    expect(head, r.stdout).to.be.greaterThan(-1);
+    expect(out[head]).to.equal(`CONFIRM nagios: a test result through send_nsca to ${bed.nsca.host}:${bed.nsca.port} (handed to send_nsca; NSCA does not confirm delivery)`);
+    const mark = /ending in "(zettabee setup test [0-9a-f]{8})"/.exec(out[head + 1]!)?.[1];
+    expect(mark, out[head + 1]).to.be.a('string');
+    const services = await definedServices();
+    expect(services).to.deep.equal([`${host};zettabee ${a()}`, `${host};zettabee ${b()}`]);
+    expect(out.slice(head + 2, head + 4)).to.deep.equal(services.map((x) => `          ${x}`));
+    expect(out[head + 4]).to.equal(`        for example: grep -F '${mark}' /var/log/nagios4/nagios.log (Nagios logs passive results with log_passive_checks=1, the default)`);
+    expect(out[head + 5]).to.contain(`the password or encryption_method in ${bed.nsca.sendConfig} differs from nsca.cfg`);
+    // what arrived: both services, their real state (as check says it), the token at the end of the first line
+    const lines = await commands(2);
+    expect(lines.map((c) => `${c.host};${c.service}`)).to.deep.equal(services);
+    for (const [c, dest] of [[lines[0]!, a()], [lines[1]!, b()]] as const) {
+      const check = await site.run(['check', dest]);
+      expect(c.rc).to.equal(check.code);
+      expect(c.output).to.match(new RegExp(`^ZETTABEE OK - [^|\\\\]*; ${mark} \\| lag=`));
+    }
+  });
+
+  it('setup --nagios with a wrong NSCA password: the same CONFIRM and instructions, exit 0 (nothing can tell), and nothing arrives', async () => {
+    const wrong = join(site.dir, 'send_nsca-wrong.cfg');
+    writeFileSync(wrong, `password=not-${bed.nsca.password}\nencryption_method=1\n`, { mode: 0o600 });
+    nagios({ config: wrong });
+    const r = await site.run(['--nagios', 'setup', a()]);
+    must(r, 0);
+    expect(r.stdout).to.match(/^CONFIRM nagios: a test result through send_nsca to \S+ \(handed to send_nsca; NSCA does not confirm delivery\)$/m);
+    expect(r.stdout).to.match(new RegExp(`^ {8}confirm it arrived: within a minute, this service shows its real state ending in "zettabee setup test [0-9a-f]{8}" on the Nagios server:\n {10}${host};zettabee ${a()}$`, 'm'));
+    expect(r.stdout).to.contain(`if it never arrives: the password or encryption_method in ${wrong} differs from nsca.cfg`);
+    await sleep(1500);
+    expect(bed.nsca.readCommands()).to.deep.equal([]);
+  });
+
+  it('setup --nagios when nsca cannot be reached: FAILED with send_nsca\'s words and a hint, exit 1', async () => {
+    const closed = await freePort();
+    nagios({ port: String(closed) });
+    const r = await site.run(['--nagios', 'setup', a()]);
+    must(r, 1);
+    expect(r.stdout).to.match(new RegExp(`^FAILED  nagios: a test result through send_nsca to 127\\.0\\.0\\.1:${closed} \\(.*Could not connect to host 127\\.0\\.0\\.1 on port ${closed}.*\\)$`, 'm'));
+    expect(r.stdout).to.contain(`hint: is nsca running on 127.0.0.1 and reachable on port ${closed}?`);
+    expect(r.stdout).not.to.match(/^CONFIRM/m);
   });
 
   it('status --nagios over 2 pairs: two lines from one send_nsca run; the status output is unchanged', async () => {
@@ -140,12 +215,12 @@ describe('e2e: --nagios through send_nsca to a real nsca daemon', function () {
   it('a failed update --nagios sends at least WARNING with the error, and exits 1', async () => {
     // the source goes missing (zfs-fuse renames only an unmounted file system)
     await bed.run(['zfs', 'umount', `${src}/b`]);
-    await bed.run(['zfs', 'rename', `${src}/b`, `${src}/b-away`]);
+    await renameUnmounted(bed, `${src}/b`, `${src}/b-away`);
     let r: Result;
     try {
       r = await site.run(['--nagios', 'update', b()]);
     } finally {
-      await bed.run(['zfs', 'rename', `${src}/b-away`, `${src}/b`]);
+      await renameUnmounted(bed, `${src}/b-away`, `${src}/b`);
       await bed.run(['zfs', 'mount', `${src}/b`]).catch(() => undefined);
     }
     must(r, 1);

@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bed } from '../harness/bed.js';
+import { sleep } from './procs.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../../bin/zettabee', import.meta.url));
 
@@ -100,4 +101,21 @@ export async function snapshotsOf(bed: Bed, ds: string): Promise<string[]> {
 /** a property's value ('-' when unset) */
 export async function propOf(bed: Bed, ds: string, prop: string): Promise<string> {
   return (await bed.run(['zfs', 'get', '-H', '-o', 'value', prop, ds])).trim();
+}
+
+/**
+ * Rename an unmounted file system. zfs-fuse refuses to rename a mounted one
+ * ("dataset is busy"), and may still call it busy a moment after an
+ * unmount or a failed run touched it: retry that for a while.
+ */
+export async function renameUnmounted(bed: Bed, from: string, to: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await bed.run(['zfs', 'rename', from, to]);
+      return;
+    } catch (e) {
+      if (i >= 50 || !/busy/.test(String(e))) throw e;
+      await sleep(200);
+    }
+  }
 }

@@ -12,7 +12,7 @@ const { pairs } = parsePairs(
   'db1:tank/mysql0  backup/db/mysql0  clag=4h\ntank/home  backup/home  wlag=1h\nsrc:tank/x  offsite:vault/x  clag=1h\n',
   '/etc/zettabee/zettabee.cfg',
 );
-const [mysql, home, offsite] = pairs as [Pair, Pair, Pair];
+const [mysql] = pairs as [Pair, Pair, Pair];
 const opts = { shortHostname: 'backup1', pairsFile: '/etc/zettabee/zettabee.cfg' };
 
 /** the block of text from the line holding `start` to the next closing brace */
@@ -23,10 +23,47 @@ function block(text: string, start: string): string {
 }
 
 describe('service definitions: freshness window', () => {
-  it("clag + 10%, at least 10 minutes; without clag a day + 10%", () => {
-    expect(freshnessWindow(mysql)).to.deep.equal({ seconds: 4 * 3600 + 1440, base: 14400, fromClag: true });
-    expect(freshnessWindow(offsite)).to.deep.equal({ seconds: 3600 + 600, base: 3600, fromClag: true });
-    expect(freshnessWindow(home)).to.deep.equal({ seconds: 86400 + 8640, base: 86400, fromClag: false });
+  // the window follows how often results are sent (report_interval, the period
+  // of the `zettabee --nagios status` cron line), never clag: a lost channel
+  // must show within minutes, and lag alerts come from the results themselves
+  const table: Array<[string, number, number]> = [
+    ['1m: + the 5 min floor', 60, 60 + 300],
+    ['5m (the default): 10 min', 300, 600],
+    ['15m: + 5 min', 900, 1200],
+    ['50m: 10% is still below the floor', 3000, 3300],
+    ['1h: + 10%', 3600, 3960],
+    ['1d: + 10%', 86400, 86400 + 8640],
+    ['an odd interval: 10% rounded up to a whole second', 3601, 3601 + 361],
+  ];
+  for (const [name, interval, seconds] of table) {
+    it(`report_interval ${name} -> ${seconds} s`, () => {
+      expect(freshnessWindow(interval)).to.deep.equal({ seconds, interval, margin: seconds - interval });
+    });
+  }
+
+  it('the built-in report_interval is 5 minutes for both Nagios and Icinga, the cron line etc/cron.d suggests', () => {
+    expect(builtinSettings().nagios.report_interval).to.equal(300);
+    expect(builtinSettings().icinga.report_interval).to.equal(300);
+  });
+
+  it('clag does not stretch it: a pair with clag=4h and one without get the same window', () => {
+    const g = nagiosConfig(pairs, settings, opts).text;
+    expect(block(g, 'service_description     zettabee backup/db/mysql0')).to.contain('freshness_threshold     600');
+    expect(block(g, 'service_description     zettabee backup/home')).to.contain('freshness_threshold     600');
+  });
+
+  it('[nagios] report_interval makes the Nagios window, [icinga] report_interval the Icinga one', () => {
+    const s: Settings = { ...settings, nagios: { ...settings.nagios, report_interval: 900 }, icinga: { ...settings.icinga, report_interval: 3600 } };
+    expect(nagiosConfig(pairs, s, opts).text).to.contain('    freshness_threshold     1200\n');
+    expect(icingaConfig(pairs, s, opts).text).to.contain('  check_interval = 3960s\n');
+  });
+
+  it('a report_interval longer than a pair\'s clag is a warning: its lag could pass clag unreported for that long', () => {
+    const s: Settings = { ...settings, nagios: { ...settings.nagios, report_interval: 2 * 3600 } };
+    expect(nagiosConfig(pairs, s, opts).warnings).to.deep.equal([
+      'report_interval 2h (in [nagios]) is longer than the clag 1h of offsite:vault/x: its lag can pass clag that long before a result says so; run zettabee --nagios status more often',
+    ]);
+    expect(nagiosConfig(pairs, settings, opts).warnings).to.deep.equal([]);
   });
 });
 
@@ -41,14 +78,14 @@ describe('service definitions: Nagios', () => {
         '    use                     zettabee-service',
         '    host_name               backup1',
         '    service_description     zettabee backup/db/mysql0',
-        '    freshness_threshold     15840',
-        '    check_command           zettabee-no-result!backup/db/mysql0!4h24m',
+        '    freshness_threshold     600',
+        '    check_command           zettabee-no-result!backup/db/mysql0!10m',
         '}',
       ].join('\n'),
     );
     for (const p of pairs) {
       const n = reportedNames(settings.nagios, p, 'backup1');
-      expect(g.text).to.contain(`    host_name               ${n.host}\n    service_description     ${n.service}\n    freshness_threshold     ${freshnessWindow(p).seconds}\n`);
+      expect(g.text).to.contain(`    host_name               ${n.host}\n    service_description     ${n.service}\n    freshness_threshold     ${freshnessWindow(settings.nagios.report_interval).seconds}\n`);
     }
     expect((g.text.match(/define service \{/g) ?? []).length).to.equal(pairs.length + 1);
   });
@@ -75,9 +112,8 @@ describe('service definitions: Nagios', () => {
     );
   });
 
-  it('pairs without clag: the default window, said in a comment', () => {
-    expect(g.text).to.contain('# freshness 1d2h24m: no clag: default 1d + 2h24m');
-    expect(g.text).to.contain('# freshness 4h24m: clag 4h + 24m');
+  it('the header says where the window comes from', () => {
+    expect(g.text).to.contain('# freshness_threshold = 10m: report_interval 5m (in [nagios]) + 5m');
   });
 
   it('hosts: listed as a comment by default; --hosts defines them once each', () => {
@@ -126,16 +162,16 @@ describe('service definitions: Icinga 2', () => {
         '  check_command = "dummy"',
         '  enable_active_checks = true',
         '  enable_passive_checks = true',
-        '  check_interval = 15840s',
-        '  retry_interval = 15840s',
+        '  check_interval = 600s',
+        '  retry_interval = 600s',
         '  max_check_attempts = 1',
         '  vars.dummy_state = 3',
-        '  vars.dummy_text = "no result received from zettabee for backup/db/mysql0 in 4h24m"',
+        '  vars.dummy_text = "no result received from zettabee for backup/db/mysql0 in 10m"',
         `  vars.zettabee_fingerprint = "${mysql.fingerprint}"`,
         '}',
       ].join('\n'),
     );
-    expect(block(g.text, 'object Service "zettabee vault/x"')).to.contain('host_name = "offsite"').and.contain('check_interval = 4200s');
+    expect(block(g.text, 'object Service "zettabee vault/x"')).to.contain('host_name = "offsite"').and.contain('check_interval = 600s');
     expect((g.text.match(/object Service /g) ?? []).length).to.equal(3);
     expect(g.text).to.contain(' *   backup1\n *   offsite\n');
   });

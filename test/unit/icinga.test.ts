@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parsePairs } from '../../src/config/pairs.js';
 import { explainHttpError, icingaBody, postResults, readPassword, type IcingaResult, type IcingaSettings } from '../../src/monitor/icinga.js';
 import { freshnessSeconds, makeReporter } from '../../src/monitor/report.js';
+import { icingaConfig } from '../../src/monitor/config-gen.js';
 import { builtinSettings } from '../../src/config/settings.js';
 import { ConfigError } from '../../src/errors.js';
 import { freePort } from '../harness/bed.js';
@@ -53,11 +54,14 @@ describe('icinga: request body', () => {
     expect(() => icingaBody(res({ state: 7 as 0 }))).to.throw(RangeError, /not a plugin state/);
   });
 
-  it('ttl is the freshness window of the generated service definitions: clag + 10 %, at least 10 min; a day without clag', () => {
-    const [withClag, without, short] = parsePairs('tank/a pool/a clag=1d\ntank/b pool/b\ntank/c pool/c clag=1h', 'p.cfg').pairs;
-    expect(freshnessSeconds(withClag!)).to.equal(86400 + 8640);
-    expect(freshnessSeconds(without!)).to.equal(86400 + 8640);
-    expect(freshnessSeconds(short!)).to.equal(3600 + 600);
+  it('ttl is the freshness window of the generated Icinga services: [icinga] report_interval + max(5 min, 10%), whatever clag says', () => {
+    const [withClag, without] = parsePairs('tank/a pool/a clag=1d\ntank/b pool/b', 'p.cfg').pairs;
+    const s = builtinSettings();
+    expect(freshnessSeconds(s)).to.equal(600);
+    s.icinga.report_interval = 3600;
+    expect(freshnessSeconds(s)).to.equal(3960);
+    const t = icingaConfig([withClag!, without!], s, { shortHostname: 'backup1' }).text;
+    expect(t.match(/check_interval = (\d+)s/g)).to.deep.equal(['check_interval = 3960s', 'check_interval = 3960s']);
   });
 
   it('the password file loses its final newline and nothing else', () => {
@@ -155,7 +159,8 @@ describe('icinga: against a real HTTPS server (throwaway CA)', function () {
 
   it('POSTs to /v1/actions/process-check-result with Accept: application/json, Basic auth from the password file, the JSON body', async () => {
     const out = await postResults(settings(), [res()]);
-    expect(out).to.deep.equal([{ ok: true }]);
+    // accepted, in the API's own words (what the pair log then says)
+    expect(out).to.deep.equal([{ ok: true, answer: '200 Successfully processed check result' }]);
     expect(seen).to.have.length(1);
     const s = seen[0]!;
     expect(s.method).to.equal('POST');
@@ -175,7 +180,7 @@ describe('icinga: against a real HTTPS server (throwaway CA)', function () {
     answer = () => ({ status: 200, body: '{"results":[{"code":200,"status":"ok"}]}', delayMs: 100 });
     const results = Array.from({ length: 10 }, (_, i) => res({ service: `zettabee tank/${i}` }));
     const out = await postResults(settings(), results);
-    expect(out).to.deep.equal(results.map(() => ({ ok: true })));
+    expect(out).to.deep.equal(results.map(() => ({ ok: true, answer: '200 ok' })));
     expect(seen.map((s) => JSON.parse(s.body).service).sort()).to.deep.equal(results.map((r) => `backup1!${r.service}`).sort());
     expect(maxInFlight).to.be.within(2, 4);
   });

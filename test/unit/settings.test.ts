@@ -22,6 +22,13 @@ describe('settings file', () => {
     expect(settings.ssh).to.deep.equal({ known_hosts: '/etc/zettabee/known_hosts', connect_timeout: 5 });
   });
 
+  it('report_interval: a duration in [nagios] and in [icinga], kept as seconds', () => {
+    const { settings, problems } = parseSettings('[nagios]\nreport_interval = 15m\n[icinga]\nreport_interval = 1h\n', F);
+    expect(problems).to.deep.equal([]);
+    expect(settings.nagios.report_interval).to.equal(900);
+    expect(settings.icinga.report_interval).to.equal(3600);
+  });
+
   const table: Array<[string, string, RegExp]> = [
     ['unknown section', '[mail]\nto = root', /:1: unknown section \[mail\]; known sections: \[paths\]/],
     ['unknown key', '[paths]\nstat = /x', /:2: unknown key 'stat' in \[paths\]; known keys: state, lock, log/],
@@ -35,6 +42,9 @@ describe('settings file', () => {
     ['key twice', '[paths]\nlog = /a\nlog = /b', /:3: log is set twice in \[paths\]/],
     ['http url', '[icinga]\nurl = http://x:5665', /is not an https:\/\/host:port URL/],
     ['inconsistent defaults', '[defaults]\nwlag = 2h\nclag = 1h', /wlag \(7200s\) is greater than clag/],
+    ['report_interval not a duration', '[nagios]\nreport_interval = often', /:2: \[nagios\] report_interval: 'often' is not a duration/],
+    ['report_interval below cron\'s minute', '[icinga]\nreport_interval = 30s', /:2: \[icinga\] report_interval: 30s is shorter than 1m \(cron runs at most once a minute\)/],
+    ['report_interval above a week', '[nagios]\nreport_interval = 2w', /:2: \[nagios\] report_interval: 2w is longer than 1w/],
   ];
   for (const [name, text, re] of table) {
     it(`reports ${name} with its line`, () => {
