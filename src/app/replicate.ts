@@ -8,7 +8,7 @@ import { Hosts } from '../exec/hosts.js';
 import { newestPairSnapshot, pairSnapshots, planRetention, planUpdate, destinationAfterReceive, type SnapshotInfo } from '../domain/plan.js';
 import { parentDataset } from '../domain/names.js';
 import { newSnapshotName } from '../domain/snapshot-name.js';
-import { formatBytes, formatRate } from '../domain/units.js';
+import { formatBytes, formatTransfer } from '../domain/units.js';
 import { ActionError } from '../errors.js';
 import { batchArgv, CommandError, readBatch, type Host, type RunResult } from '../exec/host.js';
 import type { SnapshotRef } from '../state/status.js';
@@ -528,9 +528,9 @@ function logStart(run: PairRun, action: string, what: string): void {
 }
 
 function logMoved(run: PairRun, bytes: number, started: number): void {
-  const seconds = (Date.now() - started) / 1000;
-  run.log.info(`stream done: ${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatRate(bytes, seconds)})`);
-  run.note(`${formatBytes(bytes)} in ${seconds.toFixed(1)} s (${formatRate(bytes, seconds)})`);
+  const moved = formatTransfer(bytes, (Date.now() - started) / 1000);
+  run.log.info(`stream done: ${moved}`);
+  run.note(moved);
 }
 
 function sourceMissing(run: PairRun): PairError {
