@@ -50,8 +50,8 @@ describe('command line', () => {
     const c = capture();
     expect(await main(['-c', bad, '--settings', settings, 'fingerprint'], c.io)).to.equal(2);
     expect(c.err).to.deep.equal([
-      `zettabee: error: ${bad}:2: unknown key 'wlg' (did you mean wlag?); known keys: transport, port, sshport, sshkey, sshuser, wlag, clag, wrun, crun, keep, recursive, rollback, stale_lock, buffer, blocksize, bwlimit, compress, stall, accept, connect`,
-      `zettabee: error: ${bad}:3: clag: 'soon' is not a duration (use seconds or a number with a unit: 90s, 30m, 2h, 1d, 1w)`,
+      `zettabee: error: ${bad}:2:12: unknown key 'wlg' (did you mean wlag?); known keys: transport, port, sshport, sshkey, sshuser, wlag, clag, wrun, crun, keep, recursive, rollback, stale_lock, buffer, blocksize, bwlimit, compress, stall, accept, connect`,
+      `zettabee: error: ${bad}:3:12: clag: 'soon' is not a duration (use seconds or a number with a unit: 90s, 30m, 2h, 1d, 1w)`,
       `zettabee: error: ${bad}:4: 'tank/c' has a source but no destination (write: source destination [key=value,...])`,
       `zettabee: error: fingerprint: 3 mistakes in ${bad}; nothing was run`,
     ]);
