@@ -1,7 +1,7 @@
 // The pairs file: one pair per line, "[shost:]spool/fs [dhost:]dpool/fs [key=value,...]".
 // Pure: text in, pairs or a list of problems (each with its line) out.
 import { fingerprint } from '../domain/fingerprint.js';
-import { datasetNameProblem, hostNameProblem, isLocalHost, isPoolRoot } from '../domain/names.js';
+import { datasetNameProblem, hostNameProblem, isLocalHost, isPoolRoot, splitHost } from '../domain/names.js';
 import { optionConsistencyProblems, parseOption, type OptionKey, type PairOptions, type Transport } from './keys.js';
 import { scanPairLine, type LineProblem, type OptionElement } from './pairs-line.js';
 
@@ -42,11 +42,13 @@ export function formatProblem(p: Problem): string {
 function parseEndpoint(field: string, role: 'source' | 'destination'): Endpoint | { error: string } {
   let host = 'localhost';
   let dataset = field;
-  const colon = field.indexOf(':');
-  const slash = field.indexOf('/');
-  if (colon >= 0 && (slash < 0 || colon < slash)) {
-    host = field.slice(0, colon);
-    dataset = field.slice(colon + 1);
+  const split = splitHost(field);
+  if (split && 'error' in split) return { error: `${role} '${field}': ${split.error}` };
+  if (split) {
+    ({ host, rest: dataset } = split);
+    // more ':' before the pool's '/': an IPv6 address written without brackets
+    const k = dataset.split('/')[0]!.lastIndexOf(':');
+    if (k >= 0) return { error: `${role} '${field}': an IPv6 address goes in brackets (${`[${host}:${dataset.slice(0, k)}]:${dataset.slice(k + 1)}`})` };
     if (host === '') return { error: `${role} '${field}' has an empty host before ':'` };
     const hp = hostNameProblem(host);
     if (hp) return { error: `${role} host: ${hp}` };

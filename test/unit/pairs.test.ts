@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { parsePairs, formatProblem } from '../../src/config/pairs.js';
 import { KNOWN_KEYS } from '../../src/config/keys.js';
+import { fingerprint } from '../../src/domain/fingerprint.js';
 
 const F = '/etc/zettabee/zettabee.cfg';
 const ok = (text: string, defaults = {}) => {
@@ -51,6 +52,15 @@ describe('pairs file parser', () => {
     expect(KNOWN_KEYS).to.include.members(['transport', 'port', 'sshport', 'sshkey', 'sshuser', 'wlag', 'clag', 'wrun', 'crun', 'keep', 'recursive']);
   });
 
+  it('reads bracketed IPv6 hosts, keeps them as written, and fingerprints them so', () => {
+    const [pull, push] = ok('[::1]:tank/a backup/a\ntank/b [fe80::1%eth0]:backup/b');
+    expect(pull!.source).to.deep.equal({ host: '[::1]', local: false, dataset: 'tank/a' });
+    expect(pull!.transport).to.equal('ssh');
+    expect(pull!.fingerprint).to.equal(fingerprint('[::1]', 'tank/a', 'localhost', 'backup/a'));
+    expect(push!.destination).to.deep.equal({ host: '[fe80::1%eth0]', local: false, dataset: 'backup/b' });
+    expect(push!.label).to.equal('[fe80::1%eth0]:backup/b');
+  });
+
   it('supports remote-to-remote and push', () => {
     const [a, b] = ok('a:tank/x b:pool/x\ntank/y b:pool/y');
     expect(a!.transport).to.equal('ssh');
@@ -84,6 +94,12 @@ describe('pairs file parser', () => {
     ['destination inside source', 'tank/a tank/a/copy', /inside the source/],
     ['ssh keys on a local pair', 'tank/a b/a sshport=22', /sshport is given but both ends are on this machine/],
     ['empty host', ':tank/a b/a', /empty host/],
+    ['IPv6 without brackets', '::1:tank/a b/a', /:2: source '::1:tank\/a': an IPv6 address goes in brackets \(\[::1\]:tank\/a\)/],
+    ['IPv6 without brackets, long form', 'tank/a 2001:db8::1:b/a', /destination '2001:db8::1:b\/a': an IPv6 address goes in brackets \(\[2001:db8::1\]:b\/a\)/],
+    ['an unclosed bracket', '[::1:tank/a b/a', /:2: source '\[::1:tank\/a': '\[' without '\]'/],
+    ['a bracket without a colon', '[::1]tank/a b/a', /:2: source '\[::1\]tank\/a': '\[::1\]' must be followed by ':'/],
+    ['not IPv6 in brackets', '[fe80::zz]:tank/a b/a', /source host: '\[fe80::zz\]' is not an IPv6 address/],
+    ['a name in brackets', '[src]:tank/a b/a', /source host: '\[src\]' is not an IPv6 address/],
     // the options field is one comma-separated list: a blank inside it is never joined away
     ['a blank inside a duration', 'tank/a b/a clag=1 0m', /:2:18: a blank inside the options, in 'clag=1 0m'; options are one comma-separated list/],
     ['a blank inside a count', 'tank/a b/a keep=1 0', /:2:18: a blank inside the options, in 'keep=1 0'/],
