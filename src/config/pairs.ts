@@ -1,6 +1,7 @@
 // The pairs file: one pair per line, "[shost:]spool/fs [dhost:]dpool/fs [key=value,...]".
 // Pure: text in, pairs or a list of problems (each with its line) out.
 import { fingerprint } from '../domain/fingerprint.js';
+import { snapshotRoomProblem } from '../domain/snapshot-name.js';
 import { datasetNameProblem, hostNameProblem, isLocalHost, isPoolRoot, splitHost } from '../domain/names.js';
 import { optionConsistencyProblems, parseOption, type OptionKey, type PairOptions, type Transport } from './keys.js';
 import { scanPairLine, type LineProblem, type OptionElement } from './pairs-line.js';
@@ -53,7 +54,7 @@ function parseEndpoint(field: string, role: 'source' | 'destination'): Endpoint 
     const hp = hostNameProblem(host);
     if (hp) return { error: `${role} host: ${hp}` };
   }
-  const dp = datasetNameProblem(dataset);
+  const dp = datasetNameProblem(dataset) ?? snapshotRoomProblem(dataset);
   if (dp) return { error: `${role}: ${dp}` };
   return { host, local: isLocalHost(host), dataset };
 }

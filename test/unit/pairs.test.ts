@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { parsePairs, formatProblem } from '../../src/config/pairs.js';
 import { KNOWN_KEYS } from '../../src/config/keys.js';
 import { fingerprint } from '../../src/domain/fingerprint.js';
+import { MAX_PAIR_DATASET, newSnapshotName, ZFS_MAX_NAME } from '../../src/domain/snapshot-name.js';
 
 const F = '/etc/zettabee/zettabee.cfg';
 const ok = (text: string, defaults = {}) => {
@@ -61,6 +62,12 @@ describe('pairs file parser', () => {
     expect(push!.label).to.equal('[fe80::1%eth0]:backup/b');
   });
 
+  it('takes the longest name whose snapshots, with a -99 of the same second, still fit ZFS', () => {
+    const name = `tank/${'x'.repeat(MAX_PAIR_DATASET - 5)}`;
+    const [p] = ok(`${name} b/a`);
+    expect(`${name}@${newSnapshotName(p!.fingerprint, new Date())}-99`).to.have.length(ZFS_MAX_NAME);
+  });
+
   it('supports remote-to-remote and push', () => {
     const [a, b] = ok('a:tank/x b:pool/x\ntank/y b:pool/y');
     expect(a!.transport).to.equal('ssh');
@@ -94,6 +101,8 @@ describe('pairs file parser', () => {
     ['destination inside source', 'tank/a tank/a/copy', /inside the source/],
     ['ssh keys on a local pair', 'tank/a b/a sshport=22', /sshport is given but both ends are on this machine/],
     ['empty host', ':tank/a b/a', /empty host/],
+    ['a source name too long for its snapshots', `tank/${'x'.repeat(195)} b/a`, /:2: source: the name is 200 characters long; its pair snapshots \(@zettabee\.<fingerprint>\.<time>UTC, 63 more\) would pass ZFS's limit of 255, so it may have at most 192/],
+    ['a destination name too long for its snapshots', `tank/a b/${'x'.repeat(191)}`, /:2: destination: the name is 193 characters long/],
     ['IPv6 without brackets', '::1:tank/a b/a', /:2: source '::1:tank\/a': an IPv6 address goes in brackets \(\[::1\]:tank\/a\)/],
     ['IPv6 without brackets, long form', 'tank/a 2001:db8::1:b/a', /destination '2001:db8::1:b\/a': an IPv6 address goes in brackets \(\[2001:db8::1\]:b\/a\)/],
     ['an unclosed bracket', '[::1:tank/a b/a', /:2: source '\[::1:tank\/a': '\[' without '\]'/],
