@@ -58,6 +58,37 @@ describe('command line', () => {
     expect(c.out).to.deep.equal([]);
   });
 
+  it('a broken settings file does not hide the pairs file: both files\' mistakes in one run, exit 2', async () => {
+    const badIni = join(dir, 'bad.ini');
+    writeFileSync(badIni, '[paths]\nstate = var/lib\n[nagios]\nserver = a;b\n');
+    const badCfg = join(dir, 'bad2.cfg');
+    writeFileSync(badCfg, 'tank/a b/a wlg=1h\n');
+    const c = capture();
+    expect(await main(['-c', badCfg, '--settings', badIni, 'update'], c.io)).to.equal(2);
+    expect(c.err).to.have.length(4);
+    expect(c.err[0]).to.equal(`zettabee: error: ${badIni}:2: [paths] state: 'var/lib' must be an absolute path`);
+    expect(c.err[1]).to.match(new RegExp(`^zettabee: error: ${badIni}:4: \\[nagios\\] server: 'a;b' is not a plain host name`));
+    expect(c.err[2]).to.match(new RegExp(`^zettabee: error: ${badCfg}:1:12: unknown key 'wlg'`));
+    expect(c.err[3]).to.equal(`zettabee: error: update: 2 mistakes in ${badIni} and 1 mistake in ${badCfg}; nothing was run`);
+    // check reports the same, as UNKNOWN
+    const k = capture();
+    expect(await main(['-c', badCfg, '--settings', badIni, 'check'], k.io)).to.equal(3);
+    expect(k.out[0]).to.equal(`ZETTABEE UNKNOWN - 2 mistakes in ${badIni} and 1 mistake in ${badCfg}; nothing was run`);
+    expect(k.out.slice(1).join('\n')).to.contain(`${badIni}:2:`).and.to.contain(`${badCfg}:1:12:`);
+  });
+
+  it('a missing explicit settings file and the pairs file\'s mistakes are reported together', async () => {
+    const badCfg = join(dir, 'bad3.cfg');
+    writeFileSync(badCfg, 'tank/a b/a keep=x\n');
+    const c = capture();
+    expect(await main(['-c', badCfg, '--settings', join(dir, 'none.ini'), 'status'], c.io)).to.equal(2);
+    expect(c.err).to.deep.equal([
+      `zettabee: error: settings file ${dir}/none.ini does not exist (create it, or leave --settings out to use built-in defaults)`,
+      `zettabee: error: ${badCfg}:1:12: keep: 'x' is not a snapshot count (a whole number from 0 to 100000)`,
+      `zettabee: error: status: 1 mistake in ${dir}/none.ini and 1 mistake in ${badCfg}; nothing was run`,
+    ]);
+  });
+
   it('a missing pairs file is a configuration error naming it', async () => {
     const c = capture();
     expect(await main(['-c', join(dir, 'none.cfg'), '--settings', settings, 'fingerprint'], c.io)).to.equal(2);
