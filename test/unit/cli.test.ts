@@ -116,6 +116,41 @@ describe('command line', () => {
     expect(await main(['--bogus', 'fingerprint'], d.io)).to.equal(2);
   });
 
+  const options: Array<[string[], number, string]> = [
+    [['-x', 'status'], 2, 'zettabee: error: status: unknown option -x'],
+    [['-n', 'update'], 2, 'zettabee: error: update: unknown option -n'],
+    [['-vx', 'status'], 2, 'zettabee: error: status: unknown option -x (in -vx)'],
+    [['--bogus', 'status'], 2, 'zettabee: error: status: unknown option --bogus'],
+    [['--nagios', '-x', 'update'], 2, 'zettabee: error: update: unknown option -x'],
+    [['status', '-x'], 2, 'zettabee: error: status: unknown option -x'],
+    [['update', '-n', 'foo'], 2, 'zettabee: error: update foo: unknown option -n'],
+    [['update', '--bogus', '--frob'], 2, 'zettabee: error: update: unknown options --bogus, --frob'],
+    [['-c'], 2, 'zettabee: error: option -c (--config) needs a value'],
+    [['-c', '-v', 'status'], 2, 'zettabee: error: status: option -c (--config) needs a value'],
+    [['-cfoo', 'status'], 2, 'zettabee: error: status: option -c (--config) needs a value: write -c foo'],
+    [['--settings'], 2, 'zettabee: error: option --settings needs a value'],
+  ];
+  for (const [argv, code, line] of options) {
+    it(`${argv.join(' ')}: says which option, exit ${code}`, async () => {
+      const c = capture();
+      expect(await main(argv, c.io)).to.equal(code);
+      expect(c.err[0]).to.equal(line);
+    });
+  }
+
+  it('an unknown option before check is UNKNOWN to the monitor, exit 3', async () => {
+    const c = capture();
+    expect(await main(['-x', 'check'], c.io)).to.equal(3);
+    expect(c.out).to.deep.equal(['ZETTABEE UNKNOWN - usage: unknown option -x', 'hint: see zettabee check --help']);
+  });
+
+  it('known global options in every spelling still pass', async () => {
+    for (const argv of [['-dv', '-c', pairs], [`-c${pairs}`], ['--no-debug', `--config=${pairs}`], ['--nagios', '-c', pairs], ['-d', '-c', 'other.cfg', '-c', pairs]]) {
+      const c = capture();
+      expect(await main([...argv, '--settings', settings, 'fingerprint', 'b'], c.io), `${argv.join(' ')}: ${c.err.join(' / ')}`).to.equal(0);
+    }
+  });
+
   it('logfile needs a DEST', async () => {
     const c = capture();
     expect(await main(['-c', pairs, '--settings', settings, 'logfile'], c.io)).to.equal(2);
