@@ -15,6 +15,7 @@ import { runstatusCommand } from './commands/runstatus.js';
 import { checkCommand, unknown as unknownToMonitor } from './commands/check.js';
 import { icingaConfigCommand, nagiosConfigCommand } from './commands/monitor-config.js';
 import { formatError } from './commands/report.js';
+import { printable } from './domain/printable.js';
 
 export const ACTIONS = ['setup', 'initialize', 'update', 'status', 'runstatus', 'unlock', 'purge', 'logfile', 'fingerprint', 'check', 'nagios-config', 'icinga-config'] as const;
 
@@ -179,7 +180,9 @@ function describeUnexpected(e: unknown): string {
 }
 
 /** runs the command line and returns the exit code; never calls process.exit */
-export async function main(rawArgv: readonly string[], io: Io): Promise<number> {
+export async function main(rawArgv: readonly string[], rawIo: Io): Promise<number> {
+  // every line printed goes through printable: input quoted into a message cannot drive the terminal
+  const io: Io = { ...rawIo, out: (l) => rawIo.out(printable(l)), err: (l) => rawIo.err(printable(l)) };
   const argv = normalizeArgv(rawArgv);
   const action = argv.find((a) => !a.startsWith('-') && (ACTIONS as readonly string[]).includes(a));
   const actionIndex = action ? argv.indexOf(action) : -1;
@@ -242,7 +245,7 @@ export function run(): void {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`zettabee: internal error: ${describeUnexpected(e)}\n`);
+      process.stderr.write(`zettabee: internal error: ${printable(describeUnexpected(e))}\n`);
       process.exitCode = EXIT_FAILED;
     },
   );

@@ -1,6 +1,7 @@
 // The pairs file: one pair per line, "[shost:]spool/fs [dhost:]dpool/fs [key=value,...]".
 // Pure: text in, pairs or a list of problems (each with its line) out.
 import { fingerprint } from '../domain/fingerprint.js';
+import { printable } from '../domain/printable.js';
 import { snapshotRoomProblem } from '../domain/snapshot-name.js';
 import { datasetNameProblem, hostNameProblem, isLocalHost, isPoolRoot, splitHost } from '../domain/names.js';
 import { optionConsistencyProblems, parseOption, type OptionKey, type PairOptions, type Transport } from './keys.js';
@@ -34,10 +35,15 @@ export interface Problem {
   message: string;
 }
 
-/** file:line:column: message, as compilers write it (file:line: without a column, file: without a line) */
+/**
+ * file:line:column: message, as compilers write it (file:line: without a
+ * column, file: without a line); control characters quoted from the file
+ * are escaped
+ */
 export function formatProblem(p: Problem): string {
-  if (p.line <= 0) return `${p.file}: ${p.message}`;
-  return `${p.file}:${p.line}:${p.column ? `${p.column}:` : ''} ${p.message}`;
+  const message = printable(p.message);
+  if (p.line <= 0) return `${p.file}: ${message}`;
+  return `${p.file}:${p.line}:${p.column ? `${p.column}:` : ''} ${message}`;
 }
 
 function parseEndpoint(field: string, role: 'source' | 'destination'): Endpoint | { error: string } {

@@ -89,6 +89,22 @@ describe('command line', () => {
     ]);
   });
 
+  it('control characters from the files and the command line are printed escaped', async () => {
+    const bad = join(dir, 'esc.cfg');
+    writeFileSync(bad, 'tank/a\x1b[2J b/a\ntank/b b/b wlag=1\rx\n');
+    const c = capture();
+    expect(await main(['-c', bad, '--settings', settings, 'status'], c.io)).to.equal(2);
+    expect(c.err.join('\n')).not.to.match(/[\x00-\x08\x0b-\x1f\x7f]/);
+    expect(c.err[0]).to.equal(`zettabee: error: ${bad}:1: source: 'tank/a\\x1b[2J' contains a control character (code 27); ZFS names allow letters, digits and _ . : -`);
+    expect(c.err[1]).to.contain("wlag: '1\\x0dx' is not a duration");
+    const d = capture();
+    expect(await main(['-c', pairs, '--settings', settings, 'logfile', 'x\x1b]0;owned\x07'], d.io)).to.equal(2);
+    expect(d.err[0]).to.equal("zettabee: error: logfile x\\x1b]0;owned\\x07: no pair matches 'x\\x1b]0;owned\\x07'");
+    const k = capture();
+    expect(await main(['-c', pairs, '--settings', settings, 'check', '\x1b[31m'], k.io)).to.equal(3);
+    expect(k.out[0]).to.equal("ZETTABEE UNKNOWN - no pair matches '\\x1b[31m'");
+  });
+
   it('a missing pairs file is a configuration error naming it', async () => {
     const c = capture();
     expect(await main(['-c', join(dir, 'none.cfg'), '--settings', settings, 'fingerprint'], c.io)).to.equal(2);
