@@ -192,14 +192,20 @@ export async function main(rawArgv: readonly string[], rawIo: Io): Promise<numbe
   const debug = argv.includes('-d') || argv.includes('--debug');
   const where = [action, dest].filter(Boolean).join(' ');
   try {
+    const refuse = (problem: string): never => {
+      // a bad command line of check is UNKNOWN, as check's own parse errors are
+      if (action === 'check') unknownToMonitor(io, `usage: ${problem}`, [], 'see zettabee check --help');
+      throw new UsageError(problem, 'see zettabee --help');
+    };
     const bad = unknownGlobalOption(argv);
-    // a bad command line of check is UNKNOWN, as check's own parse errors are
-    if (bad && action === 'check') unknownToMonitor(io, `usage: ${bad}`, [], 'see zettabee check --help');
-    if (bad) throw new UsageError(bad, 'see zettabee --help');
+    if (bad) refuse(bad);
     const handlers = new Map<string, ActionHandler>();
     const args = await buildParser(argv, io, handlers).parseAsync();
     // yargs has answered --help, --version and shell completion itself
     if (args.help || args.version || argv.includes('--get-yargs-completions')) return EXIT_OK;
+    // words after '--' land here, not in DEST: 'update -- -x' would update every pair
+    const extra = args._.slice(1).map(String);
+    if (extra.length) refuse(`'${extra.join(' ')}' after the action is not taken (give DEST without '--'; a name starting with '-' as dpool/fs)`);
     const handler = handlers.get(String(args._[0]));
     if (handler) await handler(args);
     return EXIT_OK;

@@ -145,6 +145,8 @@ describe('command line', () => {
     [['-c', '-v', 'status'], 2, 'zettabee: error: status: option -c (--config) needs a value'],
     [['-cfoo', 'status'], 2, 'zettabee: error: status: option -c (--config) needs a value: write -c foo'],
     [['--settings'], 2, 'zettabee: error: option --settings needs a value'],
+    // after '--' a word is not DEST: 'update -- -x' used to update every pair
+    [['-c', '/nonexistent', 'update', '--', '-x'], 2, "zettabee: error: update: '-x' after the action is not taken (give DEST without '--'; a name starting with '-' as dpool/fs)"],
   ];
   for (const [argv, code, line] of options) {
     it(`${argv.join(' ')}: says which option, exit ${code}`, async () => {
