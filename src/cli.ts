@@ -15,6 +15,7 @@ import { runstatusCommand } from './commands/runstatus.js';
 import { checkCommand, unknown as unknownToMonitor } from './commands/check.js';
 import { icingaConfigCommand, nagiosConfigCommand } from './commands/monitor-config.js';
 import { formatError } from './commands/report.js';
+import { hostNameProblem } from './domain/names.js';
 import { printable } from './domain/printable.js';
 
 export const ACTIONS = ['setup', 'initialize', 'update', 'status', 'runstatus', 'unlock', 'purge', 'logfile', 'fingerprint', 'check', 'nagios-config', 'icinga-config'] as const;
@@ -206,6 +207,9 @@ export async function main(rawArgv: readonly string[], rawIo: Io): Promise<numbe
     // words after '--' land here, not in DEST: 'update -- -x' would update every pair
     const extra = args._.slice(1).map(String);
     if (extra.length) refuse(`'${extra.join(' ')}' after the action is not taken (give DEST without '--'; a name starting with '-' as dpool/fs)`);
+    // the --nagios HOST is checked as [nagios] server is, whether or not the action sends anything
+    const nagiosHost = args.nagios ? hostNameProblem(args.nagios) : null;
+    if (nagiosHost) refuse(`--nagios: ${nagiosHost}`);
     const handler = handlers.get(String(args._[0]));
     if (handler) await handler(args);
     return EXIT_OK;

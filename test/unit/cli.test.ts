@@ -156,6 +156,17 @@ describe('command line', () => {
     });
   }
 
+  it('--nagios HOST is checked as a host for every action', async () => {
+    const c = capture();
+    expect(await main(['-c', pairs, '--settings', settings, 'fingerprint', '--nagios=a;b'], c.io)).to.equal(2);
+    expect(c.err[0]).to.equal("zettabee: error: fingerprint: --nagios: 'a;b' is not a plain host name (letters, digits and '-' in dot-separated labels; no leading '-'; an IPv6 address goes in brackets)");
+    const k = capture();
+    expect(await main(['-c', pairs, '--settings', settings, 'check', '--nagios=$(id)'], k.io)).to.equal(3);
+    expect(k.out[0]).to.match(/^ZETTABEE UNKNOWN - usage: --nagios: '\$\(id\)' is not a plain host name/);
+    const ok = capture();
+    expect(await main(['-c', pairs, '--settings', settings, '--nagios', 'nagios.example.org', 'fingerprint', 'b'], ok.io)).to.equal(0);
+  });
+
   it('an unknown option before check is UNKNOWN to the monitor, exit 3', async () => {
     const c = capture();
     expect(await main(['-x', 'check'], c.io)).to.equal(3);
