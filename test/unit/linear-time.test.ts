@@ -51,4 +51,29 @@ describe('parsers run in linear time on long hostile input', () => {
       expect(problems.map(formatProblem).join('\n')).to.match(new RegExp(`:2: \\[defaults\\]: ${key}: '1+x' is not a duration`));
     });
   }
+
+  it('settings file: long ports, URLs, templates and quoted values are refused', () => {
+    const { problems } = parseSettings(
+      `[nagios]\nport = ${DIGITS}x\nservice = zb ${'{'.repeat(20_000)}\nhost = "${LONG}\n[icinga]\nurl = https://${'a'.repeat(20_000)}:${DIGITS}x\n[paths]\nstate = /${'a '.repeat(10_000)}\x07\n`,
+      I,
+    );
+    const text = problems.map(formatProblem).join('\n');
+    expect(text).to.match(/:2: \[nagios\] port: '1+x' is not a TCP port/);
+    expect(text).to.match(/:3: \[nagios\] service: '\{' without a closing '\}'/);
+    expect(text).to.match(/:4: \[nagios\] host: the quote in .* has no closing/);
+    expect(text).to.match(/:6: \[icinga\] url: .*longer than 253 characters/);
+    expect(text).to.match(/:8: \[paths\] state: the value contains a control character \(code 7\)/);
+  });
+
+  it('pairs file: a long options field of blanks, commas and quotes is refused', () => {
+    for (const [field, re] of [
+      [`${'wlag=1h,'.repeat(5000)}wlag=1h`, /wlag is given twice/],
+      [`sshkey="${' '.repeat(20_000)}`, /has no closing '"'/],
+      [`keep=1${' ,'.repeat(10_000)}`, /an empty option/],
+      [`${'a'.repeat(20_000)}=1`, /unknown key/],
+      [`wlag=${'1hclag='.repeat(3000)}`, /a comma is probably missing/],
+    ] as const) {
+      expect(parsePairs(`tank/a backup/a ${field}\n`, F).problems.map(formatProblem).join('\n')).to.match(re);
+    }
+  });
 });
