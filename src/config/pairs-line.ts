@@ -8,19 +8,12 @@
 // 1), never a silent join.
 import { KNOWN_KEYS } from './keys.js';
 
-export interface Field {
-  text: string;
-  /** 1-based */
-  column: number;
-}
-
 export interface OptionElement {
   key: string;
+  /** as written, or what lies between its double quotes */
   value: string;
   /** the column where key=value starts */
   column: number;
-  /** the value was written in double quotes (taken literally) */
-  quoted: boolean;
 }
 
 export interface LineProblem {
@@ -29,9 +22,9 @@ export interface LineProblem {
 }
 
 export interface ScannedLine {
-  source: Field;
+  source: string;
   /** missing when the line holds only one field */
-  destination?: Field;
+  destination?: string;
   options: OptionElement[];
   problems: LineProblem[];
   /**
@@ -63,15 +56,15 @@ function endsHere(line: string, i: number): boolean {
 export function scanPairLine(line: string): ScannedLine | null {
   let i = skipBlanks(line, 0);
   if (endsHere(line, i)) return null;
-  const fields: Field[] = [];
+  const fields: string[] = [];
   for (let n = 0; n < 2; n++) {
     const end = runEnd(line, i);
-    fields.push({ text: line.slice(i, end), column: i + 1 });
+    fields.push(line.slice(i, end));
     i = skipBlanks(line, end);
     if (endsHere(line, i)) break;
   }
   const out: ScannedLine = { source: fields[0]!, options: [], problems: [], misplaced: false };
-  if (fields[1]) out.destination = fields[1];
+  if (fields.length === 2) out.destination = fields[1]!;
   if (fields.length === 2 && !endsHere(line, i)) scanOptions(line, i, out);
   return out;
 }
@@ -94,21 +87,19 @@ function scanOptions(line: string, start: number, out: ScannedLine): void {
       const after = skipBlanks(line, keyEnd);
       if (after > keyEnd && line[after] === '=') return fail(keyEnd, `a blank before '=' in the options ('${key} =...'); write ${key}=<value> without blanks`);
       const word = line.slice(i, runEnd(line, i, ','));
-      if (out.options.length === 0 && i === start && /[/:]/.test(word)) {
-        out.misplaced = true;
-        return fail(i, `'${word}' looks like a third dataset name, but a line is source, destination and options: a dataset name cannot contain a blank`);
-      }
-      const blankHint = out.options.length === 0 && i === start ? ' (dataset names cannot contain a blank: is it part of the destination?)' : '';
-      return fail(i, `'${word}' is not key=value${blankHint}`);
+      // right after the destination, a word without '=' is most likely the rest of a name
+      if (i !== start) return fail(i, `'${word}' is not key=value`);
+      if (!/[/:]/.test(word)) return fail(i, `'${word}' is not key=value (dataset names cannot contain a blank: is it part of the destination?)`);
+      out.misplaced = true;
+      return fail(i, `'${word}' looks like a third dataset name, but a line is source, destination and options: a dataset name cannot contain a blank`);
     }
     i = keyEnd + 1;
     let value: string;
-    let quoted = false;
     if (line[i] === '"') {
+      // taken literally: no check for a missing comma inside
       const close = line.indexOf('"', i + 1);
       if (close < 0) return fail(i, `the quote after '${key}=' has no closing '"'`);
       value = line.slice(i + 1, close);
-      quoted = true;
       i = close + 1;
       if (i < line.length && line[i] !== ',' && !isBlank(line[i])) return fail(i, `'${line.slice(i, runEnd(line, i, ','))}' follows the closing quote of ${key}=; put a comma between options`);
     } else {
@@ -127,7 +118,7 @@ function scanOptions(line: string, start: number, out: ScannedLine): void {
       }
       i = valueEnd;
     }
-    out.options.push({ key, value, column: elementStart + 1, quoted });
+    out.options.push({ key, value, column: elementStart + 1 });
     // after an element: the end, a comment, a comma, or a blank where none may be
     const next = skipBlanks(line, i);
     if (endsHere(line, next)) return;

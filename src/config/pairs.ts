@@ -116,12 +116,12 @@ export function parsePairs(text: string, file: string, defaults: PairOptions = {
     const scanned = scanPairLine(rawLine);
     if (!scanned) return;
     if (!scanned.destination) {
-      fail(`'${scanned.source.text}' has a source but no destination (write: source destination [key=value,...])`);
+      fail(`'${scanned.source}' has a source but no destination (write: source destination [key=value,...])`);
       return;
     }
     if (scanned.misplaced) return void scanned.problems.forEach(failAt);
-    const src = parseEndpoint(scanned.source.text, 'source');
-    const dst = parseEndpoint(scanned.destination.text, 'destination');
+    const src = parseEndpoint(scanned.source, 'source');
+    const dst = parseEndpoint(scanned.destination, 'destination');
     const opts = parseOptionsField(scanned.options);
     let bad = scanned.problems.length > 0;
     for (const r of [src, dst]) if ('error' in r) (fail(r.error), (bad = true));
@@ -168,7 +168,7 @@ export function parsePairs(text: string, file: string, defaults: PairOptions = {
       options,
       transport,
       fingerprint: fp,
-      label: dst.local && !scanned.destination.text.includes(':') ? dst.dataset : `${dst.host}:${dst.dataset}`,
+      label: dst.local && !scanned.destination.includes(':') ? dst.dataset : `${dst.host}:${dst.dataset}`,
     });
   });
   return { pairs, problems };
