@@ -5,7 +5,7 @@
 // ssh, send_nsca, mbuffer and pv are shims on PATH that log every call, and
 // no log may appear. The runs are generated from a seed (printed; set
 // ZETTABEE_FUZZ_SEED to repeat a run); ZETTABEE_FUZZ_RUNS sets their number
-// (ZETTABEE_FUZZ=full: 2000; default 300, about 20 s on two cores).
+// (ZETTABEE_FUZZ=full: 2000; default 250, 20 to 40 s on two busy cores).
 import { expect } from 'chai';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { runLauncher, type Result } from './support.js';
 
 const SHIMS = ['zfs', 'zpool', 'ssh', 'send_nsca', 'mbuffer', 'pv'];
 const SEED = Number(process.env.ZETTABEE_FUZZ_SEED) || Math.floor(Math.random() * 2 ** 31);
-const RUNS = Number(process.env.ZETTABEE_FUZZ_RUNS) || (process.env.ZETTABEE_FUZZ === 'full' ? 2000 : 300);
+const RUNS = Number(process.env.ZETTABEE_FUZZ_RUNS) || (process.env.ZETTABEE_FUZZ === 'full' ? 2000 : 250);
 const CONCURRENCY = 2;
 
 /** mulberry32: small, seedable, good enough to pick cases */
@@ -378,13 +378,11 @@ describe('e2e: config fuzz (the real launcher, a PATH of logging shims)', functi
     expect(readFileSync(env.ZB_SHIM_LOG, 'utf8')).to.match(/^zfs /m);
   });
 
-  it(`${RUNS} generated runs: exit 2 (3 for check), file:line named, no stack, nothing run`, async function () {
-    this.timeout(Math.max(120_000, RUNS * 1000));
-    const cases = Array.from({ length: RUNS }, generate);
+  /** run cases, CONCURRENCY at a time, each worker with its own files and shim log; the failures */
+  async function runCases(cases: readonly Case[]): Promise<string[]> {
     const failures: string[] = [];
     let next = 0;
     const worker = async (w: number): Promise<void> => {
-      // each worker its own files and shim log
       const own = { pairs: join(dir, `w${w}.cfg`), settings: join(dir, `w${w}.ini`), log: join(dir, `w${w}.log`) };
       while (next < cases.length) {
         const k = next++;
@@ -403,6 +401,43 @@ describe('e2e: config fuzz (the real launcher, a PATH of logging shims)', functi
     await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
     expect(existsSync(mark), 'a shell payload ran').to.equal(false);
     expect(existsSync(join(dir, 'shim.log')), 'a shim ran without the per-run log').to.equal(false);
+    return failures;
+  }
+
+  it('the inputs issue 13 reported, each with --nagios update and with check', async () => {
+    const forty = '1'.repeat(40);
+    const cases: Case[] = [];
+    const both = (what: string, pairs: string, settings: string, expectAt: string) => {
+      for (const args of [['--nagios', 'update'], ['check']]) cases.push({ what, args: withFiles(args), pairs, settings, expect: [expectAt] });
+    };
+    const base = renderPairs(basePairs());
+    const appended = validSettings.split('\n').length; // the line of a section appended to the valid settings
+    for (const section of ['[constructor]', '[toString]', '[hasOwnProperty]', '[__proto__]\nhasOwnProperty = x', '[__proto__]\nisPrototypeOf = x']) {
+      both(`settings ${section}`, base, `${validSettings}${section}\n`, `${settingsFile}:${appended}:`);
+    }
+    const server = baseSettings();
+    server[2]![1][2] = ['server', `a;touch ${mark}`];
+    both('[nagios] server = a;touch ...', base, renderSettings(server).text, `${settingsFile}:${renderSettings(server).lineOf(2, 2)}:`);
+    for (const key of ['wlag', 'stall']) {
+      const d = baseSettings();
+      d[1]![1].push([key, `${forty}x`]);
+      both(`[defaults] ${key} = 40 digits and x`, base, renderSettings(d).text, `${settingsFile}:${renderSettings(d).lineOf(1, 1)}:`);
+      const ps = basePairs();
+      ps[0]!.opts.push(`${key}=${forty}x`);
+      both(`pairs ${key}= 40 digits and x`, renderPairs(ps), validSettings, `${pairsFile}:2:`);
+    }
+    for (const opts of ['clag=1 0m', 'keep=1 0', 'wlag=1 h', 'wlag=1hclag=2h', 'wlag=1h,,clag=2h', 'wlag=1h,']) {
+      both(`pairs options ${opts}`, `tank/a  backup/a  ${opts}\n`, validSettings, `${pairsFile}:1:`);
+    }
+    both('a 200-character name', `tank/${'x'.repeat(195)}  backup/a\n`, validSettings, `${pairsFile}:1:`);
+    both('a name with a blank', 'tank/my data  backup/a\n', validSettings, `${pairsFile}:1:`);
+    const failures = await runCases(cases);
+    expect(failures, `${failures.length} of ${cases.length} runs wrong:\n${failures.join('\n')}`).to.deep.equal([]);
+  });
+
+  it(`${RUNS} generated runs: exit 2 (3 for check), file:line named, no stack, nothing run`, async function () {
+    this.timeout(Math.max(120_000, RUNS * 1000));
+    const failures = await runCases(Array.from({ length: RUNS }, generate));
     expect(failures, `${failures.length} of ${RUNS} runs wrong (seed ${SEED}):\n${failures.slice(0, 15).join('\n')}`).to.deep.equal([]);
   });
 });
