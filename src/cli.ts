@@ -12,14 +12,85 @@ import { statusCommand } from './commands/status.js';
 import { unlockCommand } from './commands/unlock.js';
 import { purgeCommand } from './commands/purge.js';
 import { runstatusCommand } from './commands/runstatus.js';
-import { checkCommand } from './commands/check.js';
+import { checkCommand, unknown as unknownToMonitor } from './commands/check.js';
 import { icingaConfigCommand, nagiosConfigCommand } from './commands/monitor-config.js';
 import { formatError } from './commands/report.js';
+import { hostNameProblem } from './domain/names.js';
+import { printable } from './domain/printable.js';
 
 export const ACTIONS = ['setup', 'initialize', 'update', 'status', 'runstatus', 'unlock', 'purge', 'logfile', 'fingerprint', 'check', 'nagios-config', 'icinga-config'] as const;
 
 /** action options that take a value, so their value is not mistaken for DEST */
 const VALUE_OPTIONS = ['--jobs', '-j', '--interval'];
+
+interface GlobalOption {
+  name: string;
+  alias?: string;
+  type: 'string' | 'boolean';
+  describe: string;
+  defaultDescription?: string;
+}
+
+/** the options before the action: yargs is told them, and unknownGlobalOption checks the words against them */
+const GLOBAL_OPTIONS: readonly GlobalOption[] = [
+  { name: 'config', alias: 'c', type: 'string', describe: 'pairs file (env ZETTABEE_CONFIG)', defaultDescription: '/etc/zettabee/zettabee.cfg' },
+  { name: 'settings', type: 'string', describe: 'settings file (env ZETTABEE_SETTINGS)', defaultDescription: '/etc/zettabee/zettabee.ini' },
+  { name: 'nagios', type: 'string', describe: 'report results to Nagios through send_nsca (HOST overrides [nagios] server)' },
+  { name: 'icinga', type: 'boolean', describe: 'report results through the Icinga 2 API' },
+  { name: 'debug', alias: 'd', type: 'boolean', describe: 'show details of errors' },
+  { name: 'verbose', alias: 'v', type: 'boolean', describe: 'say what is done' },
+  // yargs's own
+  { name: 'help', alias: 'h', type: 'boolean', describe: '' },
+  { name: 'version', type: 'boolean', describe: '' },
+];
+
+/**
+ * What is wrong with the options before the action, or null. yargs cannot
+ * know whether an option it does not know takes a value, so it takes the
+ * next word as one: `zettabee -x status` lost its action and said "name an
+ * action". The words up to the action are global options, checked here
+ * (after normalizeArgv); from the action on, yargs checks them.
+ */
+export function unknownGlobalOption(argv: readonly string[]): string | null {
+  const named = (n: string) => GLOBAL_OPTIONS.find((o) => o.name === n || (o.type === 'boolean' && `no-${o.name}` === n));
+  const valueFollows = (i: number) => i + 1 < argv.length && !argv[i + 1]!.startsWith('-');
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i]!;
+    // the action, DEST, or shell completion: yargs takes it from here
+    if (w === '--' || !w.startsWith('-') || w === '-' || w === '--get-yargs-completions') return null;
+    if (w.startsWith('--')) {
+      const name = w.slice(2).split('=')[0]!;
+      const o = named(name);
+      if (!o) return `unknown option --${name}`;
+      if (o.type === 'string' && !w.includes('=')) {
+        if (!valueFollows(i)) return `option --${name} needs a value`;
+        i++;
+      }
+      continue;
+    }
+    // a cluster of short options, read as yargs reads it: -dv, -c FILE, -c/etc/x.cfg (a non-letter starts the value)
+    for (let j = 1; j < w.length; j++) {
+      const o = GLOBAL_OPTIONS.find((g) => g.alias === w[j]);
+      if (!o) return `unknown option -${w[j]}${w.length > 2 ? ` (in ${w})` : ''}`;
+      if (o.type !== 'string') continue;
+      if (j < w.length - 1 && /\W/.test(w[j + 1]!)) break;
+      if (j < w.length - 1) return `option -${w[j]} (--${o.name}) needs a value: write -${w[j]} ${w.slice(j + 1)}`;
+      if (!valueFollows(i)) return `option -${w[j]} (--${o.name}) needs a value`;
+      i++;
+    }
+  }
+  return null;
+}
+
+/** yargs's "Unknown argument: x" as the option was written: "unknown option -x" */
+function unknownArgumentsMessage(msg: string, argv: readonly string[]): string {
+  const m = /^Unknown arguments?: (.*)$/.exec(msg);
+  if (!m) return msg;
+  const names = m[1]!.split(', ');
+  const written = names.map((n) => (argv.some((a) => a === `--${n}` || a.startsWith(`--${n}=`)) ? `--${n}` : n.length === 1 && argv.some((a) => /^-[^-]/.test(a) && a.includes(n)) ? `-${n}` : null));
+  if (written.some((w) => w === null)) return msg;
+  return `unknown ${written.length === 1 ? 'option' : 'options'} ${written.join(', ')}`;
+}
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -61,12 +132,7 @@ function buildParser(argv: string[], io: Io, handlers: Map<string, ActionHandler
   return yargs(argv)
     .scriptName('zettabee')
     .usage('$0 [-c PAIRS] [--settings INI] [--nagios [HOST]] [--icinga] [-d] [-v] <action> [DEST] [options]')
-    .option('config', { alias: 'c', type: 'string', describe: 'pairs file (env ZETTABEE_CONFIG)', default: undefined, defaultDescription: '/etc/zettabee/zettabee.cfg' })
-    .option('settings', { type: 'string', describe: 'settings file (env ZETTABEE_SETTINGS)', defaultDescription: '/etc/zettabee/zettabee.ini' })
-    .option('nagios', { type: 'string', describe: 'report results to Nagios through send_nsca (HOST overrides [nagios] server)' })
-    .option('icinga', { type: 'boolean', describe: 'report results through the Icinga 2 API' })
-    .option('debug', { alias: 'd', type: 'boolean', describe: 'show details of errors' })
-    .option('verbose', { alias: 'v', type: 'boolean', describe: 'say what is done' })
+    .options(Object.fromEntries(GLOBAL_OPTIONS.filter((o) => o.describe).map(({ name, ...o }) => [name, o])))
     .command(only(setupCommand(io)))
     .command(only(initializeCommand(io)))
     .command(only(updateCommand(io)))
@@ -94,6 +160,8 @@ function buildParser(argv: string[], io: Io, handlers: Map<string, ActionHandler
       }
       defaults((err, completions) => done(err ? [] : (completions ?? [])));
     })
+    // an option given twice: the last one counts (not an array where a string is expected)
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .demandCommand(1, 'name an action: ' + ACTIONS.join(', '))
     .recommendCommands()
     .strict()
@@ -104,7 +172,7 @@ function buildParser(argv: string[], io: Io, handlers: Map<string, ActionHandler
     .exitProcess(false)
     .fail((msg, err) => {
       if (err) throw err;
-      throw new UsageError(msg, 'see zettabee --help');
+      throw new UsageError(unknownArgumentsMessage(msg, argv), 'see zettabee --help');
     }) as unknown as Argv<GlobalArgs>;
 }
 
@@ -113,7 +181,9 @@ function describeUnexpected(e: unknown): string {
 }
 
 /** runs the command line and returns the exit code; never calls process.exit */
-export async function main(rawArgv: readonly string[], io: Io): Promise<number> {
+export async function main(rawArgv: readonly string[], rawIo: Io): Promise<number> {
+  // every line printed goes through printable: input quoted into a message cannot drive the terminal
+  const io: Io = { ...rawIo, out: (l) => rawIo.out(printable(l)), err: (l) => rawIo.err(printable(l)) };
   const argv = normalizeArgv(rawArgv);
   const action = argv.find((a) => !a.startsWith('-') && (ACTIONS as readonly string[]).includes(a));
   const actionIndex = action ? argv.indexOf(action) : -1;
@@ -123,10 +193,23 @@ export async function main(rawArgv: readonly string[], io: Io): Promise<number> 
   const debug = argv.includes('-d') || argv.includes('--debug');
   const where = [action, dest].filter(Boolean).join(' ');
   try {
+    const refuse = (problem: string): never => {
+      // a bad command line of check is UNKNOWN, as check's own parse errors are
+      if (action === 'check') unknownToMonitor(io, `usage: ${problem}`, [], 'see zettabee check --help');
+      throw new UsageError(problem, 'see zettabee --help');
+    };
+    const bad = unknownGlobalOption(argv);
+    if (bad) refuse(bad);
     const handlers = new Map<string, ActionHandler>();
     const args = await buildParser(argv, io, handlers).parseAsync();
     // yargs has answered --help, --version and shell completion itself
     if (args.help || args.version || argv.includes('--get-yargs-completions')) return EXIT_OK;
+    // words after '--' land here, not in DEST: 'update -- -x' would update every pair
+    const extra = args._.slice(1).map(String);
+    if (extra.length) refuse(`'${extra.join(' ')}' after the action is not taken (give DEST without '--'; a name starting with '-' as dpool/fs)`);
+    // the --nagios HOST is checked as [nagios] server is, whether or not the action sends anything
+    const nagiosHost = args.nagios ? hostNameProblem(args.nagios) : null;
+    if (nagiosHost) refuse(`--nagios: ${nagiosHost}`);
     const handler = handlers.get(String(args._[0]));
     if (handler) await handler(args);
     return EXIT_OK;
@@ -172,7 +255,7 @@ export function run(): void {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`zettabee: internal error: ${describeUnexpected(e)}\n`);
+      process.stderr.write(`zettabee: internal error: ${printable(describeUnexpected(e))}\n`);
       process.exitCode = EXIT_FAILED;
     },
   );

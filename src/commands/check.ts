@@ -22,7 +22,7 @@ function errText(e: unknown): string {
 }
 
 /** print the plugin's UNKNOWN line (and detail lines as long output), then exit 3 */
-function unknown(io: Io, why: string, details: readonly string[] = [], hint?: string): never {
+export function unknown(io: Io, why: string, details: readonly string[] = [], hint?: string): never {
   io.out(`ZETTABEE UNKNOWN - ${why.replace(/\|/g, '/').replace(/\s*\n\s*/g, ' ')}`);
   for (const d of details) io.out(d.replace(/\|/g, '/'));
   if (hint) io.out(`hint: ${hint.replace(/\|/g, '/')}`);

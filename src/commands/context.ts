@@ -1,6 +1,6 @@
 // What every action needs: the settings and the pairs, loaded from the paths
 // the global options (or the environment, or the defaults) name.
-import { DEFAULT_PAIRS_FILE, DEFAULT_SETTINGS_FILE, loadPairs, loadSettings } from '../config/load.js';
+import { DEFAULT_PAIRS_FILE, DEFAULT_SETTINGS_FILE, loadConfig } from '../config/load.js';
 import type { Pair } from '../config/pairs.js';
 import type { Settings } from '../config/settings.js';
 import type { Reporter } from '../monitor/report.js';
@@ -40,9 +40,8 @@ export function pairsPath(args: GlobalArgs, env: NodeJS.ProcessEnv): string {
 
 export function loadContext(args: GlobalArgs, io: Io): Context {
   const explicit = args.settings || io.env.ZETTABEE_SETTINGS;
-  const settings = loadSettings(explicit || DEFAULT_SETTINGS_FILE, Boolean(explicit));
   const pairsFile = pairsPath(args, io.env);
-  return { settings, pairs: loadPairs(pairsFile, settings), pairsFile };
+  return { ...loadConfig(pairsFile, explicit || DEFAULT_SETTINGS_FILE, Boolean(explicit)), pairsFile };
 }
 
 /**

@@ -2,6 +2,7 @@
 // [defaults] section. One table: parsing, the "known keys" list in errors and
 // the man page all follow it.
 import { isAbsolute } from 'node:path';
+import { sshPathProblem } from '../domain/names.js';
 import { parseDuration } from './duration.js';
 
 export type Transport = 'local' | 'ssh' | 'mbuffer';
@@ -117,10 +118,11 @@ const KEYS: Record<OptionKey, { help: string; parse: (text: string) => Parsed }>
   sshport: { help: 'ssh port', parse: (t) => integer(t, 1, 65535, 'a TCP port') },
   sshkey: {
     help: 'private key file',
-    parse: (t) =>
-      isAbsolute(t) && !/[\0-\x1f\x7f]/.test(t)
-        ? { value: t }
-        : { error: `sshkey '${t}' must be an absolute path to a private key file` },
+    parse: (t) => {
+      if (!isAbsolute(t)) return { error: `sshkey '${t}' must be an absolute path to a private key file` };
+      const p = sshPathProblem(t);
+      return p ? { error: `sshkey ${p}` } : { value: t };
+    },
   },
   sshuser: {
     help: 'remote user',

@@ -1,8 +1,11 @@
 // The pairs file: one pair per line, "[shost:]spool/fs [dhost:]dpool/fs [key=value,...]".
 // Pure: text in, pairs or a list of problems (each with its line) out.
 import { fingerprint } from '../domain/fingerprint.js';
-import { datasetNameProblem, hostNameProblem, isLocalHost, isPoolRoot } from '../domain/names.js';
+import { printable } from '../domain/printable.js';
+import { snapshotRoomProblem } from '../domain/snapshot-name.js';
+import { datasetNameProblem, hostNameProblem, isLocalHost, isPoolRoot, splitHost } from '../domain/names.js';
 import { optionConsistencyProblems, parseOption, type OptionKey, type PairOptions, type Transport } from './keys.js';
+import { scanPairLine, type LineProblem, type OptionElement } from './pairs-line.js';
 
 export interface Endpoint {
   /** host as written; 'localhost' when omitted */
@@ -27,56 +30,53 @@ export interface Pair {
 export interface Problem {
   file: string;
   line: number;
+  /** 1-based, for a problem at one place of the line (an element of the options field) */
+  column?: number;
   message: string;
 }
 
+/**
+ * file:line:column: message, as compilers write it (file:line: without a
+ * column, file: without a line); control characters quoted from the file
+ * are escaped
+ */
 export function formatProblem(p: Problem): string {
-  return p.line > 0 ? `${p.file}:${p.line}: ${p.message}` : `${p.file}: ${p.message}`;
-}
-
-/** strip a comment: '#' at the start of the line or after whitespace */
-function stripComment(line: string): string {
-  const m = /(^|\s)#/.exec(line);
-  return m ? line.slice(0, m.index) : line;
+  const message = printable(p.message);
+  if (p.line <= 0) return `${p.file}: ${message}`;
+  return `${p.file}:${p.line}:${p.column ? `${p.column}:` : ''} ${message}`;
 }
 
 function parseEndpoint(field: string, role: 'source' | 'destination'): Endpoint | { error: string } {
   let host = 'localhost';
   let dataset = field;
-  const colon = field.indexOf(':');
-  const slash = field.indexOf('/');
-  if (colon >= 0 && (slash < 0 || colon < slash)) {
-    host = field.slice(0, colon);
-    dataset = field.slice(colon + 1);
+  const split = splitHost(field);
+  if (split && 'error' in split) return { error: `${role} '${field}': ${split.error}` };
+  if (split) {
+    ({ host, rest: dataset } = split);
+    // more ':' before the pool's '/': an IPv6 address written without brackets
+    const k = dataset.split('/')[0]!.lastIndexOf(':');
+    if (k >= 0) return { error: `${role} '${field}': an IPv6 address goes in brackets (${`[${host}:${dataset.slice(0, k)}]:${dataset.slice(k + 1)}`})` };
     if (host === '') return { error: `${role} '${field}' has an empty host before ':'` };
     const hp = hostNameProblem(host);
     if (hp) return { error: `${role} host: ${hp}` };
   }
-  const dp = datasetNameProblem(dataset);
+  const dp = datasetNameProblem(dataset) ?? snapshotRoomProblem(dataset);
   if (dp) return { error: `${role}: ${dp}` };
   return { host, local: isLocalHost(host), dataset };
 }
 
-function parseOptionsField(text: string): { options: PairOptions; keys: Set<OptionKey> } | { errors: string[] } {
+function parseOptionsField(elements: readonly OptionElement[]): { options: PairOptions; keys: Set<OptionKey> } | { errors: LineProblem[] } {
   const options: PairOptions = {};
   const keys = new Set<OptionKey>();
-  const errors: string[] = [];
-  for (const raw of text.split(',')) {
-    const item = raw.trim();
-    if (item === '') continue;
-    const eq = item.indexOf('=');
-    if (eq < 0) {
-      errors.push(`'${item}' is not key=value`);
-      continue;
-    }
-    const key = item.slice(0, eq).trim();
-    const r = parseOption(key, item.slice(eq + 1).trim());
+  const errors: LineProblem[] = [];
+  for (const { key, value, column } of elements) {
+    const r = parseOption(key, value);
     if ('error' in r) {
-      errors.push(r.error);
+      errors.push({ column, message: r.error });
       continue;
     }
     if (keys.has(r.key)) {
-      errors.push(`${r.key} is given twice`);
+      errors.push({ column, message: `${r.key} is given twice` });
       continue;
     }
     keys.add(r.key);
@@ -112,19 +112,21 @@ export function parsePairs(text: string, file: string, defaults: PairOptions = {
   lines.forEach((rawLine, index) => {
     const line = index + 1;
     const fail = (message: string) => problems.push({ file, line, message });
-    const content = stripComment(rawLine).trim();
-    if (content === '') return;
-    const fields = content.split(/\s+/);
-    if (fields.length < 2) {
-      fail(`'${content}' has a source but no destination (write: source destination [key=value,...])`);
+    const failAt = (p: LineProblem) => problems.push({ file, line, column: p.column, message: p.message });
+    const scanned = scanPairLine(rawLine);
+    if (!scanned) return;
+    if (!scanned.destination) {
+      fail(`'${scanned.source}' has a source but no destination (write: source destination [key=value,...])`);
       return;
     }
-    const src = parseEndpoint(fields[0]!, 'source');
-    const dst = parseEndpoint(fields[1]!, 'destination');
-    const opts = parseOptionsField(fields.slice(2).join(''));
-    let bad = false;
+    if (scanned.misplaced) return void scanned.problems.forEach(failAt);
+    const src = parseEndpoint(scanned.source, 'source');
+    const dst = parseEndpoint(scanned.destination, 'destination');
+    const opts = parseOptionsField(scanned.options);
+    let bad = scanned.problems.length > 0;
     for (const r of [src, dst]) if ('error' in r) (fail(r.error), (bad = true));
-    if ('errors' in opts) (opts.errors.forEach(fail), (bad = true));
+    scanned.problems.forEach(failAt);
+    if ('errors' in opts) (opts.errors.forEach(failAt), (bad = true));
     if (bad || 'error' in src || 'error' in dst || 'errors' in opts) return;
 
     if (isPoolRoot(dst.dataset)) {
@@ -166,7 +168,7 @@ export function parsePairs(text: string, file: string, defaults: PairOptions = {
       options,
       transport,
       fingerprint: fp,
-      label: dst.local && !fields[1]!.includes(':') ? dst.dataset : `${dst.host}:${dst.dataset}`,
+      label: dst.local && !scanned.destination.includes(':') ? dst.dataset : `${dst.host}:${dst.dataset}`,
     });
   });
   return { pairs, problems };

@@ -1,8 +1,11 @@
-// The settings file (ini). Values come from the `ini` package; a line scan of
-// the same text supplies line numbers, so every mistake is reported as
-// file:line and nothing runs until the file is right.
-import { parse as parseIni } from 'ini';
+// The settings file (ini), read line by line by zettabee itself: a value is
+// the whole rest of its line (only a ';' or '#' after a blank starts a
+// comment), and every value is checked as it is read, so every mistake is
+// reported as file:line and nothing runs until the file is right. Sections
+// and keys are looked up in Maps: a section called [constructor] or
+// [__proto__] is just an unknown section.
 import { isAbsolute } from 'node:path';
+import { hostNameProblem, splitHost, sshPathProblem } from '../domain/names.js';
 import { type PairOptions, isOptionKey, parseOption, unknownKeyMessage, optionConsistencyProblems } from './keys.js';
 import { formatDuration, parseDuration } from './duration.js';
 import type { Problem } from './pairs.js';
@@ -37,11 +40,21 @@ export function builtinSettings(): Settings {
 type Check = (value: string) => string | null; // null = fine, else the problem
 
 const absolutePath: Check = (v) => (isAbsolute(v) ? null : `'${v}' must be an absolute path`);
+const sshPath: Check = (v) => absolutePath(v) ?? sshPathProblem(v);
 const nonEmpty: Check = (v) => (v.trim() ? null : 'must not be empty');
-const port: Check = (v) => (/^\d+$/.test(v) && +v >= 1 && +v <= 65535 ? null : `'${v}' is not a TCP port (1 to 65535)`);
-const seconds: Check = (v) => (/^\d+$/.test(v) && +v >= 1 && +v <= 3600 ? null : `'${v}' is not a number of seconds (1 to 3600)`);
-const hostName: Check = (v) => (/^[A-Za-z0-9.:[\]-]+$/.test(v) && !v.startsWith('-') ? null : `'${v}' is not a host name or address`);
-const url: Check = (v) => (/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(v) ? null : `'${v}' is not an https://host:port URL`);
+const port: Check = (v) => (/^\d{1,5}$/.test(v) && +v >= 1 && +v <= 65535 ? null : `'${v}' is not a TCP port (1 to 65535)`);
+const seconds: Check = (v) => (/^\d{1,4}$/.test(v) && +v >= 1 && +v <= 3600 ? null : `'${v}' is not a number of seconds (1 to 3600)`);
+const hostName: Check = (v) => hostNameProblem(v);
+const url: Check = (v) => {
+  const form = `'${v}' is not an https://host[:port] URL`;
+  if (!v.startsWith('https://')) return form;
+  const rest = v.slice('https://'.length).replace(/\/$/, '');
+  // a bare [IPv6] has no ':' after its bracket
+  const split = rest.startsWith('[') && rest.endsWith(']') ? null : splitHost(rest);
+  if (split && 'error' in split) return `${form}: ${split.error}`;
+  const problem = split ? (hostNameProblem(split.host) ?? port(split.rest)) : rest.includes('/') ? 'it has a path' : hostNameProblem(rest);
+  return problem ? `${form}: ${problem}` : null;
+};
 /** cron's granularity to a week: how often results can sensibly be sent */
 const reportInterval: Check = (v) => {
   const d = parseDuration(v);
@@ -52,41 +65,73 @@ const reportInterval: Check = (v) => {
 };
 const template: Check = (v) => {
   if (!v.trim()) return 'must not be empty';
-  for (const m of v.matchAll(/\{([^}]*)\}/g)) {
-    if (!(TEMPLATE_FIELDS as readonly string[]).includes(m[1]!)) {
-      return `unknown placeholder {${m[1]}} (known: ${TEMPLATE_FIELDS.map((f) => `{${f}}`).join(' ')})`;
-    }
+  const known = TEMPLATE_FIELDS.map((f) => `{${f}}`).join(' ');
+  for (let open = v.indexOf('{'); open >= 0; open = v.indexOf('{', open + 1)) {
+    const close = v.indexOf('}', open);
+    if (close < 0) return `'{' without a closing '}' (placeholders: ${known})`;
+    const name = v.slice(open + 1, close);
+    if (!(TEMPLATE_FIELDS as readonly string[]).includes(name)) return `unknown placeholder {${name}} (known: ${known})`;
+    open = close;
   }
   return null;
 };
 
-const SCHEMA: Record<string, Record<string, Check> | 'pair-options'> = {
-  paths: { state: absolutePath, lock: absolutePath, log: absolutePath },
-  defaults: 'pair-options',
-  nagios: { send_nsca: absolutePath, config: absolutePath, server: hostName, port, host: template, service: template, report_interval: reportInterval },
-  icinga: { url, user: nonEmpty, password_file: absolutePath, ca: absolutePath, host: template, service: template, report_interval: reportInterval },
-  ssh: { known_hosts: absolutePath, connect_timeout: seconds },
-};
+const SCHEMA = new Map<string, Map<string, Check> | 'pair-options'>([
+  ['paths', new Map([['state', absolutePath], ['lock', absolutePath], ['log', absolutePath]])],
+  ['defaults', 'pair-options'],
+  ['nagios', new Map([['send_nsca', absolutePath], ['config', absolutePath], ['server', hostName], ['port', port], ['host', template], ['service', template], ['report_interval', reportInterval]])],
+  ['icinga', new Map([['url', url], ['user', nonEmpty], ['password_file', absolutePath], ['ca', absolutePath], ['host', template], ['service', template], ['report_interval', reportInterval]])],
+  ['ssh', new Map([['known_hosts', sshPath], ['connect_timeout', seconds]])],
+]);
+
+/** the index where a comment starts (a mark at the start or after a blank), or -1 */
+function commentStart(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) {
+    if ((text[i] === ';' || text[i] === '#') && (i === 0 || text[i - 1] === ' ' || text[i - 1] === '\t')) return i;
+  }
+  return -1;
+}
+
+/**
+ * The value after '=': the rest of the line up to a comment, trimmed; or,
+ * when it starts with '"', what lies between that quote and the next (then
+ * only a comment may follow).
+ */
+function readValue(text: string): { value: string } | { error: string } {
+  const t = text.trimStart();
+  if (t.startsWith('"')) {
+    const close = t.indexOf('"', 1);
+    if (close < 0) return { error: `the quote in '${t}' has no closing '"'` };
+    const after = t.slice(close + 1);
+    if (after.trim() !== '' && !/^[ \t]+[;#]/.test(after)) return { error: `'${after.trim()}' follows the closing quote of ${t.slice(0, close + 1)}` };
+    return { value: t.slice(1, close) };
+  }
+  const c = commentStart(t, 0);
+  return { value: (c < 0 ? t : t.slice(0, c)).trim() };
+}
+
+const CONTROL = /[\0-\x1f\x7f]/;
 
 export function parseSettings(text: string, file: string): { settings: Settings; problems: Problem[] } {
   const settings = builtinSettings();
   settings.file = file;
   const problems: Problem[] = [];
-  const values = parseIni(text) as Record<string, unknown>;
   const seen = new Set<string>();
   let section: string | null = null;
-  const defaultsLines: Array<[string, number]> = [];
+  const defaultsLines: number[] = [];
 
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = i + 1;
     const fail = (message: string) => problems.push({ file, line, message });
     const t = raw.trim();
     if (t === '' || t.startsWith(';') || t.startsWith('#')) return;
-    const sec = /^\[([^\]]*)\]$/.exec(t);
-    if (sec) {
-      section = sec[1]!.trim();
-      if (!(section in SCHEMA)) {
-        fail(`unknown section [${section}]; known sections: ${Object.keys(SCHEMA).map((s) => `[${s}]`).join(' ')}`);
+    if (t.startsWith('[')) {
+      const c = commentStart(t, 0);
+      const head = (c < 0 ? t : t.slice(0, c)).trim();
+      if (!head.endsWith(']')) return void fail(`'${t}' is not a [section] line`);
+      section = head.slice(1, -1).trim();
+      if (!SCHEMA.has(section)) {
+        fail(`unknown section [${section}]; known sections: ${[...SCHEMA.keys()].map((s) => `[${s}]`).join(' ')}`);
         section = '?';
       }
       return;
@@ -98,18 +143,22 @@ export function parseSettings(text: string, file: string): { settings: Settings;
     if (section === '?') return; // already reported
     if (seen.has(`${section}.${key}`)) return void fail(`${key} is set twice in [${section}]`);
     seen.add(`${section}.${key}`);
-    const value = String((values[section] as Record<string, unknown> | undefined)?.[key] ?? '').trim();
-    const schema = SCHEMA[section]!;
+    const read = readValue(t.slice(eq + 1));
+    if ('error' in read) return void fail(`[${section}] ${key}: ${read.error}`);
+    const value = read.value;
+    const control = CONTROL.exec(value);
+    if (control) return void fail(`[${section}] ${key}: the value contains a control character (code ${control[0].charCodeAt(0)})`);
+    const schema = SCHEMA.get(section)!;
     if (schema === 'pair-options') {
       if (!isOptionKey(key)) return void fail(`[defaults]: ${unknownKeyMessage(key)}`);
       const r = parseOption(key, value);
       if ('error' in r) return void fail(`[defaults]: ${r.error}`);
       (settings.defaults as Record<string, unknown>)[r.key] = r.value;
-      defaultsLines.push([key, line]);
+      defaultsLines.push(line);
       return;
     }
-    const check = schema[key];
-    if (!check) return void fail(`unknown key '${key}' in [${section}]; known keys: ${Object.keys(schema).join(', ')}`);
+    const check = schema.get(key);
+    if (!check) return void fail(`unknown key '${key}' in [${section}]; known keys: ${[...schema.keys()].join(', ')}`);
     const problem = check(value);
     if (problem) return void fail(`[${section}] ${key}: ${problem}`);
     const target = (settings as unknown as Record<string, Record<string, unknown>>)[section]!;
@@ -117,7 +166,7 @@ export function parseSettings(text: string, file: string): { settings: Settings;
   });
 
   for (const message of optionConsistencyProblems(settings.defaults)) {
-    problems.push({ file, line: defaultsLines.at(-1)?.[1] ?? 0, message: `[defaults]: ${message}` });
+    problems.push({ file, line: defaultsLines.at(-1) ?? 0, message: `[defaults]: ${message}` });
   }
   return { settings, problems };
 }

@@ -1,5 +1,6 @@
 // Dataset and host names, validated so that nothing from a config file can
 // smuggle shell syntax or command-line options into a zfs or ssh argv.
+import { isIPv6 } from 'node:net';
 
 /** characters ZFS allows in a dataset name component (space excluded: the pairs file splits on it) */
 const COMPONENT = /^[A-Za-z0-9_.:-]+$/;
@@ -55,7 +56,9 @@ export function hostNameProblem(host: string): string | null {
   if (host === '') return 'the host name is empty';
   if (host.includes('@')) return `'${host}' contains '@'; give the user with sshuser=`;
   if (host.startsWith('[') && host.endsWith(']')) {
-    return /^[0-9A-Fa-f:.]+$/.test(host.slice(1, -1)) && host.includes(':') ? null : `'${host}' is not an IPv6 address`;
+    // a zone (fe80::1%eth0) is allowed; isIPv6 takes only letters and digits in it
+    const address = host.slice(1, -1);
+    return /^[0-9A-Za-z:.%]+$/.test(address) && isIPv6(address) ? null : `'${host}' is not an IPv6 address`;
   }
   if (IPV4.test(host)) return null;
   if (/^[\d.]+$/.test(host)) return `'${host}' is not a valid IPv4 address`;
@@ -63,15 +66,52 @@ export function hostNameProblem(host: string): string | null {
   const labels = host.replace(/\.$/, '').split('.');
   for (const l of labels) {
     if (!LABEL.test(l)) {
-      return `'${host}' is not a plain host name (letters, digits and '-' in dot-separated labels; no leading '-')`;
+      return `'${host}' is not a plain host name (letters, digits and '-' in dot-separated labels; no leading '-'; an IPv6 address goes in brackets)`;
     }
   }
   return null;
 }
 
+/**
+ * A leading host of `text`, written `host:` or `[IPv6]:`, and what follows
+ * the ':'. Null when there is no host part (no ':', or a '/' before it); an
+ * error when brackets do not close. The host is not validated here (see
+ * hostNameProblem).
+ */
+export function splitHost(text: string): { host: string; rest: string } | { error: string } | null {
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']');
+    if (close < 0) return { error: `'[' without ']' (an IPv6 address is written in brackets: [::1]:...)` };
+    if (text[close + 1] !== ':') return { error: `'${text.slice(0, close + 1)}' must be followed by ':'` };
+    return { host: text.slice(0, close + 1), rest: text.slice(close + 2) };
+  }
+  const colon = text.indexOf(':');
+  const slash = text.indexOf('/');
+  if (colon < 0 || (slash >= 0 && slash < colon)) return null;
+  return { host: text.slice(0, colon), rest: text.slice(colon + 1) };
+}
+
 /** the address part ssh expects: brackets of an IPv6 literal removed */
 export function sshAddress(host: string): string {
   return host.startsWith('[') ? host.slice(1, -1) : host;
+}
+
+/**
+ * What keeps a path from reaching ssh as written, or null. ssh expands
+ * %-tokens (escaped by sshPercentEscape) and ${VAR} in identity and
+ * known_hosts files, with no escape for the latter; a '"' cannot be quoted
+ * in an -o option.
+ */
+export function sshPathProblem(path: string): string | null {
+  if (/[\0-\x1f\x7f]/.test(path)) return `'${path}' contains a control character`;
+  if (path.includes('${')) return `'${path}' contains '\${', which ssh would expand as an environment variable`;
+  if (path.includes('"')) return `'${path}' contains '"', which ssh cannot take in a file name`;
+  return null;
+}
+
+/** a path as ssh must be given it to read it literally: '%' doubled (ssh expands %h, %u, ...) */
+export function sshPercentEscape(path: string): string {
+  return path.replaceAll('%', '%%');
 }
 
 export function isLocalHost(host: string | undefined): boolean {

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { lstatSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sshPercentEscape } from '../domain/names.js';
 import { quoteArgv } from './quote.js';
 
 export interface RunResult {
@@ -182,6 +183,16 @@ abstract class BaseHost implements Host {
   open(): void {}
 }
 
+/**
+ * A file name for an ssh -o option, read literally: ssh splits an option's
+ * value at blanks unless it is in double quotes, and expands %-tokens in
+ * file names. (A '"' or '${' cannot be passed at all; the settings refuse
+ * them, see sshPathProblem.)
+ */
+export function sshFileOption(path: string): string {
+  return `"${sshPercentEscape(path)}"`;
+}
+
 const MARK = '@@zettabee-batch:';
 
 /**
@@ -248,13 +259,18 @@ export class SshControl {
   private dir: string | undefined;
   private readonly hosts = new Set<SshHost>();
 
-  controlPath(): string {
+  /** the private directory, made on first use */
+  controlDir(): string {
     if (!this.dir) {
       sweepStaleControlDirs();
       this.dir = mkdtempSync(join(tmpdir(), 'zettabee-ssh-'));
     }
-    // %C is a hash of host, port and user: short enough for a socket path
-    return join(this.dir, '%C');
+    return this.dir;
+  }
+
+  /** the socket path as ssh takes it in -o ControlPath: %C is a hash of host, port and user, short enough for a socket */
+  controlPath(): string {
+    return `"${sshPercentEscape(this.controlDir())}/%C"`;
   }
 
   register(h: SshHost): void {
@@ -338,13 +354,15 @@ export class SshHost extends BaseHost {
       '-o', 'ServerAliveInterval=15',
       '-o', 'ServerAliveCountMax=4',
     ];
-    if (this.settings.knownHosts) a.push('-o', `UserKnownHostsFile=${this.settings.knownHosts}`);
+    if (this.settings.knownHosts) a.push('-o', `UserKnownHostsFile=${sshFileOption(this.settings.knownHosts)}`);
     if (this.control) {
       a.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${this.control.controlPath()}`, '-o', 'ControlPersist=60');
     }
     for (const o of this.settings.options) a.push('-o', o);
     if (this.target.port !== undefined) a.push('-p', String(this.target.port));
-    if (this.target.key !== undefined) a.push('-i', this.target.key, '-o', 'IdentitiesOnly=yes');
+    // not -i: ssh expands %-tokens in the key's name but looks for the file
+    // under the name before expansion, and ignores an -i it does not find
+    if (this.target.key !== undefined) a.push('-o', `IdentityFile=${sshFileOption(this.target.key)}`, '-o', 'IdentitiesOnly=yes');
     if (this.target.user !== undefined) a.push('-l', this.target.user);
     return a;
   }

@@ -61,7 +61,7 @@ describe('e2e test bed', function () {
     assert.ok(out.split('\n').includes(src), out);
     assert.match(
       fs.readFileSync(bed.ssh.knownHosts, 'utf8'),
-      new RegExp(`^\\[127\\.0\\.0\\.1\\]:${bed.ssh.port} ssh-ed25519 \\S+\\n$`),
+      new RegExp(`^\\[127\\.0\\.0\\.1\\]:${bed.ssh.port} (ssh-ed25519 \\S+)\\n\\[::1\\]:${bed.ssh.port} \\1\\n$`),
     );
   });
 

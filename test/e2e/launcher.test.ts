@@ -37,6 +37,16 @@ describe('e2e: the zettabee launcher', () => {
     expect(r.stderr).to.match(/^zettabee: error: name an action: /);
   });
 
+  it('an unknown short option before the action is named, exit 2 (3 for check)', async () => {
+    for (const [args, line] of [[['-x', 'status'], 'zettabee: error: status: unknown option -x'], [['-n', 'update'], 'zettabee: error: update: unknown option -n']] as const) {
+      const r = await run([...args]);
+      expect(r.code).to.equal(2);
+      expect(r.stderr.split('\n')[0]).to.equal(line);
+    }
+    const c = await run(['-x', 'check']);
+    expect(c).to.deep.include({ code: 3, stdout: 'ZETTABEE UNKNOWN - usage: unknown option -x\nhint: see zettabee check --help' });
+  });
+
   it('completes actions, and destinations after an action', async () => {
     expect((await run(['--get-yargs-completions', 'zettabee', 'se'])).stdout.split('\n')).to.include('setup');
     const dests = await run(['--get-yargs-completions', 'zettabee', '-c', cfg, 'setup', '']);

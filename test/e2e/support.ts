@@ -28,6 +28,16 @@ export interface Site {
   writePairs(lines: string[]): void;
 }
 
+/** run the launcher as cron would, with ZETTABEE_CONFIG/ZETTABEE_SETTINGS cleared and `env` added */
+export async function runLauncher(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Result> {
+  const r = await execa(LAUNCHER, args, {
+    reject: false,
+    timeout: opts.timeoutMs ?? 120_000,
+    env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', ...opts.env },
+  });
+  return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
 /** a throwaway /etc/zettabee equivalent: settings whose paths live in the bed's work dir */
 export function makeSite(bed: Bed, extraSettings = ''): Site {
   const dir = mkdtempSync(join(bed.workdir, 'site-'));
@@ -45,14 +55,7 @@ export function makeSite(bed: Bed, extraSettings = ''): Site {
     settingsFile,
     paths,
     writePairs: (lines) => writeFileSync(pairsFile, lines.join('\n') + '\n'),
-    run: async (args, opts = {}) => {
-      const r = await execa(LAUNCHER, ['-c', pairsFile, '--settings', settingsFile, ...args], {
-        reject: false,
-        timeout: opts.timeoutMs ?? 120_000,
-        env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', ...opts.env },
-      });
-      return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
-    },
+    run: (args, opts = {}) => runLauncher(['-c', pairsFile, '--settings', settingsFile, ...args], opts),
     spawn: (args) =>
       execa(LAUNCHER, ['-c', pairsFile, '--settings', settingsFile, ...args], {
         reject: false,

@@ -24,7 +24,7 @@ export interface BedSsh {
   readonly port: number;
   /** private client key (ed25519) authorised for root */
   readonly key: string;
-  /** known_hosts file holding "[127.0.0.1]:<port> <hostkey>" */
+  /** known_hosts file holding "[127.0.0.1]:<port> <hostkey>" and "[::1]:<port> <hostkey>" */
   readonly knownHosts: string;
   readonly user: string;
   /** the sshd_config file and sshd log file */
@@ -86,6 +86,8 @@ export interface Bed {
 // Constants
 
 const LOOPBACK = '127.0.0.1';
+/** sshd listens on the IPv6 loopback too (same port), for pairs written [::1]:pool/fs */
+export const LOOPBACK6 = '::1';
 const REQUIRED_BINARIES = [
   '/usr/sbin/zfs-fuse',
   '/usr/sbin/zpool',
@@ -184,7 +186,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function portAccepts(port: number, host = LOOPBACK, timeoutMs = 1000): Promise<boolean> {
+export function portAccepts(port: number, host = LOOPBACK, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = net.connect({ port, host });
     const done = (ok: boolean): void => {
@@ -525,12 +527,14 @@ async function setupSsh(st: State): Promise<BedSsh> {
   let lastErr: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await step('find a free port for sshd', freePort);
-    fs.writeFileSync(path.join(dir, 'known_hosts'), `[${LOOPBACK}]:${port} ${hostPub}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, 'known_hosts'), `[${LOOPBACK}]:${port} ${hostPub}\n[${LOOPBACK6}]:${port} ${hostPub}\n`, { mode: 0o600 });
     fs.writeFileSync(
       path.join(dir, 'sshd_config'),
       [
         `Port ${port}`,
         `ListenAddress ${LOOPBACK}`,
+        // a machine without IPv6 loopback binds 127.0.0.1 only; the IPv6 test then fails saying so
+        `ListenAddress ${LOOPBACK6}`,
         `HostKey ${hostKey}`,
         `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
         'PermitRootLogin prohibit-password',

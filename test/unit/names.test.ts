@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { datasetNameProblem, hostNameProblem, leafName, parentDataset, isPoolRoot } from '../../src/domain/names.js';
+import { datasetNameProblem, hostNameProblem, leafName, parentDataset, isPoolRoot, sshAddress } from '../../src/domain/names.js';
 
 describe('dataset names (ZFS naming rules)', () => {
   const valid = ['tank', 'tank/a', 'tank/a/b', 'pool_1/x-y.z', 'tank/a:b', 'p/' + 'x'.repeat(200)];
@@ -34,7 +34,7 @@ describe('dataset names (ZFS naming rules)', () => {
 });
 
 describe('host names', () => {
-  for (const h of ['src', 'db-1.example.org', '127.0.0.1', '[::1]', '[fe80::1]', 'a.b.c.'])
+  for (const h of ['src', 'db-1.example.org', '127.0.0.1', '[::1]', '[fe80::1]', '[2001:db8::8:800:200c:417a]', '[::ffff:192.0.2.1]', '[fe80::1%eth0]', 'a.b.c.'])
     it(`accepts ${h}`, () => expect(hostNameProblem(h)).to.equal(null));
   const invalid: Array<[string, RegExp]> = [
     ['-oProxyCommand=x', /plain host name/],
@@ -43,7 +43,17 @@ describe('host names', () => {
     ['300.1.1.1', /IPv4/],
     ['host name', /plain host name/],
     ['[zz]', /IPv6/],
+    ['[:::]', /IPv6/],
+    ['[1:2:3:4:5:6:7:8:9]', /IPv6/],
+    ['[::1]]', /IPv6/],
+    ['[fe80::1%$(x)]', /IPv6/],
+    ['::1', /plain host name.*brackets/],
     ['a;b', /plain host name/],
   ];
   for (const [h, re] of invalid) it(`rejects ${h}`, () => expect(hostNameProblem(h)).to.match(re));
+
+  it('ssh gets an IPv6 address without its brackets', () => {
+    expect(sshAddress('[::1]')).to.equal('::1');
+    expect(sshAddress('db1')).to.equal('db1');
+  });
 });

@@ -11,6 +11,11 @@ describe('pair selection', () => {
   it('by a local destination as written', () => expect(selectPair(pairs, 'pool/www').line).to.equal(2));
   it('by localhost:dpool/fs for a local destination', () => expect(selectPair(pairs, 'localhost:pool/www').line).to.equal(2));
   it('by unique leaf', () => expect(selectPair(pairs, 'mysql0').line).to.equal(1));
+  it('by [IPv6]:dpool/fs as written', () => {
+    const v6 = parsePairs('tank/a [::1]:pool/v6\n[::1]:tank/b pool/b', 'f').pairs;
+    expect(selectPair(v6, '[::1]:pool/v6').line).to.equal(1);
+    expect(selectPair(v6, 'v6').line).to.equal(1);
+  });
   it('by fingerprint', () => expect(selectPair(pairs, pairs[2]!.fingerprint).line).to.equal(3));
   it('by a unique fingerprint prefix of 8+', () => expect(selectPair(pairs, pairs[3]!.fingerprint.slice(0, 10)).line).to.equal(4));
   it('refuses an ambiguous leaf and lists the candidates', () => {
