@@ -153,6 +153,7 @@ export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initi
           streamStarted,
           bytes: p.bytes,
           seconds: p.seconds,
+          ...(p.total !== undefined ? { total: p.total } : {}),
           updated: new Date().toISOString(),
         });
       } catch {

@@ -21,7 +21,7 @@ import * as zargv from '../zfs/argv.js';
 import { classifyZfsError, type ClassifiedZfsError } from '../zfs/classify.js';
 import { exists, getProps, getTreeProps, listAndProps, listSnapshots, must, userProp, ZfsFailure } from '../zfs/ops.js';
 import { decideEncryption, type DestinationEncryption, type SourceEncryption } from '../domain/encryption.js';
-import { describeDiff, parseDiff, parseResumeTarget, parseSnapshotList, type PropValue, type SnapshotEntry } from '../zfs/parse.js';
+import { describeDiff, parseDiff, parseHolds, parseResumeTarget, parseSendEstimate, parseSnapshotList, type BookmarkEntry, type PropValue, type SnapshotEntry } from '../zfs/parse.js';
 import { isPairSnapshot } from '../domain/snapshot-name.js';
 import type { Capabilities } from '../zfs/probe.js';
 import { capabilities, type BothCapabilities } from './capabilities.js';
@@ -101,9 +101,26 @@ function rawReceiver(c: Capabilities): { can: boolean; lacks?: string } {
   return { can: true };
 }
 
-/** what the source is asked about encryption, where zfs knows encryption (OpenZFS) */
-function sourceEncryptionProps(caps: BothCapabilities): string[] {
-  return caps.source.sendRaw ? ['encryption', 'keystatus'] : [];
+/**
+ * What the source is asked along with its listing: encryption, where zfs
+ * knows it (OpenZFS), and longname, where the pool has the feature (2.3)
+ */
+function sourceProps(caps: BothCapabilities): string[] {
+  return [...(caps.source.sendRaw ? ['encryption', 'keystatus'] : []), ...(caps.source.featureFlags.includes('longname') ? ['longname'] : [])];
+}
+
+/**
+ * Refuse before anything is sent a stream the destination's pool could not
+ * receive (zfs would fail it with "stream has unsupported feature"): file
+ * names over 255 bytes (longname=on, OpenZFS 2.3) need feature@longname there.
+ */
+function checkStreamFeatures(caps: BothCapabilities, src: Tree | null): void {
+  const long = [...(src ?? [])].filter(([, p]) => p.get('longname')?.value === 'on').map(([n]) => n);
+  if (long.length === 0 || caps.destination.featureFlags.includes('longname')) return;
+  throw new PairError(
+    `${long.join(', ')} ${long.length === 1 ? 'allows' : 'allow'} file names longer than 255 bytes (longname=on), but the destination's pool has no feature@longname (OpenZFS before 2.3) and could not receive the stream; nothing was sent`,
+    'replicate to a pool with feature@longname (OpenZFS 2.3 or newer), or set longname=off on the source if it holds no such names yet',
+  );
 }
 
 /** what the destination is asked about how it received encrypted data */
@@ -210,7 +227,7 @@ const MAX_IN_SESSION = 100;
  * With `finishing`, a remote destination's finish batch runs in the
  * receive's own ssh session, only once the receive succeeded.
  */
-async function transfer(run: PairRun, send: string[], receive: string[], finishing?: FinishInput): Promise<Transferred> {
+async function transfer(run: PairRun, send: string[], receive: string[], finishing?: FinishInput, total?: number): Promise<Transferred> {
   await Promise.all([run.src.ready(), run.dst.ready()]);
   const compress = await compressorFor(run, send);
   const after = finishing && finishInReceive(run.pair, run.dst) ? destinationFinish(run, finishing) : undefined;
@@ -218,6 +235,7 @@ async function transfer(run: PairRun, send: string[], receive: string[], finishi
   const meter = run.pair.transport === 'local' && onPath('pv') ? 'pv' : null;
   const spec = streamPipeline(run.pair, run.src, run.dst, send, receive, { compress, meter, ...(inSession ? { afterReceive: batchArgv(inSession, 1) } : {}) });
   run.log.debug(`stream: ${describeStages(spec)}${inSession ? ' && the finish batch on the destination' : ''}`);
+  run.log.debug(`stream: ${send.join(' ')} | ${receive.join(' ')}${total !== undefined ? ` (about ${formatBytes(total)})` : ''}`);
   const stall = run.pair.options.stall ?? DEFAULT_STALL;
   const onProgress = run.deps.onProgress;
   try {
@@ -225,7 +243,7 @@ async function transfer(run: PairRun, send: string[], receive: string[], finishi
       signal: run.signal,
       stallMs: stall * 1000,
       captureStdout: inSession !== undefined,
-      ...(onProgress ? { onProgress: (p) => onProgress(run.pair, p) } : {}),
+      ...(onProgress ? { onProgress: (p) => onProgress(run.pair, total === undefined ? p : { ...p, total }) } : {}),
     });
     if (!inSession) return { bytes: r.bytes };
     const last = r.stages[r.stages.length - 1]!;
@@ -298,15 +316,15 @@ async function whatChanged(run: PairRun, caps: Capabilities, base: string): Prom
 }
 
 /** take the pair snapshot on the source and read back its guid, createtxg and creation */
-async function takeSnapshot(run: PairRun, existing: readonly SnapshotInfo[]): Promise<SnapshotEntry> {
+async function takeSnapshot(run: PairRun, existing: readonly SnapshotInfo[], estimate?: (name: string) => zargv.SendOptions): Promise<{ snap: SnapshotEntry; estimate?: number }> {
   const { pair, src } = run;
   const ds = pair.source.dataset;
   const name = newSnapshotName(pair.fingerprint, run.now(), new Set(existing.map((s) => s.snapshot)));
   const full = `${ds}@${name}`;
-  const [made, got] = await step(
-    `cannot snapshot ${ds} on ${describeHost(run, 'source')}`,
-    src.batch([zargv.snapshot([full], { recursive: Boolean(pair.options.recursive) }), ['zfs', 'get', '-Hp', '-o', 'name,property,value', zargv.SNAPSHOT_PROPS.join(','), full]], { guard: 1 }),
-  );
+  // the size estimate (send -nvP, OpenZFS) of the stream to come rides in the snapshot's session
+  const argvs = [zargv.snapshot([full], { recursive: Boolean(pair.options.recursive) }), ['zfs', 'get', '-Hp', '-o', 'name,property,value', zargv.SNAPSHOT_PROPS.join(','), full]];
+  if (estimate) argvs.push(zargv.send({ ...estimate(name), dryRun: true }));
+  const [made, got, est] = await step(`cannot snapshot ${ds} on ${describeHost(run, 'source')}`, src.batch(argvs, { guard: 1 }));
   if (made!.exitCode !== 0) {
     const z = classifyZfsError(made!.stderr, made!.exitCode, made!.stdout);
     throw new ActionError(`cannot snapshot ${ds} on ${describeHost(run, 'source')}: ${z.message}`, z.hint, [z.detail]);
@@ -314,7 +332,34 @@ async function takeSnapshot(run: PairRun, existing: readonly SnapshotInfo[]): Pr
   const snap = got!.exitCode === 0 ? parseSnapshotList(got!.stdout, ds).snapshots[0] : undefined;
   if (!snap) throw new ActionError(`took ${full} but cannot read it back: ${firstLines(got!.stderr, 1)[0] ?? 'no output'}`);
   run.log.info(`snapshot ${full} taken`);
-  return snap;
+  let bytes: number | undefined;
+  if (est) {
+    try {
+      const n = est.exitCode === 0 ? parseSendEstimate(est.stdout) : null;
+      if (n !== null) bytes = Number(n);
+      else run.log.debug(`no size estimate: ${firstLines(est.stdout + est.stderr, 1)[0] ?? `exit ${est.exitCode}`}`);
+    } catch (e) {
+      run.log.debug(`no size estimate: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return bytes === undefined ? { snap } : { snap, estimate: bytes };
+}
+
+/**
+ * Refuse at once, before a byte is sent, a stream that the destination has
+ * no room for (zfs would fail it when the pool fills, maybe an hour in).
+ */
+function checkSpace(run: PairRun, estimate: number | undefined, available: number | undefined, where: string): void {
+  if (estimate === undefined || available === undefined || estimate <= available) return;
+  throw new PairError(
+    `the stream needs about ${formatBytes(estimate)} (zfs send -nvP), but ${where} on ${describeHost(run, 'destination')} has only ${formatBytes(available)} available; nothing was sent`,
+    'free space on the destination pool or raise its quota, then run the update again',
+  );
+}
+
+function availableOf(props: Map<string, PropValue> | null | undefined): number | undefined {
+  const v = Number(props?.get('available')?.value);
+  return Number.isFinite(v) && v >= 0 ? v : undefined;
 }
 
 /** release our hold (if any) and destroy pair snapshots; failures become warnings */
@@ -327,12 +372,17 @@ async function retire(run: PairRun, host: Host, ds: string, snaps: readonly Snap
     if (caps.holds) argvs.push(zargv.release(tag, [`${ds}@${s.snapshot}`], { recursive }));
     argvs.push(zargv.destroy(`${ds}@${s.snapshot}`, { recursive }));
   }
-  return checkBatch(run, host, argvs, await step(`cannot ${why} on ${host.name}`, host.batch(argvs)), why);
+  return checkBatch(run, host, caps, argvs, await step(`cannot ${why} on ${host.name}`, host.batch(argvs)), why);
 }
 
-/** log each command of a batch; failures (other than harmless hold noise) become warnings */
-function checkBatch(run: PairRun, host: Host, argvs: readonly string[][], results: readonly RunResult[], why: string): string[] {
-  const warnings: string[] = [];
+/**
+ * Log each command of a batch; failures (other than harmless hold noise)
+ * become warnings. A snapshot that could not be destroyed because someone
+ * holds it is named with its holders (`zfs holds` where zfs lists them,
+ * the hold count elsewhere), so the warning says what to release.
+ */
+async function checkBatch(run: PairRun, host: Host, caps: Capabilities, argvs: readonly string[][], results: readonly RunResult[], why: string): Promise<string[]> {
+  const failed: Array<{ argv: readonly string[]; message: string; held?: string }> = [];
   results.forEach((r, i) => {
     const argv = argvs[i]!;
     if (r.exitCode === 0) {
@@ -342,11 +392,37 @@ function checkBatch(run: PairRun, host: Host, argvs: readonly string[][], result
     const z = classifyZfsError(r.stderr, r.exitCode, r.stdout);
     if ((argv[1] === 'release' && (z.kind === 'noSuchTag' || z.kind === 'datasetMissing')) || (argv[1] === 'hold' && z.kind === 'tagExists')) return;
     if (argv[1] === 'destroy' && z.kind === 'datasetMissing') return;
-    warnings.push(`${why}: \`${argv.join(' ')}\` on ${host.name} failed: ${z.message}`);
+    const snap = argv[argv.length - 1]!;
+    failed.push({ argv, message: z.message, ...(argv[1] === 'destroy' && z.kind === 'busy' && snap.includes('@') ? { held: snap } : {}) });
   });
+  const held = failed.flatMap((f) => (f.held ? [f.held] : []));
+  const holders = held.length ? await holdersOf(run, host, caps, held) : new Map<string, string>();
+  const warnings = failed.map((f) => `${why}: \`${f.argv.join(' ')}\` on ${host.name} failed: ${f.message}${f.held && holders.get(f.held) ? ` (${holders.get(f.held)})` : ''}`);
   // logged now, so a run that fails later still leaves them in the log
   for (const w of warnings) run.log.warn(w);
   return warnings;
+}
+
+/** who holds these snapshots, in words, by snapshot: the tags and how to release them, or the count where zfs cannot list them */
+async function holdersOf(run: PairRun, host: Host, caps: Capabilities, snaps: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  try {
+    if (caps.holdsList) {
+      const r = await host.exec(zargv.holds(snaps));
+      const tags = new Map<string, string[]>();
+      for (const h of parseHolds(r.stdout)) tags.set(h.snapshot, [...(tags.get(h.snapshot) ?? []), h.tag]);
+      for (const [snap, t] of tags) out.set(snap, `held by ${t.join(', ')}: zfs release ${t[0]} ${snap}`);
+    } else {
+      const r = await host.exec(['zfs', 'get', '-H', '-p', '-o', 'name,value', 'userrefs', ...snaps]);
+      for (const l of r.stdout.split('\n')) {
+        const [snap, n] = l.split('\t');
+        if (snap && Number(n) > 0) out.set(snap, `${n} user hold${n === '1' ? '' : 's'} on it (userrefs); this zfs cannot list their tags`);
+      }
+    }
+  } catch (e) {
+    run.log.debug(`cannot tell who holds ${snaps.join(', ')}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return out;
 }
 
 /**
@@ -389,8 +465,10 @@ interface FinishInput {
   mountRoot?: string;
   caps: BothCapabilities;
   snap: SnapshotEntry;
-  /** the old base, as each side lists it (update only) */
-  base?: { source: SnapshotInfo; destination: SnapshotInfo };
+  /** the old base, as each side lists it (update only); on the source a bookmark when its snapshot is gone */
+  base?: { source: SnapshotInfo; destination: SnapshotInfo; sourceIsBookmark?: boolean };
+  /** the source's bookmarks before this run */
+  sourceBookmarks?: readonly BookmarkEntry[];
   sourceAfter: SnapshotInfo[];
   destinationAfter: SnapshotInfo[];
 }
@@ -440,6 +518,27 @@ function destinationFinish(run: PairRun, f: FinishInput): string[][] {
 }
 
 /**
+ * Bookmarks as base protection (zrepl's cursor): the source keeps a bookmark
+ * of each pair snapshot the destination keeps, so that an update still goes
+ * incremental after someone destroyed the base snapshot on the source. Not
+ * for recursive pairs (zfs send -R cannot start from a bookmark). Older pair
+ * bookmarks go; a user's bookmarks are never touched.
+ */
+function bookmarkUpkeep(run: PairRun, f: FinishInput, destinationDropped: readonly SnapshotInfo[]): string[][] {
+  const { pair } = run;
+  if (!f.caps.source.bookmarks || pair.options.recursive) return [];
+  const sds = pair.source.dataset;
+  const fp = pair.fingerprint;
+  const dropped = new Set(destinationDropped.map((s) => s.guid));
+  const kept = new Set(f.destinationAfter.filter((s) => isPairSnapshot(s.snapshot, fp) && !dropped.has(s.guid)).map((s) => s.guid));
+  const mine = (f.sourceBookmarks ?? []).filter((b) => isPairSnapshot(b.bookmark, fp));
+  const argvs: string[][] = [];
+  if (!mine.some((b) => b.guid === f.snap.guid)) argvs.push(zargv.bookmark(`${sds}@${f.snap.snapshot}`, `${sds}#${f.snap.snapshot}`));
+  for (const b of mine) if (!kept.has(b.guid)) argvs.push(zargv.destroyBookmark(`${sds}#${b.bookmark}`));
+  return argvs;
+}
+
+/**
  * Verify the destination has the new snapshot (by guid), then in one batch
  * per host: the bookkeeping properties, the hold on the new base, release of
  * the old one, and retention. Retention runs only once the guid matched.
@@ -461,11 +560,12 @@ async function finish(run: PairRun, f: FinishInput, moved: Transferred): Promise
   if (f.caps.source.holds) srcArgv.push(zargv.hold(tag, [`${sds}@${f.snap.snapshot}`], { recursive }));
   // releasing and destroying on the source only once the destination is known good
   const srcLate: string[][] = [];
-  if (f.caps.source.holds && f.base) srcLate.push(zargv.release(tag, [`${sds}@${f.base.source.snapshot}`], { recursive }));
+  if (f.caps.source.holds && f.base && !f.base.sourceIsBookmark) srcLate.push(zargv.release(tag, [`${sds}@${f.base.source.snapshot}`], { recursive }));
   for (const s of retention.source) {
     if (f.caps.source.holds && s.guid !== f.base?.source.guid) srcLate.push(zargv.release(tag, [`${sds}@${s.snapshot}`], { recursive }));
     srcLate.push(zargv.destroy(`${sds}@${s.snapshot}`, { recursive }));
   }
+  srcLate.push(...bookmarkUpkeep(run, f, retention.destination));
   const onSource = (argvs: string[][]) => (argvs.length ? step(`cannot finish on the source ${describeHost(run, 'source')}`, src.batch(argvs)) : Promise.resolve([]));
   const verified = (dstResults: RunResult[]) => {
     const verify = dstResults[0]!;
@@ -498,7 +598,7 @@ async function finish(run: PairRun, f: FinishInput, moved: Transferred): Promise
     verified(dstResults);
     srcResults = [...early, ...(await onSource(srcLate))];
   }
-  const warnings = [...checkBatch(run, dst, dstArgv.slice(1), dstResults.slice(1), 'retention'), ...checkBatch(run, src, [...srcArgv, ...srcLate], srcResults, 'retention')];
+  const warnings = [...(await checkBatch(run, dst, f.caps.destination, dstArgv.slice(1), dstResults.slice(1), 'retention')), ...(await checkBatch(run, src, f.caps.source, [...srcArgv, ...srcLate], srcResults, 'retention'))];
   return { lastSnapshot: ref(f.snap), bytes: moved.bytes, snapshot: f.snap.snapshot, warnings };
 }
 
@@ -511,7 +611,7 @@ async function finish(run: PairRun, f: FinishInput, moved: Transferred): Promise
  * system back to the snapshot it just received (no newer snapshot exists;
  * nothing but those mount-time changes is discarded).
  */
-async function settleRecursive(run: PairRun, snapshot: string): Promise<string[]> {
+async function settleRecursive(run: PairRun, caps: Capabilities, snapshot: string): Promise<string[]> {
   const { dst } = run;
   const dds = run.pair.destination.dataset;
   const listed = await dst.exec(['zfs', 'list', '-H', '-o', 'name', '-r', '-t', 'filesystem', dds]);
@@ -519,7 +619,7 @@ async function settleRecursive(run: PairRun, snapshot: string): Promise<string[]
   const argvs = names.map((n) => zargv.rollback(`${n}@${snapshot}`));
   const results = await step(`cannot settle ${dds} on ${describeHost(run, 'destination')}`, dst.batch(argvs));
   run.log.info(`rolled ${names.length} received file system${names.length === 1 ? '' : 's'} back to @${snapshot} (changes made by mounting them)`);
-  return checkBatch(run, dst, argvs, results, 'settling the new destination');
+  return checkBatch(run, dst, caps, argvs, results, 'settling the new destination');
 }
 
 function logStart(run: PairRun, action: string, what: string): void {
@@ -599,7 +699,7 @@ export function initializePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
       capabilities(run, true),
       step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listSnapshots(src, sds)),
       step(`cannot look at ${dds} on ${dstName}`, listAndProps(dst, dds, [FINGERPRINT_PROP])),
-      step(`cannot look at ${parent} on ${dstName}`, getProps(dst, parent, ['mountpoint'])),
+      step(`cannot look at ${parent} on ${dstName}`, getProps(dst, parent, ['mountpoint', 'available'])),
     ]);
     if (!srcList) throw sourceMissing(run);
     const dstProps = dstTree?.get(dds);
@@ -619,25 +719,29 @@ export function initializePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     if (sv !== null && dv !== null && dv < sv) {
       throw new PairError(`the destination pool is version ${dv}, older than the source pool (version ${sv}); it could not receive the stream`, 'upgrade the destination pool (zpool upgrade), or replicate to a newer pool');
     }
-    const encProps = sourceEncryptionProps(caps);
-    const srcTree = encProps.length ? await step(`cannot read the encryption of ${sds} on ${describeHost(run, 'source')}`, getTreeProps(src, sds, encProps, { tree: Boolean(pair.options.recursive) })) : null;
+    const srcPropNames = sourceProps(caps);
+    const srcTree = srcPropNames.length ? await step(`cannot read the properties of ${sds} on ${describeHost(run, 'source')}`, getTreeProps(src, sds, srcPropNames, { tree: Boolean(pair.options.recursive) })) : null;
     const raw = encryptionFor(run, caps, srcTree, 'initialize');
+    checkStreamFeatures(caps, srcTree);
     // pair snapshots from an earlier initialize whose destination is gone
     const leftovers = pairSnapshots(fp, srcList.snapshots);
     const warnings = await retire(run, src, sds, leftovers, caps.source, 'removing snapshots of an earlier initialize');
 
     logStart(run, 'initialize', raw ? 'full send, raw' : 'full send');
-    const snap = await takeSnapshot(run, srcList.snapshots);
+    const sendOpts = (name: string): zargv.SendOptions => ({ snapshot: `${sds}@${name}`, replicate: Boolean(pair.options.recursive), ...sendFlags(caps, raw) });
+    const { snap, estimate } = await takeSnapshot(run, srcList.snapshots, caps.source.sendDryRunParsable ? sendOpts : undefined);
     const left = srcList.snapshots.filter((s) => !leftovers.includes(s));
-    const finishing: FinishInput = { initial: true, caps, snap, sourceAfter: [...left, snap], destinationAfter: [snap], ...mountRootOf(caps, parentProps) };
+    const finishing: FinishInput = { initial: true, caps, snap, sourceAfter: [...left, snap], destinationAfter: [snap], sourceBookmarks: srcList.bookmarks, ...mountRootOf(caps, parentProps) };
     const started = Date.now();
     let moved: Transferred;
     try {
+      checkSpace(run, estimate, availableOf(parentProps), parent);
       moved = await transfer(
         run,
-        zargv.send({ snapshot: `${sds}@${snap.snapshot}`, replicate: Boolean(pair.options.recursive), ...sendFlags(caps, raw) }),
+        zargv.send(sendOpts(snap.snapshot)),
         zargv.recv({ target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...(caps.destination.recvOptions ? { options: { readonly: 'on' } } : {}) }),
         finishing,
+        estimate,
       );
     } catch (e) {
       // a resumable partial receive keeps its snapshot: the next initialize resumes it
@@ -646,7 +750,7 @@ export function initializePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     }
     logMoved(run, moved.bytes, started);
     const outcome = await finish(run, finishing, moved);
-    const settled = pair.options.recursive && !caps.destination.recvOptions && !caps.destination.recvNoMount ? await settleRecursive(run, snap.snapshot) : [];
+    const settled = pair.options.recursive && !caps.destination.recvOptions && !caps.destination.recvNoMount ? await settleRecursive(run, caps.destination, snap.snapshot) : [];
     return { ...outcome, warnings: [...warnings, ...outcome.warnings, ...settled] };
   });
 }
@@ -663,10 +767,10 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     const caps = await capabilities(run);
     const tree = Boolean(pair.options.recursive);
     const [[srcList0, srcTree], [dstList0, dstTree]] = await Promise.all([
-      step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listAndProps(src, sds, sourceEncryptionProps(caps), { tree: tree && caps.source.sendRaw })),
+      step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listAndProps(src, sds, sourceProps(caps), { tree: tree && caps.source.sendRaw, parsable: caps.source.listParsable })),
       step(
         `cannot list ${dds} on ${dstName}`,
-        listAndProps(dst, dds, [FINGERPRINT_PROP, 'readonly', ...(resumable(caps) ? ['receive_resume_token'] : []), ...destinationEncryptionProps(caps)], { tree: tree && caps.destination.sendRaw }),
+        listAndProps(dst, dds, [FINGERPRINT_PROP, 'readonly', 'available', ...(resumable(caps) ? ['receive_resume_token'] : []), ...destinationEncryptionProps(caps)], { tree: tree && caps.destination.sendRaw, parsable: caps.destination.listParsable }),
       ),
     ]);
     const dstProps = dstTree?.get(dds) ?? null;
@@ -707,48 +811,53 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
           const started = Date.now();
           const { bytes } = await transfer(run, zargv.send({ resumeToken: d.token }), zargv.recv({ target: dds, resumable: true, noMount: caps.destination.recvNoMount }));
           logMoved(run, bytes, started);
-          [srcList, dstList] = await Promise.all([listSnapshots(src, sds), listSnapshots(dst, dds)]);
+          [srcList, dstList] = await Promise.all([listSnapshots(src, sds, { parsable: caps.source.listParsable }), listSnapshots(dst, dds, { parsable: caps.destination.listParsable })]);
           if (!srcList || !dstList) throw new ActionError('a dataset vanished while resuming');
         }
       }
     }
 
-    const decision = planUpdate(fp, srcList.snapshots, dstList.snapshots);
+    const marks = srcList.bookmarks.map((b) => ({ snapshot: b.bookmark, guid: b.guid, createtxg: b.createtxg, creation: b.creation }));
+    const decision = planUpdate(fp, srcList.snapshots, dstList.snapshots, marks);
     if (decision.kind === 'conflict') {
       const c = decision.conflict;
       throw new PairError(c.message, c.hint, c.details, 'Inconsistent', { kind: c.kind, message: c.message, hint: c.hint, details: c.details });
     }
     const raw = encryptionFor(run, caps, srcTree, dstTree);
+    checkStreamFeatures(caps, srcTree);
     const warnings = await retire(run, src, sds, decision.orphans, caps.source, 'removing snapshots of interrupted runs');
     const orphanSet = new Set(decision.orphans);
     const sourceNow = srcList.snapshots.filter((s) => !orphanSet.has(s));
 
-    logStart(run, 'update', `incremental from @${decision.base.snapshot}${raw ? ', raw' : ''}`);
-    // the name must be new on both sides: the destination keeps older ones
-    const snap = await takeSnapshot(run, [...srcList.snapshots, ...dstList.snapshots]);
+    const from = `${decision.fromBookmark ? '#' : '@'}${decision.base.snapshot}`;
+    logStart(run, 'update', `incremental from ${from}${raw ? ', raw' : ''}${decision.fromBookmark ? ' (its snapshot is gone on the source: the bookmark stands in)' : ''}`);
     // -I only when there is something in between to carry (a user's snapshot):
     // otherwise -i sends the same stream. zfs-fuse's `send -I` puts temporary
     // holds (.send-<pid>-0) on every snapshot of the range and never releases
     // them when the send dies (receive failed, kill -9): the unsent snapshot
     // and the base then cannot be destroyed until the pool is re-imported.
-    const between = sourceNow.some((s) => s.createtxg > decision.base.createtxg);
-    const send = zargv.send({
-      snapshot: `${sds}@${snap.snapshot}`,
-      from: `${sds}@${decision.base.snapshot}`,
+    const between = !decision.fromBookmark && sourceNow.some((s) => s.createtxg > decision.base.createtxg);
+    const sendOpts = (name: string): zargv.SendOptions => ({
+      snapshot: `${sds}@${name}`,
+      from: `${sds}${from}`,
       incremental: between ? 'I' : 'i',
       replicate: Boolean(pair.options.recursive),
       ...sendFlags(caps, raw),
     });
+    // the name must be new on both sides: the destination keeps older ones
+    const { snap, estimate } = await takeSnapshot(run, [...srcList.snapshots, ...dstList.snapshots], caps.source.sendDryRunParsable ? sendOpts : undefined);
+    const send = zargv.send(sendOpts(snap.snapshot));
     const receive = zargv.recv({ target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount });
     const sourceAfter = [...sourceNow, snap];
     const destinationAfter = destinationAfterReceive(dstList.snapshots, sourceAfter, decision.base, snap);
-    const base = { source: decision.base, destination: decision.baseOnDestination };
-    const finishing: FinishInput = { initial: false, caps, snap, base, sourceAfter, destinationAfter };
+    const base = { source: decision.base, destination: decision.baseOnDestination, ...(decision.fromBookmark ? { sourceIsBookmark: true } : {}) };
+    const finishing: FinishInput = { initial: false, caps, snap, base, sourceAfter, destinationAfter, sourceBookmarks: srcList.bookmarks };
     const started = Date.now();
     let moved: Transferred;
     try {
       try {
-        moved = await transfer(run, send, receive, finishing);
+        checkSpace(run, estimate, availableOf(dstProps), dds);
+        moved = await transfer(run, send, receive, finishing, estimate);
       } catch (e) {
         if (!(e instanceof TransferError && e.zfs?.kind === 'destinationModified')) throw e;
         const base = `${dds}@${decision.baseOnDestination.snapshot}`;
@@ -760,7 +869,7 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
         }
         log.warn(`${dds} was changed after @${decision.baseOnDestination.snapshot}; rollback=yes: rolling it back and sending again`);
         await step(`cannot roll back ${base} on ${dstName}`, must(dst, zargv.rollback(base)));
-        moved = await transfer(run, send, receive, finishing);
+        moved = await transfer(run, send, receive, finishing, estimate);
       }
     } catch (e) {
       await dropUnsent(run, snap, caps);

@@ -16,8 +16,9 @@ import { formatError } from './report.js';
 
 type Args = GlobalArgs & { dest?: string; all?: boolean; jobs?: number };
 
-function progressLine(pair: Pair, bytes: number, seconds: number): string {
-  return `${pair.label}: ${formatBytes(bytes)}  ${formatRate(bytes, seconds)}  ${formatLag(seconds)}`;
+function progressLine(pair: Pair, bytes: number, seconds: number, total?: number): string {
+  const pct = total ? `  ${Math.min(100, (100 * bytes) / total).toFixed(0)}% of ${formatBytes(total)}` : '';
+  return `${pair.label}: ${formatBytes(bytes)}${pct}  ${formatRate(bytes, seconds)}  ${formatLag(seconds)}`;
 }
 
 /** run one action over the pairs, `jobs` at a time, sharing ssh connections */
@@ -43,7 +44,7 @@ async function runPairs(io: Io, ctx: Context, args: Args, action: 'initialize' |
     hosts,
     logs,
     ...(io.signal ? { signal: io.signal } : {}),
-    ...(showProgress ? { onProgress: (p: Pair, pr: { bytes: number; seconds: number }) => showProgress(progressLine(p, pr.bytes, pr.seconds)) } : {}),
+    ...(showProgress ? { onProgress: (p: Pair, pr: { bytes: number; seconds: number; total?: number }) => showProgress(progressLine(p, pr.bytes, pr.seconds, pr.total)) } : {}),
     note: (p, line) => {
       if (args.verbose) io.out(`${action} ${p.label}: ${line}`);
     },

@@ -42,6 +42,11 @@ export interface IncrementalPlan<S extends SnapshotInfo = SnapshotInfo> {
   baseOnDestination: S;
   /** pair snapshots on the source newer than the base: left by interrupted runs */
   orphans: S[];
+  /**
+   * the base is a bookmark of the source (`base.snapshot` is its name after
+   * '#'): its snapshot is gone there, so the stream goes `send -i ds#name`
+   */
+  fromBookmark?: boolean;
 }
 
 export type UpdateDecision<S extends SnapshotInfo = SnapshotInfo> = IncrementalPlan<S> | { kind: 'conflict'; conflict: Conflict };
@@ -70,13 +75,26 @@ function sideLines<S extends SnapshotInfo>(fp: string, source: readonly S[], des
  * Plan an incremental update. Both lists are ordered oldest first (by
  * createtxg, as parseSnapshotList returns them).
  */
-export function planUpdate<S extends SnapshotInfo>(fp: string, source: readonly S[], destination: readonly S[]): UpdateDecision<S> {
+export function planUpdate<S extends SnapshotInfo>(fp: string, source: readonly S[], destination: readonly S[], bookmarks: readonly S[] = []): UpdateDecision<S> {
   const onDestination = new Map(destination.map((s) => [s.guid, s] as const));
   let baseIndex = -1;
   for (let i = source.length - 1; i >= 0; i--) {
     if (onDestination.has(source[i]!.guid)) {
       baseIndex = i;
       break;
+    }
+  }
+  // a bookmark (zrepl's cursor) still names a snapshot the destination holds
+  // after that snapshot was destroyed on the source: newer than any common
+  // snapshot, it is the base
+  let mark: S | undefined;
+  for (const b of bookmarks) if (onDestination.has(b.guid) && (!mark || b.createtxg > mark.createtxg)) mark = b;
+  if (mark && (baseIndex < 0 || mark.createtxg > source[baseIndex]!.createtxg)) {
+    const baseOnDestination = onDestination.get(mark.guid)!;
+    const newer = destination.filter((s) => s.createtxg > baseOnDestination.createtxg);
+    if (newer.length === 0) {
+      const orphans = source.filter((s) => s.createtxg > mark!.createtxg && isPairSnapshot(s.snapshot, fp));
+      return { kind: 'incremental', base: mark, baseOnDestination, orphans, fromBookmark: true };
     }
   }
   if (baseIndex < 0) {

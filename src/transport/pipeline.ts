@@ -93,6 +93,8 @@ export interface Progress {
   bytes: number;
   /** seconds since the pipeline started */
   seconds: number;
+  /** bytes the whole stream will carry, where zfs estimated it (send -nvP) */
+  total?: number;
 }
 
 export interface RunPipelineOptions {

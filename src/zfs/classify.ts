@@ -24,6 +24,7 @@ export type ZfsErrorKind =
   | 'datasetMissing'
   | 'streamFailed'
   | 'encryption'
+  | 'unsupportedStream'
   | 'unknown';
 
 interface Base<K extends ZfsErrorKind> {
@@ -154,9 +155,9 @@ export function moreRecentSnapshots(text: string): boolean {
   return /more recent snapshots exist/.test(text);
 }
 
-/** in use: mounted and busy, held snapshot, pool busy */
+/** in use: mounted and busy, held snapshot (OpenZFS 2.2+: "it's being held"), pool busy */
 export function busy(text: string): boolean {
-  return /dataset is busy/.test(text) || /pool or dataset is busy/.test(text) || /pool is busy/.test(text) || /device or resource busy/i.test(text);
+  return /dataset is busy/.test(text) || /it's being held/.test(text) || /pool or dataset is busy/.test(text) || /pool is busy/.test(text) || /device or resource busy/i.test(text);
 }
 
 export function noSpace(text: string): boolean {
@@ -314,6 +315,9 @@ export function classifyZfsError(stderr: string, exitCode: number | undefined, s
   }
   if (datasetMissing(text)) {
     return make('datasetMissing', about((s) => `${s} does not exist`, 'the dataset does not exist'), 'check the dataset name, or create the target first', text, exitCode);
+  }
+  if (/stream has unsupported feature/.test(text)) {
+    return make('unsupportedStream', "the destination's zfs cannot receive this stream: it uses a feature the destination's pool does not have", 'compare `zpool get all` of both pools (feature@...); replicate to a pool of an OpenZFS at least as new as the source', text, exitCode, false);
   }
   if (encryptionTrouble(text)) {
     return make('encryption', detailOf(text), 'an encrypted dataset goes raw (zfs send -w) or decrypted, never mixed on one pair: see raw= in zettabee.cfg(5)', text, exitCode);

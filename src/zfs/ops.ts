@@ -3,7 +3,7 @@
 import { CommandError, type Host, type RunResult } from '../exec/host.js';
 import * as zargv from './argv.js';
 import { classifyZfsError, type ClassifiedZfsError } from './classify.js';
-import { parseProps, parseSnapshotList, propsOf, type PropValue, type SnapshotListing } from './parse.js';
+import { parseProps, parseSnapshotList, parseSnapshotListParsable, propsOf, type PropValue, type SnapshotListing } from './parse.js';
 
 /** a zfs command failed; `zfs` says how, in words callers can branch on */
 export class ZfsFailure extends Error {
@@ -31,9 +31,18 @@ async function exec(host: Host, argv: string[]): Promise<RunResult> {
   }
 }
 
+export interface ListOptions {
+  /** the host has `zfs list -p` (capabilities.listParsable): one line per snapshot */
+  parsable?: boolean;
+}
+
+function listArgv(ds: string, o: ListOptions): string[] {
+  return o.parsable ? zargv.listSnapshotsParsable(ds) : zargv.listSnapshots(ds);
+}
+
 /** the dataset's snapshots by exact guid and createtxg; null when the dataset does not exist */
-export async function listSnapshots(host: Host, ds: string): Promise<SnapshotListing | null> {
-  const argv = zargv.listSnapshots(ds);
+export async function listSnapshots(host: Host, ds: string, opts: ListOptions = {}): Promise<SnapshotListing | null> {
+  const argv = listArgv(ds, opts);
   return listingOf(host, ds, argv, await exec(host, argv));
 }
 
@@ -43,7 +52,7 @@ function listingOf(host: Host, ds: string, argv: string[], r: RunResult): Snapsh
     if (f.zfs.kind === 'datasetMissing') return null;
     throw f;
   }
-  return parseSnapshotList(r.stdout, ds);
+  return argv[1] === 'list' ? parseSnapshotListParsable(r.stdout, ds) : parseSnapshotList(r.stdout, ds);
 }
 
 function propsFrom(host: Host, ds: string, argv: string[], r: RunResult): Map<string, PropValue> | null {
@@ -61,10 +70,10 @@ export async function listAndProps(
   host: Host,
   ds: string,
   props: readonly string[],
-  opts: { tree?: boolean } = {},
+  opts: { tree?: boolean } & ListOptions = {},
 ): Promise<[SnapshotListing | null, Map<string, Map<string, PropValue>> | null]> {
-  const la = zargv.listSnapshots(ds);
-  if (props.length === 0) return [await listSnapshots(host, ds), new Map()];
+  const la = listArgv(ds, opts);
+  if (props.length === 0) return [await listSnapshots(host, ds, opts), new Map()];
   const pa = zargv.getProps(ds, props, opts);
   let rs: RunResult[];
   if (host.local) rs = await Promise.all([exec(host, la), exec(host, pa)]);

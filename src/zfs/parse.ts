@@ -157,6 +157,21 @@ export function parseSnapshotList(stdout: string, dataset: string): SnapshotList
   return result;
 }
 
+/**
+ * Parse `zfs list -H -p -o name,guid,createtxg,creation -t
+ * filesystem,volume,snapshot,bookmark -d 1 <ds>` (OpenZFS): the same
+ * listing, read through the same checks.
+ */
+export function parseSnapshotListParsable(stdout: string, dataset: string): SnapshotListing {
+  const asGet = lines(stdout)
+    .flatMap((l) => {
+      const [name, guid, createtxg, creation] = fields('zfs list -p output', l, 4) as [string, string, string, string];
+      return [`${name}\tguid\t${guid}`, `${name}\tcreatetxg\t${createtxg}`, `${name}\tcreation\t${creation}`];
+    })
+    .join('\n');
+  return parseSnapshotList(asGet, dataset);
+}
+
 // ---------------------------------------------------------------------------
 // zfs get -H -p -o name,property,value,source <props> <ds...>
 

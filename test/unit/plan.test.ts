@@ -24,6 +24,36 @@ describe('planner: update decisions (pure)', () => {
     expect(d.orphans).to.deep.equal([]);
   });
 
+  it('a bookmark stands in for a base snapshot destroyed on the source (send -i from it)', () => {
+    const s1 = snap('20260101000000', '1');
+    const s2 = snap('20260102000000', '2');
+    const mark = { ...s2, snapshot: s2.snapshot };
+    // s2 was destroyed on the source; its bookmark remains
+    const d = planUpdate(FP, [s1], [s1, s2], [mark]);
+    expect(d.kind).to.equal('incremental');
+    if (d.kind !== 'incremental') return;
+    expect(d.fromBookmark).to.equal(true);
+    expect(d.base.guid).to.equal('2');
+    expect(d.baseOnDestination.guid).to.equal('2');
+  });
+
+  it('a snapshot as new as the bookmark wins (send -I stays possible); an older bookmark does not count', () => {
+    const s1 = snap('20260101000000', '1');
+    const s2 = snap('20260102000000', '2');
+    const d = planUpdate(FP, [s1, s2], [s1, s2], [{ ...s2 }, { ...s1 }]);
+    expect(d.kind === 'incremental' && d.fromBookmark).to.equal(undefined);
+    expect(d.kind === 'incremental' && d.base.guid).to.equal('2');
+  });
+
+  it('a bookmark whose snapshot the destination no longer has, or that the destination outgrew, is no base', () => {
+    const s1 = snap('20260101000000', '1');
+    const s2 = snap('20260102000000', '2');
+    expect(planUpdate(FP, [], [s1], [{ ...s2 }]).kind).to.equal('conflict');
+    const extra = snap('made-on-destination', '7');
+    const d = planUpdate(FP, [], [s2, extra], [{ ...s2 }]);
+    expect(d.kind).to.equal('conflict');
+  });
+
   it('a same-named snapshot with another guid is not common', () => {
     const s1 = snap('20260101000000', '1');
     const fake = { ...s1, guid: '99' };
