@@ -830,3 +830,21 @@ export function teardownBed(): Promise<void> {
   }
   return teardownPromise;
 }
+
+/**
+ * For a runner that starts several test processes at once (test/run.ts):
+ * install the bed's packages and start zfs-fuse before any of them does,
+ * so that they all reuse one daemon and none stops it under the others.
+ * Resolves with a function that stops zfs-fuse again if this started it.
+ */
+export async function shareZfsFuse(workdir: string): Promise<() => Promise<void>> {
+  await ensureBedPackages();
+  const st: State = { prefix: '', pools: [], startedZfsFuse: false, sshdStarted: false, nscaStarted: false, workdir };
+  await ensureZfsFuse(st);
+  return async () => {
+    if (!st.startedZfsFuse) return;
+    const r = await stopByPidFile(st.zfsFusePidFile, 'zfs-fuse', false);
+    if (r) log(r);
+    else log('stopped zfs-fuse');
+  };
+}

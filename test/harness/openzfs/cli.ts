@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { ensureImage, FLAVOURS, type Flavour } from './image.js';
 import { startGuests } from './guest.js';
-import { TEST_GUESTS } from './bed.js';
+import { SHARED_ENV, shareGuests, TEST_GUESTS } from './bed.js';
 
 async function main(): Promise<void> {
   const [cmd, ...rest] = process.argv.slice(2);
@@ -23,6 +23,10 @@ async function main(): Promise<void> {
     const runRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'zbvm-'));
     const g = await startGuests(TEST_GUESTS, runRoot);
     for (const guest of g.guests) console.log(`${guest.name}: ${guest.zfsVersion}: ssh -F ${guest.sshConfig} ${guest.name}`);
+    // test files can run against these guests instead of starting their own
+    const shared = path.join(runRoot, 'guests.json');
+    fs.writeFileSync(shared, JSON.stringify(shareGuests(g)));
+    console.log(`tests attach with: ${SHARED_ENV}=${shared} ZETTABEE_TEST_DISK=vdb|vdc npx mocha --no-config --require dist/test/harness/hooks.js --timeout 120000 FILE`);
     console.log('Ctrl-C stops them');
     const stop = () => void g.down().then(() => fs.rmSync(runRoot, { recursive: true, force: true })).finally(() => process.exit(0));
     process.on('SIGINT', stop);

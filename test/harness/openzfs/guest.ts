@@ -102,7 +102,6 @@ async function makeDisks(dir: string, rootBacking: string): Promise<void> {
 
 export class Guest {
   readonly zfsVersion: string = '';
-  private qmpClient: Qmp | undefined;
 
   constructor(
     readonly spec: GuestSpec,
@@ -112,6 +111,13 @@ export class Guest {
     /** ssh ControlPath directory: short, unix sockets are limited to 107 bytes */
     private readonly controlDir: string,
   ) {}
+
+  /** a guest another process started (test/run.ts); this one never stops it */
+  static attach(spec: GuestSpec, image: Image, dir: string, sshPort: number, controlDir: string, zfsVersion: string): Guest {
+    const g = new Guest(spec, image, dir, sshPort, controlDir);
+    (g as { zfsVersion: string }).zfsVersion = zfsVersion;
+    return g;
+  }
 
   get name(): string {
     return this.spec.name;
@@ -193,19 +199,27 @@ export class Guest {
     return this.sh('exec "$@"', argv);
   }
 
-  async qmp(): Promise<Qmp> {
-    this.qmpClient ??= await Qmp.connect(path.join(this.dir, 'qmp.sock'));
-    return this.qmpClient;
+  /**
+   * a QMP session for fn: one at a time, and never kept, since QEMU serves
+   * one client per socket and several test processes may share a guest
+   */
+  async withQmp<T>(fn: (q: Qmp) => Promise<T>): Promise<T> {
+    const q = await Qmp.connect(path.join(this.dir, 'qmp.sock'));
+    try {
+      return await fn(q);
+    } finally {
+      q.close();
+    }
   }
 
   /** forward this machine's hostAddress:hostPort to the guest's guestPort (mbuffer into the guest) */
   async forward(hostPort: number, guestPort = hostPort, hostAddress = '127.0.0.1'): Promise<void> {
-    const out = await (await this.qmp()).hmp(`hostfwd_add tcp:${hostAddress}:${hostPort}-:${guestPort}`);
+    const out = await this.withQmp((q) => q.hmp(`hostfwd_add tcp:${hostAddress}:${hostPort}-:${guestPort}`));
     if (out.trim()) throw new Error(`hostfwd_add on ${this.name}: ${out.trim()}`);
   }
 
   async unforward(hostPort: number, hostAddress = '127.0.0.1'): Promise<void> {
-    await (await this.qmp()).hmp(`hostfwd_remove tcp:${hostAddress}:${hostPort}`);
+    await this.withQmp((q) => q.hmp(`hostfwd_remove tcp:${hostAddress}:${hostPort}`));
   }
 
   /** a pool on a whole virtual disk, mounted under /pools */
@@ -252,7 +266,6 @@ export class Guest {
   }
 
   async down(): Promise<void> {
-    this.qmpClient?.close();
     await hostRun('ssh', ['-F', this.sshConfig, '-O', 'exit', this.name], { timeoutMs: 5000 }).catch(() => undefined);
     const pid = this.pid;
     if (alive(pid)) {
@@ -299,20 +312,20 @@ async function ensureWarmState(image: Image, runRoot: string, controlDir: string
     await hostRun('ssh', ['-F', g.sshConfig, '-O', 'exit', g.name], { timeoutMs: 5000 }).catch(() => undefined);
     log(`OpenZFS ${image.flavour}: cold boot to ssh in ${((Date.now() - t0) / 1000).toFixed(1)} s; saving the state`);
     await sleep(1000);
-    const q = await g.qmp();
-    await q.execute('stop');
     const tmp = `${warm}.tmp`;
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(tmp, { recursive: true });
-    await q.execute('migrate', { uri: `exec:zstd -q -1 -T2 > ${tmp}/state.zst` });
-    for (let i = 0; ; i++) {
-      const st = ((await q.execute('query-migrate')) as { status?: string }).status;
-      if (st === 'completed') break;
-      if (st === 'failed' || i > 1200) throw new Error(`saving the VM state failed (migration status ${st})`);
-      await sleep(250);
-    }
-    await q.execute('quit').catch(() => undefined);
-    q.close();
+    await g.withQmp(async (q) => {
+      await q.execute('stop');
+      await q.execute('migrate', { uri: `exec:zstd -q -1 -T2 > ${tmp}/state.zst` });
+      for (let i = 0; ; i++) {
+        const st = ((await q.execute('query-migrate')) as { status?: string }).status;
+        if (st === 'completed') break;
+        if (st === 'failed' || i > 1200) throw new Error(`saving the VM state failed (migration status ${st})`);
+        await sleep(250);
+      }
+      await q.execute('quit').catch(() => undefined);
+    });
     const pid = readPid(path.join(dir, 'qemu.pid'));
     for (let i = 0; i < 100 && alive(pid); i++) await sleep(50);
     fs.renameSync(path.join(dir, 'root.qcow2'), path.join(tmp, 'root.qcow2'));
@@ -354,20 +367,21 @@ async function bootOne(spec: GuestSpec, image: Image, runRoot: string, controlDi
     await makeDisks(dir, path.join(warm, 'root.qcow2'));
     g.writeSshConfig();
     await launch(image, dir, spec.address, port, path.join(warm, 'state.zst'));
-    const q = await g.qmp();
-    for (let i = 0; ; i++) {
-      const st = await statusOf(q);
-      if (st === 'running') break;
-      if (st === 'paused' || st === 'prelaunch') {
-        const m = ((await q.execute('query-migrate')) as { status?: string }).status;
-        if (m === undefined || m === 'completed' || m === 'none') {
-          await q.execute('cont');
-          continue;
+    await g.withQmp(async (q) => {
+      for (let i = 0; ; i++) {
+        const st = await statusOf(q);
+        if (st === 'running') break;
+        if (st === 'paused' || st === 'prelaunch') {
+          const m = ((await q.execute('query-migrate')) as { status?: string }).status;
+          if (m === undefined || m === 'completed' || m === 'none') {
+            await q.execute('cont');
+            continue;
+          }
         }
+        if (i > 1200) throw new Error(`the guest did not come out of the saved state (status ${st})`);
+        await sleep(100);
       }
-      if (i > 1200) throw new Error(`the guest did not come out of the saved state (status ${st})`);
-      await sleep(100);
-    }
+    });
     await g.waitBooted(120_000);
   });
   await g.startZfs();

@@ -1,0 +1,260 @@
+// The replication matrix: the same tests of initialize, update, retention,
+// holds, recursive pairs, a modified destination, a guid conflict, kill -9
+// recovery and purge, on zfs-fuse, on OpenZFS 2.1 and 2.3 (real kernels in
+// QEMU guests, reached over ssh; and with zettabee inside the guest, for
+// transport=local), and across versions: zfs-fuse to OpenZFS, 2.1 to 2.3 and
+// 2.3 to 2.1. The real launcher, real ssh, real zfs everywhere.
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Result } from '../support.js';
+import { sleep } from '../procs.js';
+import { exists, guids, holdTags, mountpoint, prop, snapshots, treeHash, writeRandom, writeText, zfs, type ZfsNode } from './nodes.js';
+import { makeWorld, type World, type WorldName } from './worlds.js';
+
+const MiB = 1024 * 1024;
+const PAIR_SNAP = /^zettabee\.[0-9a-f]{32}\.\d{14}UTC(-\d+)?$/;
+
+function ok(r: Result): void {
+  expect(r, `stderr: ${r.stderr}`).to.deep.include({ code: 0, stdout: '', stderr: '' });
+}
+
+function pairSnaps(list: readonly string[], fp: string): string[] {
+  return list.filter((s) => s.startsWith(`zettabee.${fp}.`));
+}
+
+/** no zfs send or receive of the dataset left on the node (the remote ends die with their ssh session) */
+async function noTransferOn(node: ZfsNode, ds: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const left = (await node.sh('ps -eo pid,args | grep -E "zfs (send|receive|recv)" | grep -F -- "$1" | grep -v grep || true', [ds])).trim();
+    if (!left) return;
+    if (Date.now() > deadline) expect.fail(`left on ${node.label} 30 s after the kill: ${left}`);
+    await sleep(250);
+  }
+}
+
+/** the user holds' tags of a snapshot, or on zfs-fuse the count */
+async function held(node: ZfsNode, snap: string, fp: string): Promise<boolean> {
+  const h = await holdTags(node, snap);
+  return typeof h === 'number' ? h > 0 : h.includes(`zettabee.${fp}`);
+}
+
+/** the rows that get every test; the others (zettabee in a guest, across versions) the first five */
+const FULL: WorldName[] = ['zfs-fuse', 'OpenZFS 2.1', 'OpenZFS 2.3'];
+
+/** the matrix's tests for each of these rows */
+export function defineMatrix(names: readonly WorldName[]): void {
+  for (const name of names) {
+    const full = FULL.includes(name);
+    describe(`e2e matrix [${name}]: initialize, update, retention, holds, recursive${full ? ', modified destination, guid conflict, kill -9, purge' : ''}`, function () {
+      this.timeout(300_000);
+      let w: World;
+      const s = () => `${w.srcPool}/${w.tag}`;
+      const d = () => `${w.dstPool}/bk/${w.tag}`;
+      const rs = () => `${w.srcPool}/${w.tag}r`;
+      const rd = () => `${w.dstPool}/bk/${w.tag}r`;
+      const fp = () => w.fp(s(), d());
+
+      before(async function () {
+        this.timeout(40 * 60_000); // a bare machine builds the guest images first
+        w = await makeWorld(name);
+        await zfs(w.src, 'zfs', 'create', s());
+        await writeRandom(w.src, s(), 'big.bin', 2 * MiB);
+        await writeText(w.src, s(), 'hello.txt', 'hello\n');
+        await w.site.writePairs([w.line(s(), d(), 'keep=1'), w.line(rs(), rd(), 'recursive=yes')]);
+      });
+
+      it('initialize: silent, exit 0; identical data; a read-only destination with the bookkeeping properties; the base held on both sides', async () => {
+        ok(await w.site.run(['initialize', w.dest(d())]));
+        expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
+        const snaps = await snapshots(w.src, s());
+        expect(snaps).to.have.length(1);
+        expect(snaps[0]).to.match(PAIR_SNAP);
+        expect(snaps[0]).to.contain(fp());
+        expect(await snapshots(w.dst, d())).to.deep.equal(snaps);
+        // zfs-fuse shows a mounted read-only file system as readonly=off (temporary)
+        if (w.dst.kind === 'openzfs') expect(await prop(w.dst, d(), 'readonly')).to.equal('on');
+        // and it is: a write fails
+        const m = await mountpoint(w.dst, d());
+        const wrote = await w.dst.sh('touch "$1/intruder" 2>&1 && echo wrote || true', [m]);
+        expect(wrote).to.match(/Read-only file system/);
+        expect(await prop(w.dst, d(), 'zettabee:fingerprint')).to.equal(fp());
+        expect(await prop(w.dst, d(), `zettabee:${fp()}:lastsnap`)).to.equal(snaps[0]);
+        expect(await prop(w.src, s(), `zettabee:${fp()}:lastsnap`)).to.equal(snaps[0]);
+        expect(await held(w.src, `${s()}@${snaps[0]}`, fp())).to.equal(true);
+        expect(await held(w.dst, `${d()}@${snaps[0]}`, fp())).to.equal(true);
+      });
+
+      it('initialize again: refused, exit 1, names update', async () => {
+        const r = await w.site.run(['initialize', w.dest(d())]);
+        expect(r.code, r.stderr).to.equal(1);
+        expect(r.stderr).to.match(/already initialized/);
+        expect(r.stderr).to.contain('zettabee update');
+      });
+
+      it('update twice: incremental, identical data; one pair snapshot on the source, keep+1 on the destination; the hold moves to the new base', async () => {
+        const before = await snapshots(w.dst, d());
+        for (let i = 0; i < 2; i++) {
+          await writeRandom(w.src, s(), `change-${i}.bin`, 512 * 1024);
+          ok(await w.site.run(['update', w.dest(d())]));
+        }
+        expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
+        const src = await snapshots(w.src, s());
+        const dst = await snapshots(w.dst, d());
+        expect(pairSnaps(src, fp())).to.have.length(1);
+        expect(dst).to.have.length(2);
+        expect(dst[1]).to.equal(src[0]);
+        expect(dst).to.not.include(before[0]);
+        expect(await held(w.src, `${s()}@${src[0]}`, fp())).to.equal(true);
+        expect(await held(w.dst, `${d()}@${dst[1]}`, fp())).to.equal(true);
+        expect(await held(w.dst, `${d()}@${dst[0]}`, fp())).to.equal(false);
+        expect(await w.site.log(fp())).to.match(/ update START .* incremental from @zettabee\./);
+      });
+
+      it("a user's snapshot between updates arrives too (-I) and is never destroyed on the source", async () => {
+        await writeRandom(w.src, s(), 'mine.bin', 64 * 1024);
+        await zfs(w.src, 'zfs', 'snapshot', `${s()}@mine`);
+        await writeRandom(w.src, s(), 'after.bin', 64 * 1024);
+        ok(await w.site.run(['update', w.dest(d())]));
+        expect(await snapshots(w.src, s())).to.include('mine');
+        expect(await snapshots(w.dst, d())).to.include('mine');
+        expect((await guids(w.dst, d())).mine).to.equal((await guids(w.src, s())).mine);
+        ok(await w.site.run(['update', w.dest(d())]));
+        expect(await snapshots(w.src, s())).to.include('mine');
+      });
+
+      it('recursive pair: the parent and its children arrive; a child added on the source arrives with the next update', async () => {
+        await zfs(w.src, 'zfs', 'create', rs());
+        await zfs(w.src, 'zfs', 'create', `${rs()}/a`);
+        await writeRandom(w.src, `${rs()}/a`, 'a.bin', 256 * 1024);
+        await writeText(w.src, rs(), 'top.txt', 'top\n');
+        ok(await w.site.run(['initialize', w.dest(rd())]));
+        expect(await treeHash(w.dst, rd())).to.deep.equal(await treeHash(w.src, rs()));
+        expect(await treeHash(w.dst, `${rd()}/a`)).to.deep.equal(await treeHash(w.src, `${rs()}/a`));
+        await zfs(w.src, 'zfs', 'create', `${rs()}/b`);
+        await writeRandom(w.src, `${rs()}/b`, 'b.bin', 128 * 1024);
+        await writeRandom(w.src, `${rs()}/a`, 'a2.bin', 64 * 1024);
+        ok(await w.site.run(['update', w.dest(rd())]));
+        expect(await exists(w.dst, `${rd()}/b`)).to.equal(true);
+        expect(await treeHash(w.dst, `${rd()}/b`)).to.deep.equal(await treeHash(w.src, `${rs()}/b`));
+        expect(await treeHash(w.dst, `${rd()}/a`)).to.deep.equal(await treeHash(w.src, `${rs()}/a`));
+        const rfp = w.fp(rs(), rd());
+        expect(pairSnaps(await snapshots(w.src, `${rs()}/a`), rfp)).to.have.length(1);
+        if (w.dst.kind === 'openzfs') expect(await prop(w.dst, `${rd()}/b`, 'readonly')).to.equal('on');
+      });
+
+      if (!full) return;
+
+      it('a destination written to: refused (exit 1, Inconsistent, nothing destroyed); rollback=yes discards the change and updates', async () => {
+        const before = await snapshots(w.dst, d());
+        await zfs(w.dst, 'zfs', 'set', 'readonly=off', d());
+        const m = await mountpoint(w.dst, d());
+        // zfs-fuse keeps a mounted file system read-only until it is mounted again
+        await w.dst.sh('zfs umount "$1"; zfs mount "$1"; echo changed > "$2/intruder.txt"; sync', [d(), m]);
+        await writeRandom(w.src, s(), 'refused.bin', 64 * 1024);
+        const r = await w.site.run(['update', w.dest(d())]);
+        expect(r.code, r.stderr).to.equal(1);
+        expect(r.stderr).to.contain('was changed after its last snapshot');
+        if (w.dst.kind === 'openzfs') expect(r.stderr, 'OpenZFS says what changed').to.match(/intruder\.txt/);
+        expect(await snapshots(w.dst, d())).to.deep.equal(before);
+        const st = await w.site.run(['status', w.dest(d())]);
+        expect(st.stdout).to.match(/Inconsistent/);
+        await w.site.writePairs([w.line(s(), d(), 'keep=1,rollback=yes'), w.line(rs(), rd(), 'recursive=yes')]);
+        const again = await w.site.run(['update', w.dest(d())]);
+        expect(again.code, again.stderr).to.equal(0);
+        // read-only again before anything reads it (atime would count as a change; zfs-fuse needs a new mount for it)
+        await w.dst.sh('zfs set readonly=on "$1" && zfs umount "$1" && zfs mount "$1"', [d()]);
+        expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
+        await w.site.writePairs([w.line(s(), d(), 'keep=1'), w.line(rs(), rd(), 'recursive=yes')]);
+      });
+
+      it('kill -9 of the whole run mid-stream: nothing left on either side; the next update recovers incrementally (on OpenZFS it resumes), identical data, at most 2 pair snapshots', async function () {
+        const size = 24 * MiB;
+        await writeRandom(w.src, s(), 'killed.bin', size);
+        // bwlimit (mbuffer -r on the sending side) makes the stream last seconds on any machine
+        await w.site.writePairs([w.line(s(), d(), 'keep=1,bwlimit=4M'), w.line(rs(), rd(), 'recursive=yes')]);
+        const child = w.site.spawnDetached!(['update', w.dest(d())]);
+        let exited = false;
+        void child.finally(() => (exited = true));
+        // kill once a good part of the stream has gone through
+        const progressFile = join(w.site.paths.state, `${fp()}.progress`);
+        const deadline = Date.now() + 120_000;
+        let seen = 0;
+        while (!exited && Date.now() < deadline) {
+          try {
+            seen = (JSON.parse(readFileSync(progressFile, 'utf8')) as { bytes: number }).bytes;
+          } catch {
+            /* not yet */
+          }
+          if (seen >= size / 3) break;
+          await sleep(50);
+        }
+        if (exited) {
+          const r = await child;
+          expect.fail(`the update ended before the kill (exit ${r.exitCode}): ${String(r.stderr)}`);
+        }
+        process.kill(-child.pid!, 'SIGKILL');
+        await child;
+        await noTransferOn(w.src, s());
+        await noTransferOn(w.dst, d());
+        await w.site.writePairs([w.line(s(), d(), 'keep=1'), w.line(rs(), rd(), 'recursive=yes')]);
+        const u = await w.site.run(['unlock', w.dest(d())]);
+        expect(u.code, u.stderr).to.equal(0);
+        const next = await w.site.run(['update', w.dest(d())]);
+        expect(next.code, next.stderr).to.equal(0);
+        expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
+        expect(pairSnaps(await snapshots(w.src, s()), fp()).length).to.be.at.most(2);
+        const log = await w.site.log(fp());
+        // everything after the unlock: the recovering update (a resume logs before its START)
+        const recovery = log.slice(log.lastIndexOf('unlock: removed the stale lock'));
+        if (w.dst.kind === 'openzfs') {
+          expect(recovery).to.contain('resuming the interrupted receive');
+          const m = /resuming the interrupted receive[\s\S]*?stream done: ([\d.]+) (KiB|MiB) in/.exec(recovery);
+          expect(m, recovery).to.not.equal(null);
+          const resumed = Number(m![1]) * (m![2] === 'MiB' ? MiB : 1024);
+          console.log(`      killed at ${(seen / MiB).toFixed(1)} of ${size / MiB} MiB; the resume moved ${(resumed / MiB).toFixed(1)} MiB`);
+          expect(resumed).to.be.below(size * 0.8);
+        } else {
+          expect(recovery).to.match(/removing snapshots of interrupted runs: destroyed|incremental from/);
+        }
+      });
+
+      it('a guid conflict: a destination snapshot re-made under the pair\'s name is no common snapshot; refused, both sides listed with guids, nothing destroyed', async () => {
+        // a pair of its own: it cannot be updated afterwards
+        const gs = `${w.srcPool}/${w.tag}g`;
+        const gd = `${w.dstPool}/bk/${w.tag}g`;
+        const gfp = w.fp(gs, gd);
+        await zfs(w.src, 'zfs', 'create', gs);
+        await writeRandom(w.src, gs, 'g.bin', 128 * 1024);
+        await w.site.writePairs([w.line(s(), d(), 'keep=1'), w.line(rs(), rd(), 'recursive=yes'), w.line(gs, gd)]);
+        ok(await w.site.run(['initialize', w.dest(gd)]));
+        const [snap] = await snapshots(w.dst, gd);
+        await zfs(w.dst, 'zfs', 'release', `zettabee.${gfp}`, `${gd}@${snap}`);
+        await zfs(w.dst, 'zfs', 'destroy', `${gd}@${snap}`);
+        await zfs(w.dst, 'zfs', 'snapshot', `${gd}@${snap}`);
+        const fake = (await guids(w.dst, gd))[snap!]!;
+        expect(fake).to.not.equal((await guids(w.src, gs))[snap!]);
+        const r = await w.site.run(['update', w.dest(gd)]);
+        expect(r.code, r.stderr).to.equal(1);
+        expect(r.stderr).to.match(/no snapshot in common \(compared by guid\)/);
+        const v = await w.site.run(['-v', 'update', w.dest(gd)]);
+        expect(v.stderr + v.stdout).to.contain(fake);
+        expect(await snapshots(w.dst, gd)).to.deep.equal([snap]);
+        expect(pairSnaps(await snapshots(w.src, gs), gfp)).to.have.length(1);
+        expect((await w.site.run(['status', w.dest(gd)])).stdout).to.match(/Inconsistent/);
+      });
+
+      it('purge: the source\'s pair snapshots, holds and properties go; the destination stays as it is', async () => {
+        const dst = await snapshots(w.dst, d());
+        const r = await w.site.run(['purge', w.dest(d()), '--yes']);
+        expect(r.code, r.stderr).to.equal(0);
+        expect(pairSnaps(await snapshots(w.src, s()), fp())).to.deep.equal([]);
+        expect(await snapshots(w.src, s())).to.include('mine');
+        expect(await prop(w.src, s(), `zettabee:${fp()}:lastsnap`)).to.equal('-');
+        expect(await snapshots(w.dst, d())).to.deep.equal(dst);
+        expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
+      });
+    });
+  }
+}
