@@ -78,7 +78,16 @@ function world(name: string, src: ZfsNode, dst: ZfsNode, site: TestSite, srcPool
   };
 }
 
-export type WorldName = 'zfs-fuse' | 'OpenZFS 2.1' | 'OpenZFS 2.3' | 'OpenZFS 2.1, zettabee in the guest' | 'OpenZFS 2.3, zettabee in the guest' | 'zfs-fuse to OpenZFS 2.3' | 'OpenZFS 2.1 to 2.3' | 'OpenZFS 2.3 to 2.1';
+export type WorldName =
+  | 'zfs-fuse'
+  | 'OpenZFS 2.1'
+  | 'OpenZFS 2.3'
+  | 'OpenZFS 2.1, zettabee in the guest'
+  | 'OpenZFS 2.3, zettabee in the guest'
+  | 'zfs-fuse to OpenZFS 2.1'
+  | 'zfs-fuse to OpenZFS 2.3'
+  | 'OpenZFS 2.1 to 2.3'
+  | 'OpenZFS 2.3 to 2.1';
 
 /** a world by name, with its site made (zettabee installed in the guest where it runs there) */
 export async function makeWorld(name: WorldName): Promise<World> {
@@ -100,6 +109,8 @@ export async function makeWorld(name: WorldName): Promise<World> {
       return world(name, oz21, oz21, await guestSite(g21), ...(await on(oz21, oz21)), ['oz21', 'oz21'], '');
     case 'OpenZFS 2.3, zettabee in the guest':
       return world(name, oz23, oz23, await guestSite(g23), ...(await on(oz23, oz23)), ['oz23', 'oz23'], '');
+    case 'zfs-fuse to OpenZFS 2.1':
+      return world(name, fuse, oz21, hostSite(bed), ...(await on(fuse, oz21)), ['here', 'oz21'], g21.sshKeys);
     case 'zfs-fuse to OpenZFS 2.3':
       return world(name, fuse, oz23, hostSite(bed), ...(await on(fuse, oz23)), ['here', 'oz23'], g23.sshKeys);
     case 'OpenZFS 2.1 to 2.3':
