@@ -7,6 +7,9 @@ export const EXIT_USAGE = 2;
 export const EXIT_BUSY = 75;
 
 export class ZettabeeError extends Error {
+  /** lines only --debug shows (the argv and exit status of each process of a failed transfer) */
+  debugDetails: string[] = [];
+
   constructor(
     message: string,
     readonly exitCode: number,

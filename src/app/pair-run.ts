@@ -8,7 +8,10 @@ import { formatTransfer } from '../domain/units.js';
 import { ActionError, BusyError, ZettabeeError } from '../errors.js';
 import type { Host } from '../exec/host.js';
 import type { Hosts } from '../exec/hosts.js';
-import { PairLock } from '../state/lock.js';
+import { PairLock, waitForEvicted } from '../state/lock.js';
+
+/** how often a run checks that it still holds its lock (unlock --force stops it within this) */
+const LOCK_WATCH_MS = 500;
 import type { PairLog, PairLogs } from '../state/log.js';
 import { readStatus, StatusFileError, writeStatus, type Inconsistency, type PairState, type SnapshotRef, type StatusRecord } from '../state/status.js';
 import type { Progress } from '../transport/pipeline.js';
@@ -66,6 +69,18 @@ export interface PairRun {
   /** save facts worth keeping between runs (capability probes) */
   cache: Record<string, unknown>;
   note(line: string): void;
+  /**
+   * before anything is destroyed or released: throws (and stops the run)
+   * unless this run still holds the pair's lock. A run whose lock was
+   * removed (unlock --force) and perhaps taken by a new run must not touch
+   * what the new run plans from.
+   */
+  mustHoldLock(what: string): void;
+  /**
+   * a run that `unlock --force` evicted is still alive (it did not stop
+   * within the wait): destroy nothing that run may still be sending
+   */
+  evictedAlive: boolean;
 }
 
 export function pairEndpoint(e: { host: string; dataset: string }): string {
@@ -130,6 +145,18 @@ export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initi
     throw e;
   }
 
+  // a run that unlock --force evicted may still be finishing: wait for it
+  const evicted = await waitForEvicted(settings, pair.fingerprint);
+  if (evicted.holder && !evicted.gone) log.warn(`${action}: the run that unlock --force evicted (pid ${evicted.holder.pid} on ${evicted.holder.host}) still runs; this run destroys nothing that run may still be sending`);
+  // the lock is watched closely, not only at proper-lockfile's next update:
+  // a run that lost it stops its transfer within a second
+  const watch = setInterval(() => {
+    if (!local.signal.aborted && !lock.stillHeld()) {
+      log.error(`${action}: the lock was removed while this run held it (zettabee unlock --force?); stopping`);
+      local.abort(new ActionError('the pair lock was removed while this run held it (zettabee unlock --force?)'));
+    }
+  }, LOCK_WATCH_MS);
+  watch.unref();
   const started = now();
   const record = loadRecord(settings, pair, log);
   const before: StatusRecord = structuredClone(record);
@@ -173,6 +200,14 @@ export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initi
       status: before,
       cache,
       note: (line) => deps.note?.(pair, line),
+      evictedAlive: Boolean(evicted.holder && !evicted.gone),
+      mustHoldLock: (what) => {
+        if (lock.stillHeld()) return;
+        const e = new ActionError(`the pair lock was removed while this run held it (zettabee unlock --force?); stopped before ${what}`, 'nothing more was destroyed or released; the run that holds the lock now, or the next update, takes over');
+        local.abort(e);
+        log.error(`${action}: ${e.message}`);
+        throw e;
+      },
     };
     const outcome = await body(run);
     const ended = now();
@@ -180,7 +215,7 @@ export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initi
     record.state = 'Synchronized';
     delete record.inconsistency;
     record.lastSnapshot = outcome.lastSnapshot;
-    record.run = { ...record.run, ended: ended.toISOString(), result: 'ok', seconds, bytes: outcome.bytes, snapshot: outcome.snapshot };
+    record.run = { ...record.run, ended: ended.toISOString(), result: 'ok', seconds, bytes: outcome.bytes, snapshot: outcome.snapshot, ...(outcome.warnings.length ? { warnings: outcome.warnings } : {}) };
     record.lastSuccess = { action, ended: ended.toISOString(), seconds, bytes: outcome.bytes };
     record.cache = cache;
     writeStatus(settings, pair.fingerprint, record);
@@ -209,6 +244,7 @@ export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initi
     if (hint) log.error(`  hint: ${hint}`);
     throw e;
   } finally {
+    clearInterval(watch);
     removeProgress(settings, pair.fingerprint);
     await lock.release();
   }

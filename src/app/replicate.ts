@@ -15,13 +15,16 @@ import type { SnapshotRef } from '../state/status.js';
 import { DEFAULT_STALL } from '../config/keys.js';
 import { toolProbeArgv, type Compressor } from '../transport/compress.js';
 import { onPath } from '../transport/meter.js';
+import type { PipelineSpec, StageMonitor } from '../transport/pipeline.js';
+import { quoteArgv } from '../exec/quote.js';
+import { forgetSends, notedSends, noteSend } from '../state/sends.js';
 import { describeStages, PipelineError, runPipeline } from '../transport/pipeline.js';
 import { finishInReceive, streamPipeline } from '../transport/topology.js';
 import * as zargv from '../zfs/argv.js';
-import { classifyZfsError, type ClassifiedZfsError } from '../zfs/classify.js';
-import { exists, getProps, getTreeProps, listAndProps, listSnapshots, must, userProp, ZfsFailure } from '../zfs/ops.js';
+import { classifyZfsError, sshFailure, sshHint, type ClassifiedZfsError } from '../zfs/classify.js';
+import { exists, getProps, getTreeProps, listAndProps, listDatasets, listSnapshots, must, userProp, ZfsFailure } from '../zfs/ops.js';
 import { decideEncryption, type DestinationEncryption, type SourceEncryption } from '../domain/encryption.js';
-import { describeDiff, parseDiff, parseHolds, parseResumeTarget, parseSendEstimate, parseSnapshotList, type BookmarkEntry, type PropValue, type SnapshotEntry } from '../zfs/parse.js';
+import { describeDiff, parseDiff, parseHolds, parseResumeTarget, parseSendEstimate, parseSnapshotList, type BookmarkEntry, type PropValue, type SnapshotEntry, type SnapshotListing } from '../zfs/parse.js';
 import { isPairSnapshot } from '../domain/snapshot-name.js';
 import type { Capabilities } from '../zfs/probe.js';
 import { capabilities, type BothCapabilities } from './capabilities.js';
@@ -69,9 +72,9 @@ async function step<T>(what: string, p: Promise<T>): Promise<T> {
     if (e instanceof ZfsFailure) {
       // ssh itself failed (exit 255, "ssh: connect to host ...: Connection
       // refused"): zfs never ran, so "see the zfs message" would mislead
-      const ssh = e.zfs.kind === 'unknown' && e.zfs.exitCode === 255 && /\bssh: /.test(e.zfs.detail);
+      const ssh = e.zfs.kind === 'unknown' && sshFailure(e.zfs.detail, e.zfs.exitCode);
       // `what` already names the host: use the bare classified message
-      throw new ActionError(`${what}: ${ssh ? e.zfs.detail : e.zfs.message}`, ssh ? 'check that ssh to that host works: zettabee setup' : e.zfs.hint, e.zfs.detail && !ssh ? [e.zfs.detail] : []);
+      throw new ActionError(`${what}: ${ssh ? e.zfs.detail : e.zfs.message}`, ssh ? sshHint(e.zfs.detail) : e.zfs.hint, e.zfs.detail && !ssh ? [e.zfs.detail] : []);
     }
     if (e instanceof CommandError) throw new ActionError(`${what}: ${e.message}`);
     throw e;
@@ -227,13 +230,44 @@ const MAX_IN_SESSION = 100;
  * With `finishing`, a remote destination's finish batch runs in the
  * receive's own ssh session, only once the receive succeeded.
  */
-async function transfer(run: PairRun, send: string[], receive: string[], finishing?: FinishInput, total?: number): Promise<Transferred> {
+interface TransferOptions {
+  /** run the destination's finish batch in the receive's ssh session, where the transport allows */
+  finishing?: FinishInput;
+  /** the stream's size, estimated (progress shows percent and ETA) */
+  total?: number;
+  /** note the send's pid before a byte moves (its temporary holds may outlive it: state/sends.ts) */
+  noteSend?: boolean;
+}
+
+async function transfer(run: PairRun, send: string[], receive: string[], o: TransferOptions = {}): Promise<Transferred> {
+  const { finishing, total } = o;
   await Promise.all([run.src.ready(), run.dst.ready()]);
   const compress = await compressorFor(run, send);
   const after = finishing && finishInReceive(run.pair, run.dst) ? destinationFinish(run, finishing) : undefined;
   const inSession = after !== undefined && after.length <= MAX_IN_SESSION ? after : undefined;
   const meter = run.pair.transport === 'local' && onPath('pv') ? 'pv' : null;
-  const spec = streamPipeline(run.pair, run.src, run.dst, send, receive, { compress, meter, ...(inSession ? { afterReceive: batchArgv(inSession, 1) } : {}) });
+  const sendMonitor: StageMonitor | undefined = o.noteSend
+    ? {
+        line: (text) => {
+          if (!text.startsWith(zargv.PID_MARK)) return undefined;
+          const pid = Number(text.slice(zargv.PID_MARK.length).trim());
+          if (Number.isInteger(pid) && pid > 1) {
+            try {
+              noteSend(run.settings, run.pair.fingerprint, { host: run.src.name, pid });
+            } catch (e) {
+              run.log.warn(`cannot note the zfs send's pid ${pid}: ${e instanceof Error ? e.message : String(e)}`);
+            }
+          }
+          return { keep: false };
+        },
+      }
+    : undefined;
+  const spec = streamPipeline(run.pair, run.src, run.dst, o.noteSend ? zargv.reportingPid(send) : send, receive, {
+    compress,
+    meter,
+    ...(inSession ? { afterReceive: batchArgv(inSession, 1) } : {}),
+    ...(sendMonitor ? { sendMonitor } : {}),
+  });
   run.log.debug(`stream: ${describeStages(spec)}${inSession ? ' && the finish batch on the destination' : ''}`);
   run.log.debug(`stream: ${send.join(' ')} | ${receive.join(' ')}${total !== undefined ? ` (about ${formatBytes(total)})` : ''}`);
   const stall = run.pair.options.stall ?? DEFAULT_STALL;
@@ -250,44 +284,216 @@ async function transfer(run: PairRun, send: string[], receive: string[], finishi
     return { bytes: r.bytes, finished: { argvs: inSession, output: { stdout: r.stdout ?? '', stderr: last.stderr, exitCode: last.exitCode ?? 0 } } };
   } catch (e) {
     if (!(e instanceof PipelineError)) throw e;
-    if (e.reason === 'aborted') {
-      const why = run.signal.reason instanceof Error ? run.signal.reason.message : typeof run.signal.reason === 'string' ? run.signal.reason : 'interrupted';
-      throw new TransferError(`transfer stopped: ${why}`, undefined, [], null, 'other');
+    const debug = stageReport(spec, e);
+    for (const d of debug) run.log.debug(d);
+    try {
+      failedTransfer(run, e, stall);
+    } catch (t) {
+      if (t instanceof ActionError) t.debugDetails.push(...debug);
+      throw t;
     }
-    if (e.reason === 'stalled') {
-      throw new TransferError(
-        `the transfer stalled: no data moved for ${stall} s (stall=${stall}s); killed every process of it${run.src.local && run.dst.local ? '' : ' on both hosts'}`,
-        'look at both hosts and the network between them; the next update starts again from the last common snapshot',
-        [],
-        null,
-        'other',
-      );
-    }
-    const c = e.culprit;
-    const stage = c === null ? 'other' : c.name.startsWith('zfs send') ? 'send' : c.name.startsWith('zfs receive') ? 'receive' : 'other';
-    // zfs's words only for a zfs process: a remote side's stderr mixes every process's lines
-    const z = c && stage !== 'other' ? classifyZfsError(c.stderr, c.exitCode) : null;
-    const sshTrouble = c !== null && c.exitCode === 255 && /^ssh:|Connection (refused|closed|reset)|Host key|Permission denied/m.test(c.stderr);
-    const what = c ? (c.exitCode !== undefined ? `exit code ${c.exitCode}` : `killed by ${c.signal}`) : '';
-    const killed = c?.signal !== undefined && c.spawnError === undefined;
-    const text = sshTrouble
-      ? `ssh failed: ${firstLines(c.stderr, 1)[0]}`
-      : z && z.kind !== 'unknown'
-        ? z.message
-        : killed
-          ? ''
-          : (firstLines(c?.stderr ?? '', 1)[0] ?? '');
-    const details: string[] = [];
-    for (const s of e.result.stages) {
-      if (s.stderr.trim()) details.push(`${s.name}: ${firstLines(s.stderr, 3).join(' / ')}`);
-    }
-    // a failure the stage's monitor recognised (a port in use, a rejected peer) says it best
-    if (c?.diagnosis !== undefined) throw new TransferError(`${c.name}: ${c.diagnosis}`, c.hint, details, z, stage);
-    const hint = sshTrouble
-      ? 'check that ssh to that host works: zettabee setup'
-      : (z?.hint ?? (killed ? 'something outside zettabee killed it (an operator, the OOM killer?); the next update starts again from the last common snapshot' : undefined));
-    throw new TransferError(`${c ? c.name : 'the pipeline'} failed (${what})${text ? `: ${text}` : ''}`, hint, details, z, stage);
   }
+}
+
+/** what --debug shows of a failed transfer: each process's command as it ran (host included) and how it ended */
+function stageReport(spec: PipelineSpec, e: PipelineError): string[] {
+  return spec.stages.map((st, i) => {
+    const o = e.result.stages[i];
+    const end = !o || o.notStarted ? 'not started' : o.spawnError ? `could not start: ${o.spawnError}` : o.exitCode !== undefined ? `exit ${o.exitCode}` : o.signal ? `killed by ${o.signal}${o.killedByUs ? ' (by zettabee, after another process failed)' : ''}` : 'ended';
+    return `stage ${i + 1} ${o?.name ?? st.name}: ${end}: ${quoteArgv(st.host.wrap(st.argv))}`;
+  });
+}
+
+/** a failed stream in words: which process, what it said, what to do */
+function failedTransfer(run: PairRun, e: PipelineError, stall: number): never {
+  if (e.reason === 'aborted') {
+    const why = run.signal.reason instanceof Error ? run.signal.reason.message : typeof run.signal.reason === 'string' ? run.signal.reason : 'interrupted';
+    throw new TransferError(`transfer stopped: ${why}`, undefined, [], null, 'other');
+  }
+  if (e.reason === 'stalled') {
+    throw new TransferError(
+      `the transfer stalled: no data moved for ${stall} s (stall=${stall}s); killed every process of it${run.src.local && run.dst.local ? '' : ' on both hosts'}`,
+      'look at both hosts and the network between them; the next update starts again from the last common snapshot',
+      [],
+      null,
+      'other',
+    );
+  }
+  const c = e.culprit;
+  const stage = c === null ? 'other' : c.name.startsWith('zfs send') ? 'send' : c.name.startsWith('zfs receive') ? 'receive' : 'other';
+  // zfs's words only for a zfs process: a remote side's stderr mixes every process's lines
+  const z = c && stage !== 'other' ? classifyZfsError(c.stderr, c.exitCode) : null;
+  const sshTrouble = c !== null && sshFailure(c.stderr, c.exitCode);
+  const what = c ? (c.exitCode !== undefined ? `exit code ${c.exitCode}` : `killed by ${c.signal}`) : '';
+  const killed = c?.signal !== undefined && c.spawnError === undefined;
+  const text = sshTrouble
+    ? `ssh failed: ${firstLines(c.stderr, 1)[0]}`
+    : z && z.kind !== 'unknown'
+      ? z.message
+      : killed
+        ? ''
+        : (firstLines(c?.stderr ?? '', 1)[0] ?? '');
+  const details: string[] = [];
+  for (const s of e.result.stages) {
+    if (s.stderr.trim()) details.push(`${s.name}: ${firstLines(s.stderr, 3).join(' / ')}`);
+  }
+  // a failure the stage's monitor recognised (a port in use, a rejected peer) says it best
+  if (c?.diagnosis !== undefined) throw new TransferError(`${c.name}: ${c.diagnosis}`, c.hint, details, z, stage);
+  const hint = sshTrouble
+    ? sshHint(c.stderr)
+    : (z?.hint ?? (killed ? 'something outside zettabee killed it (an operator, the OOM killer?); the next update starts again from the last common snapshot' : undefined));
+  throw new TransferError(`${c ? c.name : 'the pipeline'} failed (${what})${text ? `: ${text}` : ''}`, hint, details, z, stage);
+}
+
+/**
+ * Release the temporary holds that the zfs sends of earlier runs left on
+ * the source when they died (zfs-fuse: tags .send-<pid>-<n> on every
+ * snapshot of an -I range, which it cannot list: state/sends.ts has the
+ * pids). Without this the snapshots of a crashed run could never be
+ * destroyed and piled up run after run. The pair's lock means none of
+ * those sends can still be running.
+ */
+async function releaseDeadSends(run: PairRun, caps: Capabilities, snaps: readonly SnapshotInfo[]): Promise<void> {
+  const { pair, src, log } = run;
+  const sends = notedSends(run.settings, pair.fingerprint).filter((x) => x.host === src.name);
+  if (sends.length === 0) return;
+  if (caps.holds && snaps.length) {
+    const argvs = sends.flatMap((x) => [0, 1].flatMap((n) => snaps.map((sn) => zargv.release(`.send-${x.pid}-${n}`, [`${pair.source.dataset}@${sn.snapshot}`], { recursive: Boolean(pair.options.recursive) }))));
+    const results = await step(`cannot release the holds of a dead zfs send on ${describeHost(run, 'source')}`, src.batch(argvs));
+    const freed = results.filter((r) => r.exitCode === 0).length;
+    if (freed) log.warn(`released ${freed} hold${freed === 1 ? '' : 's'} that the zfs send of an earlier run (pid ${sends.map((x) => x.pid).join(', ')}) left on the source when it died`);
+  }
+  forgetSends(run.settings, pair.fingerprint);
+}
+
+/** the destination's name of a source dataset of the tree */
+function counterpart(run: PairRun, name: string): string {
+  return run.pair.destination.dataset + name.slice(run.pair.source.dataset.length);
+}
+
+/**
+ * Children of a recursive pair's destination whose source is gone (destroyed
+ * on the source): they stay as they are, frozen at their last snapshot, and
+ * every run says so (a warning, which `check` reports) until they are
+ * retired.
+ */
+function orphanedChildren(run: PairRun, source: ReadonlyMap<string, SnapshotListing>, destination: ReadonlyMap<string, SnapshotListing>): string[] {
+  const there = new Set([...source.keys()].map((n) => counterpart(run, n)));
+  const gone = [...destination.keys()].filter((n) => !there.has(n)).sort();
+  // a child under a gone child is retired with it
+  const tops = gone.filter((n) => !gone.some((g) => n.startsWith(`${g}/`)));
+  return tops.map((n) => {
+    const w = `the destination's ${n} has no source any more (${run.pair.source.dataset + n.slice(run.pair.destination.dataset.length)} is gone); it is no longer updated. Retire it with: zfs destroy -r ${n} (on ${describeHost(run, 'destination')}), or keep it by renaming it out of the tree (zfs rename)`;
+    run.log.warn(w);
+    return w;
+  });
+}
+
+/**
+ * A recursive receive that stopped half-way (a child out of space, say)
+ * leaves the top and some children at the newest snapshot and others at an
+ * older one; an -R -I from the top's base then fails for every lagging
+ * child, run after run. So before the update's own stream, every child
+ * that lacks the base (by guid) is brought up to it on its own: an
+ * incremental from its own newest common snapshot, or a full stream when it
+ * never arrived. Children created after the base come with the -R stream
+ * as usual. A child that cannot be caught up makes the pair Inconsistent,
+ * with the reason and what to do.
+ */
+async function catchUp(
+  run: PairRun,
+  caps: BothCapabilities,
+  raw: boolean,
+  source: ReadonlyMap<string, SnapshotListing>,
+  destination: ReadonlyMap<string, SnapshotListing>,
+  dstProps: ReadonlyMap<string, Map<string, PropValue>> | null,
+  base: SnapshotInfo,
+): Promise<void> {
+  const { pair, log } = run;
+  const fp = pair.fingerprint;
+  const behind: Array<{ name: string; target: string; at: SnapshotEntry; from?: SnapshotInfo }> = [];
+  const problems: string[] = [];
+  const partial = (message: string, hint: string, details: readonly string[] = []) =>
+    new PairError(message, hint, details, 'Inconsistent', { kind: 'partial', message, hint, details: [...details] });
+  /** a catching-up step failed: the tree stays inconsistent, with why */
+  const failed = (target: string, e: unknown) => {
+    const why = e instanceof Error ? e.message : String(e);
+    return partial(
+      `the destination's tree is inconsistent: ${target} lacks @${base.snapshot}, which the rest of the tree has (a recursive receive stopped half-way), and catching it up failed: ${why}`,
+      `${e instanceof ActionError && e.hint ? `${e.hint}; ` : ''}once the cause is gone the next update catches up by itself`,
+      e instanceof ActionError ? e.details : [],
+    );
+  };
+  for (const name of [...source.keys()].sort()) {
+    if (name === pair.source.dataset) continue;
+    const at = source.get(name)!.snapshots.find((x) => x.snapshot === base.snapshot);
+    if (!at) continue;
+    const target = counterpart(run, name);
+    let d = destination.get(target);
+    if (d?.snapshots.some((x) => x.guid === at.guid)) continue;
+    // the -R receive that stopped may have left this child a resumable partial receive (OpenZFS -s): finish that first
+    if (d && resumable(caps)) {
+      const resumed = await resumeChild(run, caps, target, userProp(dstProps?.get(target) ?? null, 'receive_resume_token')).catch((e: unknown) => {
+        throw failed(target, e);
+      });
+      if (resumed) {
+        d = (await step(`cannot list ${target} on ${describeHost(run, 'destination')}`, listSnapshots(run.dst, target, { parsable: caps.destination.listParsable }))) ?? undefined;
+        if (d?.snapshots.some((x) => x.guid === at.guid)) continue;
+      }
+    }
+    if (!d) {
+      behind.push({ name, target, at });
+      continue;
+    }
+    const plan = planUpdate(fp, source.get(name)!.snapshots.filter((x) => x.createtxg <= at.createtxg), d.snapshots);
+    if (plan.kind === 'conflict') problems.push(`${target}: ${plan.conflict.message}`);
+    else behind.push({ name, target, at, from: plan.base });
+  }
+  if (problems.length) {
+    throw partial(
+      `the destination's tree is inconsistent: ${problems.join('; ')}`,
+      `nothing was changed. If those children's copies are expendable, destroy them on the destination (zfs destroy -r); the next update sends them whole`,
+    );
+  }
+  if (behind.length === 0) return;
+  log.warn(`${behind.map((b) => b.target).join(', ')} ${behind.length === 1 ? 'lacks' : 'lack'} @${base.snapshot}, which the rest of the tree has (a recursive receive stopped half-way): catching ${behind.length === 1 ? 'it' : 'them'} up first`);
+  for (const b of behind) {
+    const send = zargv.send({
+      snapshot: `${b.name}@${b.at.snapshot}`,
+      ...(b.from ? { from: `${b.name}@${b.from.snapshot}`, incremental: 'I' as const } : {}),
+      props: true,
+      ...sendFlags(caps, raw),
+    });
+    const started = Date.now();
+    try {
+      const moved = await transfer(run, send, zargv.recv({ target: b.target, noMount: caps.destination.recvNoMount, resumable: resumable(caps) }));
+      logMoved(run, moved.bytes, started);
+    } catch (e) {
+      throw failed(b.target, e);
+    }
+  }
+}
+
+/**
+ * A child's interrupted resumable receive: resumed from its token (true),
+ * or dropped (`zfs receive -A`) when the token no longer fits (false, and
+ * the child is caught up as if it had none).
+ */
+async function resumeChild(run: PairRun, caps: BothCapabilities, target: string, token: string | undefined): Promise<boolean> {
+  const first = resumeDecision(token);
+  if (first.kind !== 'resume') return false;
+  const d = resumeDecision(token, await run.src.exec(zargv.send({ resumeToken: first.token, dryRun: true })));
+  if (d.kind === 'abort') {
+    run.log.warn(`dropping the partial receive on ${target}: ${d.reason}`);
+    await step(`cannot drop the partial receive on ${describeHost(run, 'destination')}`, must(run.dst, zargv.recvAbort(target)));
+    return false;
+  }
+  if (d.kind !== 'resume') return false;
+  run.log.info(`resuming the interrupted receive into ${target}`);
+  const started = Date.now();
+  const moved = await transfer(run, zargv.send({ resumeToken: d.token }), zargv.recv({ target, resumable: true, noMount: caps.destination.recvNoMount }));
+  logMoved(run, moved.bytes, started);
+  return true;
 }
 
 /** at most this many lines of `zfs diff` are read to describe a modified destination */
@@ -365,6 +571,7 @@ function availableOf(props: Map<string, PropValue> | null | undefined): number |
 /** release our hold (if any) and destroy pair snapshots; failures become warnings */
 async function retire(run: PairRun, host: Host, ds: string, snaps: readonly SnapshotInfo[], caps: Capabilities, why: string): Promise<string[]> {
   if (snaps.length === 0) return [];
+  run.mustHoldLock(why);
   const recursive = Boolean(run.pair.options.recursive);
   const tag = holdTag(run.pair.fingerprint);
   const argvs: string[][] = [];
@@ -431,7 +638,7 @@ async function holdersOf(run: PairRun, host: Host, caps: Capabilities, snaps: re
  * resumable partial receive of it. If the destination cannot be asked, keep
  * it: the next update's planner removes it as an orphan.
  */
-async function dropUnsent(run: PairRun, snap: SnapshotEntry, caps: BothCapabilities): Promise<void> {
+async function dropUnsent(run: PairRun, snap: SnapshotEntry, caps: BothCapabilities): Promise<'resumable' | 'received' | 'unknown' | 'removed'> {
   const { pair, src, dst, log } = run;
   const dsnap = `${pair.destination.dataset}@${snap.snapshot}`;
   try {
@@ -439,16 +646,21 @@ async function dropUnsent(run: PairRun, snap: SnapshotEntry, caps: BothCapabilit
       const props = await getProps(dst, pair.destination.dataset, ['receive_resume_token']);
       if (resumeDecision(userProp(props, 'receive_resume_token')).kind === 'resume') {
         log.warn(`kept @${snap.snapshot} on the source: the destination holds a resumable partial receive; the next update resumes it`);
-        return;
+        return 'resumable';
       }
     }
     if (await exists(dst, dsnap)) {
       log.warn(`the transfer failed, but ${dsnap} exists on the destination; kept @${snap.snapshot} as the common snapshot`);
-      return;
+      return 'received';
     }
   } catch (e) {
     log.warn(`kept @${snap.snapshot} on the source: cannot check the destination (${e instanceof Error ? e.message : String(e)}); the next update removes it if it never arrived`);
-    return;
+    return 'unknown';
+  }
+  try {
+    run.mustHoldLock(`removing @${snap.snapshot} from the source`);
+  } catch {
+    return 'unknown';
   }
   const r = await src.exec(zargv.destroy(`${pair.source.dataset}@${snap.snapshot}`, { recursive: Boolean(pair.options.recursive) })).catch((e: unknown) => e);
   if (r instanceof Error || (r as RunResult).exitCode !== 0) {
@@ -457,6 +669,31 @@ async function dropUnsent(run: PairRun, snap: SnapshotEntry, caps: BothCapabilit
   } else {
     log.info(`removed @${snap.snapshot} from the source: it never reached the destination`);
   }
+  return 'removed';
+}
+
+/**
+ * A recursive stream that failed after the top received its snapshot may
+ * have stopped half-way through the tree: the children that did not get it
+ * lag behind. That is an inconsistent destination, not just a failed run;
+ * the next update catches them up (catchUp) once the cause is gone. Which
+ * children lack it is asked of the destination; when none does, the
+ * failure came after the receive and stays what it was.
+ */
+async function partialTree(run: PairRun, caps: BothCapabilities, e: unknown, snap: SnapshotEntry, source: ReadonlyMap<string, SnapshotListing>): Promise<unknown> {
+  if (!(e instanceof ActionError)) return e;
+  const dds = run.pair.destination.dataset;
+  let lacking: string[];
+  try {
+    const now = await listDatasets(run.dst, dds, { wholeTree: true, parsable: caps.destination.listParsable });
+    lacking = [...source.keys()].map((n) => counterpart(run, n)).filter((n) => !now?.get(n)?.snapshots.some((x) => x.snapshot === snap.snapshot));
+  } catch {
+    return e;
+  }
+  if (lacking.length === 0) return e;
+  const message = `the recursive receive stopped half-way: ${dds} got @${snap.snapshot}, but ${lacking.join(', ')} did not (${e.message})`;
+  const hint = `${e.hint ? `${e.hint}; ` : ''}once the cause is gone the next update catches ${lacking.length === 1 ? 'it' : 'them'} up by itself`;
+  return new PairError(message, hint, e.details, 'Inconsistent', { kind: 'partial', message, hint, details: [...e.details] });
 }
 
 interface FinishInput {
@@ -566,7 +803,11 @@ async function finish(run: PairRun, f: FinishInput, moved: Transferred): Promise
     srcLate.push(zargv.destroy(`${sds}@${s.snapshot}`, { recursive }));
   }
   srcLate.push(...bookmarkUpkeep(run, f, retention.destination));
-  const onSource = (argvs: string[][]) => (argvs.length ? step(`cannot finish on the source ${describeHost(run, 'source')}`, src.batch(argvs)) : Promise.resolve([]));
+  const onSource = (argvs: string[][]) => {
+    if (argvs.length === 0) return Promise.resolve([]);
+    if (argvs.some((a) => a[1] === 'destroy' || a[1] === 'release')) run.mustHoldLock('retention on the source');
+    return step(`cannot finish on the source ${describeHost(run, 'source')}`, src.batch(argvs));
+  };
   const verified = (dstResults: RunResult[]) => {
     const verify = dstResults[0]!;
     const got = verify.stdout.trim();
@@ -593,6 +834,7 @@ async function finish(run: PairRun, f: FinishInput, moved: Transferred): Promise
   } else {
     // the source's properties and the hold on the new base go while the
     // destination verifies and finishes: only destroying waits for the guid
+    if (dstArgv.some((a) => a[1] === 'destroy' || a[1] === 'release')) run.mustHoldLock('retention on the destination');
     const [d, early] = await Promise.all([step(`cannot finish on the destination ${describeHost(run, 'destination')}`, dst.batch(dstArgv, { guard: 1 })), onSource(srcArgv)]);
     dstResults = d;
     verified(dstResults);
@@ -695,7 +937,7 @@ export function initializePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     const dds = pair.destination.dataset;
     const dstName = describeHost(run, 'destination');
     const parent = parentDataset(dds)!;
-    const [caps, srcList, [dstList, dstTree], parentProps] = await Promise.all([
+    const [caps, srcList, [dstLists, dstTree], parentProps] = await Promise.all([
       capabilities(run, true),
       step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listSnapshots(src, sds)),
       step(`cannot look at ${dds} on ${dstName}`, listAndProps(dst, dds, [FINGERPRINT_PROP])),
@@ -703,6 +945,7 @@ export function initializePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     ]);
     if (!srcList) throw sourceMissing(run);
     const dstProps = dstTree?.get(dds);
+    const dstList = dstLists?.get(dds);
     const parentThere = parentProps !== null;
     if (dstList && dstProps) {
       if (userProp(dstProps, FINGERPRINT_PROP) === fp) {
@@ -740,8 +983,7 @@ export function initializePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
         run,
         zargv.send(sendOpts(snap.snapshot)),
         zargv.recv({ target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...(caps.destination.recvOptions ? { options: { readonly: 'on' } } : {}) }),
-        finishing,
-        estimate,
+        { finishing, ...(estimate !== undefined ? { total: estimate } : {}) },
       );
     } catch (e) {
       // a resumable partial receive keeps its snapshot: the next initialize resumes it
@@ -766,16 +1008,21 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     // they say what to ask along with the listings, in the same sessions
     const caps = await capabilities(run);
     const tree = Boolean(pair.options.recursive);
-    const [[srcList0, srcTree], [dstList0, dstTree]] = await Promise.all([
-      step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listAndProps(src, sds, sourceProps(caps), { tree: tree && caps.source.sendRaw, parsable: caps.source.listParsable })),
+    // a recursive pair lists its whole tree on both sides: every child is checked, not just the top
+    const [[srcLists, srcTree], [dstLists, dstTree]] = await Promise.all([
+      step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listAndProps(src, sds, sourceProps(caps), { tree: tree && caps.source.sendRaw, parsable: caps.source.listParsable, wholeTree: tree })),
       step(
         `cannot list ${dds} on ${dstName}`,
-        listAndProps(dst, dds, [FINGERPRINT_PROP, 'readonly', 'available', ...(resumable(caps) ? ['receive_resume_token'] : []), ...destinationEncryptionProps(caps)], { tree: tree && caps.destination.sendRaw, parsable: caps.destination.listParsable }),
+        listAndProps(dst, dds, [FINGERPRINT_PROP, 'readonly', 'available', ...(resumable(caps) ? ['receive_resume_token'] : []), ...destinationEncryptionProps(caps)], {
+          tree: tree && caps.destination.sendRaw,
+          parsable: caps.destination.listParsable,
+          wholeTree: tree,
+        }),
       ),
     ]);
     const dstProps = dstTree?.get(dds) ?? null;
-    let srcList = srcList0;
-    let dstList = dstList0;
+    let srcList = srcLists?.get(sds) ?? null;
+    let dstList = dstLists?.get(dds) ?? null;
     if (!srcList) throw sourceMissing(run);
     if (!dstList) {
       if (!run.status.lastSnapshot) {
@@ -817,6 +1064,7 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
       }
     }
 
+    await releaseDeadSends(run, caps.source, srcList.snapshots);
     const marks = srcList.bookmarks.map((b) => ({ snapshot: b.bookmark, guid: b.guid, createtxg: b.createtxg, creation: b.creation }));
     const decision = planUpdate(fp, srcList.snapshots, dstList.snapshots, marks);
     if (decision.kind === 'conflict') {
@@ -825,7 +1073,12 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     }
     const raw = encryptionFor(run, caps, srcTree, dstTree);
     checkStreamFeatures(caps, srcTree);
-    const warnings = await retire(run, src, sds, decision.orphans, caps.source, 'removing snapshots of interrupted runs');
+    // an evicted run still alive may be sending one of these right now
+    const warnings = run.evictedAlive ? [] : await retire(run, src, sds, decision.orphans, caps.source, 'removing snapshots of interrupted runs');
+    if (tree && srcLists && dstLists) {
+      warnings.push(...orphanedChildren(run, srcLists, dstLists));
+      await catchUp(run, caps, raw, srcLists, dstLists, dstTree, decision.base);
+    }
     const orphanSet = new Set(decision.orphans);
     const sourceNow = srcList.snapshots.filter((s) => !orphanSet.has(s));
 
@@ -857,7 +1110,7 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     try {
       try {
         checkSpace(run, estimate, availableOf(dstProps), dds);
-        moved = await transfer(run, send, receive, finishing, estimate);
+        moved = await transfer(run, send, receive, { finishing, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: between && !caps.source.holdsList && caps.source.holds });
       } catch (e) {
         if (!(e instanceof TransferError && e.zfs?.kind === 'destinationModified')) throw e;
         const base = `${dds}@${decision.baseOnDestination.snapshot}`;
@@ -869,11 +1122,11 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
         }
         log.warn(`${dds} was changed after @${decision.baseOnDestination.snapshot}; rollback=yes: rolling it back and sending again`);
         await step(`cannot roll back ${base} on ${dstName}`, must(dst, zargv.rollback(base)));
-        moved = await transfer(run, send, receive, finishing, estimate);
+        moved = await transfer(run, send, receive, { finishing, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: between && !caps.source.holdsList && caps.source.holds });
       }
     } catch (e) {
-      await dropUnsent(run, snap, caps);
-      throw e;
+      const kept = await dropUnsent(run, snap, caps);
+      throw tree && kept === 'received' && srcLists ? await partialTree(run, caps, e, snap, srcLists) : e;
     }
     logMoved(run, moved.bytes, started);
     const outcome = await finish(run, finishing, moved);

@@ -10,6 +10,7 @@ import { CommandError, type Host } from '../exec/host.js';
 import { Hosts } from '../exec/hosts.js';
 import { classifyZfsError } from '../zfs/classify.js';
 import { describeCapabilities, probeCapabilities, summarizeCapabilities, type Capabilities } from '../zfs/probe.js';
+import { FEATURE_FLAGS_VERSION } from '../zfs/parse.js';
 import * as zfs from '../zfs/argv.js';
 import { PairLogs } from '../state/log.js';
 import { ActionError, ZettabeeError } from '../errors.js';
@@ -238,6 +239,20 @@ export async function runSetup(o: SetupOptions): Promise<boolean> {
           emit({ subject, check, ok: true, detail: summarizeCapabilities(c), more: [...describeCapabilities(c), ...c.notes] });
           caps.set(ep, c);
         }
+      }
+
+      // the stream must fit the destination's pool: the check initialize makes, made here first
+      const sc0 = caps.get(pair.source);
+      const dc0 = caps.get(pair.destination);
+      if (sc0 && dc0 && sc0.poolVersion !== null && dc0.poolVersion !== null) {
+        const older = dc0.poolVersion < sc0.poolVersion;
+        const name = (v: number) => (v >= FEATURE_FLAGS_VERSION ? 'feature flags' : `version ${v}`);
+        emit({
+          subject,
+          check: `the destination's pool can receive the source's streams (source: ${name(sc0.poolVersion)}, destination: ${name(dc0.poolVersion)})`,
+          ok: !older,
+          ...(older ? { detail: `the destination pool is older than the source pool`, hint: 'upgrade the destination pool (zpool upgrade) or replicate to a newer pool; initialize would refuse this pair' } : {}),
+        });
       }
 
       const src = pair.source;

@@ -50,8 +50,9 @@ export function viewOf(pair: Pair, record: StatusRecord | null, lock: LockState,
   }
   const o = pair.options;
   let flags = lock.kind === 'free' ? '' : 'L';
-  if (lag !== null && o.wlag !== undefined && lag >= o.wlag) flags += '+';
+  // one lag flag, the worse: past clag is '!' (never '+!')
   if (lag !== null && o.clag !== undefined && lag >= o.clag) flags += '!';
+  else if (lag !== null && o.wlag !== undefined && lag >= o.wlag) flags += '+';
   let state: PairView['state'] = record?.state ?? 'Uninitialized';
   if (unreadable) {
     state = 'Unknown';

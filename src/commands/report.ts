@@ -22,6 +22,7 @@ export function formatError(where: string, e: unknown, debug: boolean): { lines:
     lines.push(`${prefix}${e.message}`);
     for (const d of e.details) lines.push(`  ${d}`);
     if (e.hint) lines.push(`zettabee: hint: ${e.hint}`);
+    if (debug) for (const d of e.debugDetails) lines.push(`zettabee: debug: ${d}`);
     if (debug && e.cause) lines.push(describeUnexpected(e.cause));
     return { lines, code: e.exitCode };
   }

@@ -178,6 +178,12 @@ export function evaluate(input: CheckInput): CheckResult {
     // also while a new run holds the lock but has not recorded itself yet: still the last result
     reasons.push({ state: 1, text: `last ${run.action} failed: ${run.error ?? 'no error text recorded'}` });
     todo.push(run.hint ?? `see zettabee logfile ${label}`);
+  } else if (run?.result === 'ok' && run.warnings?.length) {
+    // it worked, but something needs a person: a false OK would hide it until it piles up
+    const n = run.warnings.length;
+    reasons.push({ state: 1, text: `last ${run.action} ended with ${n === 1 ? 'a warning' : `${n} warnings`}: ${run.warnings[0]}` });
+    for (const w of run.warnings) long.push(`warning: ${w}`);
+    todo.push(`see zettabee logfile ${label}; the warning says what to do`);
   }
 
   if (lagReason && reasons.length === 1) {

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import lockfile from 'proper-lockfile';
 import type { Settings } from '../config/settings.js';
 import { ActionError, BusyError } from '../errors.js';
-import { holderFile, lockFile } from './paths.js';
+import { evictedFile, holderFile, lockFile } from './paths.js';
 
 export interface LockHolder {
   pid: number;
@@ -210,6 +210,7 @@ export class PairLock {
 
   #release: (() => Promise<void>) | null = null;
   #holderPath = '';
+  #lockPath = '';
   #holder: LockHolder | null = null;
   /** set when proper-lockfile reported the lock compromised */
   #compromised: Error | null = null;
@@ -288,8 +289,28 @@ export class PairLock {
     }
     self.#release = release;
     self.#holderPath = holderPath;
+    self.#lockPath = lockPath;
     self.#holder = holder;
     return self;
+  }
+
+  /**
+   * Whether this run still holds the lock, checked now (proper-lockfile
+   * notices a removed lock only at its next update, up to UPDATE_MS later):
+   * the lock directory is there and the holder file still names this run.
+   * `unlock --force` and a new run taking over make it false at once.
+   */
+  stillHeld(): boolean {
+    if (this.#compromised || !this.#release || !this.#holder) return false;
+    const h = readHolder(this.#holderPath);
+    const mine = this.#holder;
+    let dir = false;
+    try {
+      dir = statSync(this.#lockPath).isDirectory();
+    } catch {
+      dir = false;
+    }
+    return dir && h !== null && h.pid === mine.pid && h.host === mine.host && h.started === mine.started && h.procStart === mine.procStart;
   }
 
   /** release the lock and remove the holder file; safe to call twice */
@@ -314,6 +335,29 @@ export class PairLock {
       if (code !== 'ERELEASED' && code !== 'ENOTACQUIRED' && code !== 'ENOENT') throw err;
     }
   }
+}
+
+/**
+ * After `unlock --force` evicted a live run, the next run waits (up to
+ * `waitMs`) for that run to be gone: it stops by itself within a second of
+ * losing its lock (pair-run polls it), and until it is gone it might still
+ * finish a receive the new run knows nothing of. Resolves true when the
+ * evicted run is gone (or none was), false when it still lives after the
+ * wait: the new run must then destroy nothing that run might still need.
+ */
+export async function waitForEvicted(settings: Settings, fp: string, waitMs = 15_000): Promise<{ gone: boolean; holder: LockHolder | null }> {
+  const file = evictedFile(settings, fp);
+  const h = readHolder(file);
+  if (!h) return { gone: true, holder: null };
+  const deadline = Date.now() + waitMs;
+  while (deadReason(h) === null && !isOtherHost(h)) {
+    if (Date.now() > deadline) return { gone: false, holder: h };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  // another host cannot be checked: treat it as alive, once
+  if (isOtherHost(h)) return { gone: false, holder: h };
+  rmSync(file, { force: true });
+  return { gone: true, holder: h };
 }
 
 export interface UnlockResult {
@@ -343,6 +387,8 @@ export async function unlockPair(settings: Settings, fp: string, label: string, 
       );
     }
     removeLock(settings, fp);
+    // the holder may well still be working: the next run must know it (waitForEvicted)
+    if (state.holder) writeHolder(evictedFile(settings, fp), state.holder);
     return { removed: 'forced', holder: state.holder };
   }
   removeLock(settings, fp);

@@ -19,6 +19,11 @@ export function holderFile(s: Settings, fp: string): string {
   return join(s.paths.lock, `${fp}.holder`);
 }
 
+/** the holder that `unlock --force` evicted while it was alive: the next run waits for it to be gone */
+export function evictedFile(s: Settings, fp: string): string {
+  return join(s.paths.lock, `${fp}.evicted`);
+}
+
 export function progressFile(s: Settings, fp: string): string {
   return join(s.paths.state, `${fp}.progress`);
 }

@@ -29,6 +29,8 @@ export interface RunRecord {
   /** one-line error text when result is failed */
   error?: string;
   hint?: string;
+  /** what a run that ended well still warned about (a child whose source is gone, a snapshot retention could not destroy): check says WARNING */
+  warnings?: string[];
 }
 
 export interface Inconsistency {

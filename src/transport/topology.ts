@@ -40,6 +40,8 @@ export interface StreamOptions {
    * stage's stdout. Only where finishInReceive() says so.
    */
   afterReceive?: readonly string[];
+  /** reads the zfs send's stderr too (zargv.reportingPid's marker) */
+  sendMonitor?: StageMonitor;
 }
 
 /**
@@ -135,7 +137,7 @@ function side(host: Host, parts: readonly Part[], first: Pick<Stage, 'input' | '
 }
 
 export function streamPipeline(pair: Pair, source: Host, destination: Host, send: string[], receive: string[], opts: StreamOptions = {}): PipelineSpec {
-  const zsend: Part = { name: 'zfs send', argv: send };
+  const zsend: Part = { name: 'zfs send', argv: send, ...(opts.sendMonitor ? { monitor: opts.sendMonitor } : {}) };
   const zrecv: Part = { name: 'zfs receive', argv: receive };
   const buffers = bufferSettings(pair);
   const c = pair.transport === 'local' ? null : (opts.compress ?? null);

@@ -65,6 +65,15 @@ export function listSnapshotsParsable(ds: string): string[] {
   return ['zfs', 'list', '-H', '-p', '-o', `name,${SNAPSHOT_PROPS.join(',')}`, '-t', 'filesystem,volume,snapshot,bookmark', '-d', '1', word('dataset', ds)];
 }
 
+/**
+ * listSnapshots() of a dataset and of every file system and volume below it
+ * (-r): a recursive pair's whole tree, on both sides, per dataset
+ */
+export function listTree(ds: string, opts: { parsable?: boolean } = {}): string[] {
+  if (opts.parsable) return ['zfs', 'list', '-H', '-p', '-o', `name,${SNAPSHOT_PROPS.join(',')}`, '-t', 'filesystem,volume,snapshot,bookmark', '-r', word('dataset', ds)];
+  return ['zfs', 'get', '-Hp', '-r', '-o', 'name,property,value', SNAPSHOT_PROPS.join(','), word('dataset', ds)];
+}
+
 /** user hold counts of the dataset's snapshots: cheaper than `zfs holds` per snapshot */
 export function holdCounts(ds: string): string[] {
   return ['zfs', 'get', '-Hp', '-d', '1', '-o', 'name,property,value', 'userrefs', word('dataset', ds)];
@@ -225,6 +234,20 @@ export function recv(o: RecvOptions): string[] {
   if (o.origin !== undefined) a.push('-o', `origin=${word('origin', o.origin)}`);
   a.push(word('target', o.target));
   return a;
+}
+
+/** the marker reportingPid() prints on stderr */
+export const PID_MARK = '@@zettabee-pid:';
+
+/**
+ * A command that first reports its own pid on stderr (PID_MARK), then
+ * becomes the command (exec keeps the pid): for a zfs send whose temporary
+ * holds are tagged with its pid (zfs-fuse, state/sends.ts). A fixed sh
+ * script; the command's words are its arguments.
+ */
+export function reportingPid(argv: readonly string[]): string[] {
+  if (argv.length === 0) throw new TypeError('zfs argv: reportingPid of an empty command');
+  return ['sh', '-c', `printf '${PID_MARK}%s\\n' "$$" >&2; exec "$@"`, 'zettabee-send', ...argv];
 }
 
 /** `zfs receive -A ds`: drop the partial state of an interrupted `receive -s` */

@@ -205,6 +205,26 @@ export function streamFailed(text: string): boolean {
   );
 }
 
+/**
+ * What the ssh client prints when it, not the remote command, failed (it
+ * then exits 255): the connection, the host key, the login, the key file.
+ * Its own words need its own hint, never "see the zfs message".
+ */
+export function sshFailure(text: string, exitCode: number | undefined): boolean {
+  return (
+    exitCode === 255 &&
+    /^ssh: |^ssh_|kex_exchange_identification|banner exchange|Connection (refused|closed|reset|timed out)|Connection to \S+ closed by remote host|Could not resolve hostname|No route to host|Network is unreachable|Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|Permission denied \(|Bad owner or permissions|Load key|no such identity|Received disconnect|Too many authentication failures|mux_client|ControlPath|ControlSocket/m.test(text)
+  );
+}
+
+/** the hint for an ssh failure, by what ssh said */
+export function sshHint(text: string): string {
+  if (/Host key verification failed|HOST IDENTIFICATION HAS CHANGED|No .*host key is known/.test(text)) return "the host's key is unknown or changed: check it, then add it to the known_hosts file ([ssh] known_hosts); zettabee setup shows which";
+  if (/Permission denied \(|Too many authentication failures|no such identity|Load key|Bad owner or permissions/.test(text)) return 'ssh refused the login: check sshuser and sshkey for this pair (the key file must be readable only by its owner); zettabee setup checks it';
+  if (/Could not resolve hostname/.test(text)) return 'the host name does not resolve: check it in the pairs file, or /etc/hosts and DNS';
+  return 'check that ssh to that host works: zettabee setup';
+}
+
 // --- classification ----------------------------------------------------------
 
 function detailOf(text: string): string {

@@ -3,7 +3,7 @@
 import { CommandError, type Host, type RunResult } from '../exec/host.js';
 import * as zargv from './argv.js';
 import { classifyZfsError, type ClassifiedZfsError } from './classify.js';
-import { parseProps, parseSnapshotList, parseSnapshotListParsable, propsOf, type PropValue, type SnapshotListing } from './parse.js';
+import { parseProps, parseSnapshotList, parseSnapshotListParsable, parseSnapshotTree, propsOf, type PropValue, type SnapshotListing } from './parse.js';
 
 /** a zfs command failed; `zfs` says how, in words callers can branch on */
 export class ZfsFailure extends Error {
@@ -34,10 +34,32 @@ async function exec(host: Host, argv: string[]): Promise<RunResult> {
 export interface ListOptions {
   /** the host has `zfs list -p` (capabilities.listParsable): one line per snapshot */
   parsable?: boolean;
+  /** list the file systems and volumes below the dataset too (a recursive pair) */
+  wholeTree?: boolean;
 }
 
 function listArgv(ds: string, o: ListOptions): string[] {
+  if (o.wholeTree) return zargv.listTree(ds, { parsable: Boolean(o.parsable) });
   return o.parsable ? zargv.listSnapshotsParsable(ds) : zargv.listSnapshots(ds);
+}
+
+/** each dataset's listing of a tree (with wholeTree: every dataset below ds too); null when ds does not exist */
+export async function listDatasets(host: Host, ds: string, opts: ListOptions = {}): Promise<Map<string, SnapshotListing> | null> {
+  const argv = listArgv(ds, opts);
+  return treeListingOf(host, ds, argv, await exec(host, argv), opts);
+}
+
+function treeListingOf(host: Host, ds: string, argv: string[], r: RunResult, o: ListOptions): Map<string, SnapshotListing> | null {
+  if (!o.wholeTree) {
+    const one = listingOf(host, ds, argv, r);
+    return one ? new Map([[ds, one]]) : null;
+  }
+  if (r.exitCode !== 0) {
+    const f = failure(host, argv, r);
+    if (f.zfs.kind === 'datasetMissing') return null;
+    throw f;
+  }
+  return parseSnapshotTree(r.stdout, ds, Boolean(o.parsable));
 }
 
 /** the dataset's snapshots by exact guid and createtxg; null when the dataset does not exist */
@@ -71,9 +93,9 @@ export async function listAndProps(
   ds: string,
   props: readonly string[],
   opts: { tree?: boolean } & ListOptions = {},
-): Promise<[SnapshotListing | null, Map<string, Map<string, PropValue>> | null]> {
+): Promise<[Map<string, SnapshotListing> | null, Map<string, Map<string, PropValue>> | null]> {
   const la = listArgv(ds, opts);
-  if (props.length === 0) return [await listSnapshots(host, ds, opts), new Map()];
+  if (props.length === 0) return [await listDatasets(host, ds, opts), new Map()];
   const pa = zargv.getProps(ds, props, opts);
   let rs: RunResult[];
   if (host.local) rs = await Promise.all([exec(host, la), exec(host, pa)]);
@@ -85,7 +107,7 @@ export async function listAndProps(
       throw e;
     }
   }
-  return [listingOf(host, ds, la, rs[0]!), treeFrom(host, pa, rs[1]!)];
+  return [treeListingOf(host, ds, la, rs[0]!, opts), treeFrom(host, pa, rs[1]!)];
 }
 
 function treeFrom(host: Host, argv: string[], r: RunResult): Map<string, Map<string, PropValue>> | null {

@@ -172,6 +172,26 @@ export function parseSnapshotListParsable(stdout: string, dataset: string): Snap
   return parseSnapshotList(asGet, dataset);
 }
 
+/**
+ * Parse the listing of a whole tree (zargv.listTree, either form): each
+ * dataset's listing by its name, read through the same checks. The names
+ * must all be `top` or below it.
+ */
+export function parseSnapshotTree(stdout: string, top: string, parsable: boolean): Map<string, SnapshotListing> {
+  const byDataset = new Map<string, string[]>();
+  for (const l of lines(stdout)) {
+    const name = l.text.split('\t')[0]!;
+    const ds = name.split(/[@#]/)[0]!;
+    if (ds !== top && !ds.startsWith(`${top}/`)) throw new ParseError(SNAP_WHAT, l.n, l.text, `${name} is not ${top} or below it`);
+    let group = byDataset.get(ds);
+    if (!group) byDataset.set(ds, (group = []));
+    group.push(l.text);
+  }
+  const out = new Map<string, SnapshotListing>();
+  for (const [ds, group] of byDataset) out.set(ds, (parsable ? parseSnapshotListParsable : parseSnapshotList)(group.join('\n'), ds));
+  return out;
+}
+
 // ---------------------------------------------------------------------------
 // zfs get -H -p -o name,property,value,source <props> <ds...>
 

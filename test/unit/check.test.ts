@@ -125,6 +125,23 @@ describe('check: evaluation (pure)', () => {
     });
   }
 
+  it('a run that ended well but with warnings is WARNING, never a false OK: the first warning on the summary, all in the long output', () => {
+    const w = ["the destination's pool/tank/a/old has no source any more", 'retention: cannot destroy x: held by keepme'];
+    const r = evaluate({ pair, record: record({ run: { ...record().run!, warnings: w } }), lock: free, now: NOW });
+    expect(r.state).to.equal(1);
+    expect(r.summary).to.contain("last update ended with 2 warnings: the destination's pool/tank/a/old has no source any more");
+    expect(r.long).to.include(`warning: ${w[1]}`);
+    expect(evaluate({ pair, record: record(), lock: free, now: NOW }).state).to.equal(0);
+  });
+
+  it('a partial recursive receive is Inconsistent: CRITICAL with its hint', () => {
+    const inc = { kind: 'partial', message: 'the recursive receive stopped half-way: pool/tank/a got @x, but pool/tank/a/k did not (out of space)', hint: 'free space; the next update catches it up by itself' };
+    const r = evaluate({ pair, record: record({ state: 'Inconsistent', inconsistency: inc }), lock: free, now: NOW });
+    expect(r.state).to.equal(2);
+    expect(r.summary).to.contain('stopped half-way');
+    expect(r.long.join('\n')).to.contain('catches it up by itself');
+  });
+
   it('perfdata: lag and runtime with their thresholds, bytes and rate of the last success, integers', () => {
     const r = evaluate({ pair, record: record({ lastSnapshot: snapAgo(1800.7) }), lock: free, now: NOW });
     expect(r.perfdata).to.deep.equal(['lag=1800s;3600;7200;0', 'runtime=5s;600;1800;0', 'bytes=10000000B;;;0', 'rate=2000000B;;;0']);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { builtinSettings, type Settings } from '../../src/config/settings.js';
 import { ActionError, BusyError, EXIT_BUSY, EXIT_FAILED } from '../../src/errors.js';
-import { inspectLock, PairLock, unlockPair, type LockHolder } from '../../src/state/lock.js';
+import { inspectLock, PairLock, unlockPair, waitForEvicted, type LockHolder } from '../../src/state/lock.js';
 
 const FP = 'f00dfeed1234';
 const LABEL = 'dst.example:backup/data';
@@ -289,10 +289,16 @@ describe('state/lock', () => {
     const r = await unlockPair(settings, FP, LABEL, true);
     expect(r.removed).to.equal('forced');
     expect(r.holder!.pid).to.equal(h.pid);
-    expect(readdirSync(settings.paths.lock)).to.deep.equal([]);
+    // the lock is gone; what is left says whom it evicted, for the next run to wait for
+    expect(readdirSync(settings.paths.lock)).to.deep.equal([`${FP}.evicted`]);
+    expect(JSON.parse(readFileSync(join(settings.paths.lock, `${FP}.evicted`), 'utf8')).pid).to.equal(h.pid);
     // its next mtime update (every 5 s) finds the directory gone; it reports and keeps running
     expect(await h.waitFor(/^compromised/, 15000)).to.equal('compromised ECOMPROMISED');
     expect(h.child.exitCode).to.equal(null);
+    // while it lives, the next run waits for it (here: not long), and is told it still lives
+    const waited = await waitForEvicted(settings, FP, 300);
+    expect(waited.gone).to.equal(false);
+    expect(waited.holder!.pid).to.equal(h.pid);
   });
 
   it('release after a forced unlock leaves the next holder alone', async function () {

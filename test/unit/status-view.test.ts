@@ -31,7 +31,7 @@ describe('status view (pure)', () => {
     ['never run: Uninitialized, Idle, no lag', null, free, { state: 'Uninitialized', status: 'Idle', lag: null, flags: '' }],
     ['synced 30 min ago: lag 1800, no flags', record(), free, { state: 'Synchronized', status: 'Idle', lag: 1800, flags: '', runtime: 5 }],
     ['lag == wlag is +', record({ lastSnapshot: { name: 'x', guid: '1', creation: at('2026-11-22T11:00:00Z') } }), free, { lag: 3600, flags: '+' }],
-    ['lag == clag is +!', record({ lastSnapshot: { name: 'x', guid: '1', creation: at('2026-11-22T10:00:00Z') } }), free, { lag: 7200, flags: '+!' }],
+    ['lag == clag is ! alone (the worse flag)', record({ lastSnapshot: { name: 'x', guid: '1', creation: at('2026-11-22T10:00:00Z') } }), free, { lag: 7200, flags: '!' }],
     ['a live run: L, Running with its runtime so far', record({ run: { action: 'update', pid: 42, host: 'h', started: '2026-11-22T11:59:00Z', result: 'running' } }), held, { status: 'Running', runtime: 60, flags: 'L' }],
     ['a live initialize: Initializing', record({ state: 'Uninitialized', run: { action: 'initialize', pid: 42, host: 'h', started: '2026-11-22T11:59:30Z', result: 'running' } }), held, { status: 'Initializing', runtime: 30 }],
     ['a stale lock: L, Failed, says unlock', record({ run: { action: 'update', pid: 42, host: 'h', started: '2026-11-22T11:59:00Z', result: 'running' } }), stale, { status: 'Failed', flags: 'L' }],

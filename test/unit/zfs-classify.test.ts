@@ -10,6 +10,8 @@ import {
   holdsUnsupported,
   noMatchingIncremental,
   resumableState,
+  sshFailure,
+  sshHint,
   type ZfsErrorKind,
 } from '../../src/zfs/classify.js';
 import { record, type FixtureSet } from '../fixtures/zfs/replay.js';
@@ -176,4 +178,25 @@ describe('zfs classify: edge cases', () => {
       expect(f('all good')).to.equal(false);
     });
   }
+});
+
+describe('ssh failures: their own words get their own hint, never "see the zfs message"', () => {
+  const rows: Array<[string, string, boolean, RegExp]> = [
+    ['connection refused', 'ssh: connect to host 10.0.0.9 port 22: Connection refused', true, /check that ssh to that host works: zettabee setup/],
+    ['banner exchange', 'kex_exchange_identification: read: Connection reset by peer', true, /check that ssh to that host works/],
+    ['timeout', 'ssh: connect to host db1 port 22: Connection timed out', true, /check that ssh to that host works/],
+    ['host key', 'Host key verification failed.', true, /host's key is unknown or changed/],
+    ['changed host key', '@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @', true, /host's key is unknown or changed/],
+    ['login', 'root@db1: Permission denied (publickey).', true, /refused the login: check sshuser and sshkey/],
+    ['key file mode', "Bad owner or permissions on /root/.ssh/config", true, /refused the login/],
+    ['name', 'ssh: Could not resolve hostname db9: Name or service not known', true, /does not resolve/],
+    ['zfs exiting 255 with its own words is not ssh', 'cannot resume send: resume token is corrupt (invalid format)', false, /./],
+  ];
+  for (const [name, text, ssh, hint] of rows) {
+    it(name, () => {
+      expect(sshFailure(text, 255)).to.equal(ssh);
+      if (ssh) expect(sshHint(text)).to.match(hint);
+    });
+  }
+  it('only exit 255 is ssh', () => expect(sshFailure('ssh: connect to host x port 22: Connection refused', 1)).to.equal(false));
 });
