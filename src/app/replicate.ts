@@ -346,6 +346,14 @@ function failedTransfer(run: PairRun, e: PipelineError, stall: number): never {
 }
 
 /**
+ * zfs-fuse (holds, but no `zfs holds`) leaves a dying send's temporary
+ * holds behind: for -I and for -R streams, as the fault suite found
+ */
+function sendsLeakHolds(c: Capabilities): boolean {
+  return c.holds && !c.holdsList;
+}
+
+/**
  * Release the temporary holds that the zfs sends of earlier runs left on
  * the source when they died (zfs-fuse: tags .send-<pid>-<n> on every
  * snapshot of an -I range, which it cannot list: state/sends.ts has the
@@ -1110,7 +1118,7 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
     try {
       try {
         checkSpace(run, estimate, availableOf(dstProps), dds);
-        moved = await transfer(run, send, receive, { finishing, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: between && !caps.source.holdsList && caps.source.holds });
+        moved = await transfer(run, send, receive, { finishing, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) });
       } catch (e) {
         if (!(e instanceof TransferError && e.zfs?.kind === 'destinationModified')) throw e;
         const base = `${dds}@${decision.baseOnDestination.snapshot}`;
@@ -1122,7 +1130,7 @@ export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
         }
         log.warn(`${dds} was changed after @${decision.baseOnDestination.snapshot}; rollback=yes: rolling it back and sending again`);
         await step(`cannot roll back ${base} on ${dstName}`, must(dst, zargv.rollback(base)));
-        moved = await transfer(run, send, receive, { finishing, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: between && !caps.source.holdsList && caps.source.holds });
+        moved = await transfer(run, send, receive, { finishing, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) });
       }
     } catch (e) {
       const kept = await dropUnsent(run, snap, caps);
