@@ -10,9 +10,10 @@ import {
   holdsUnsupported,
   noMatchingIncremental,
   resumableState,
+  zfsUnavailable,
   type ZfsErrorKind,
 } from '../../src/zfs/classify.js';
-import { record, type FixtureSet } from '../fixtures/zfs/replay.js';
+import { record, recordedNames, type FixtureSet } from '../fixtures/zfs/replay.js';
 
 describe('zfs classify: real zfs-fuse 0.7 failures', () => {
   const cases: Array<[string, ZfsErrorKind, string | undefined]> = [
@@ -123,6 +124,30 @@ describe('zfs classify: recorded OpenZFS 2.x failures (reconstructed from OpenZF
     const c = classifyZfsError(r.stderr, r.exitCode);
     const token = record('openzfs-2.1', 'resume-token').stdout.trim();
     expect(c.kind === 'resumableState' && c.resumeToken).to.equal(token);
+  });
+});
+
+describe('zfs classify: the words real OpenZFS 2.3 prints', () => {
+  const { prefix, poolB } = recordedNames('openzfs-2.3');
+  const cases: Array<[string, ZfsErrorKind, string | undefined]> = [
+    // "The ZFS modules cannot be auto-loaded." (2.1: "The ZFS modules are not loaded.")
+    ['no-module', 'zfsUnavailable', undefined],
+    // "Cannot get properties of <pool>: no such pool available." (2.1: "cannot open '<pool>': no such pool")
+    ['zpool-get-missing-pool', 'poolMissing', `${prefix}NOPE`],
+    // "destination <ds> space quota exceeded."
+    ['recv-quota-exceeded', 'noSpace', `${poolB}/q/dst`],
+  ];
+  for (const [id, kind, dataset] of cases) {
+    it(`classifies ${id} as ${kind}`, () => {
+      const r = record('openzfs-2.3', id);
+      const c = classifyZfsError(r.stderr, r.exitCode, r.stdout);
+      expect(c.kind, c.detail).to.equal(kind);
+      expect(c.dataset).to.equal(dataset);
+    });
+  }
+
+  it('zfsUnavailable() answers for the missing module in 2.3 words', () => {
+    expect(zfsUnavailable(record('openzfs-2.3', 'no-module').stderr)).to.equal(true);
   });
 });
 
