@@ -4,8 +4,8 @@
 // what would turn a name into something else: an empty word, or a word that
 // starts with '-' (zfs would read it as an option).
 //
-// Portability notes (checked against zfs-fuse 0.7 on the test bed and the
-// OpenZFS 2.1 usage text):
+// Portability notes (checked against zfs-fuse 0.7, OpenZFS 2.1 and 2.3, as
+// recorded on the test bed in test/fixtures/zfs):
 // - zfs-fuse's `zfs set` takes ONE property=value and `zfs snapshot` ONE
 //   snapshot; OpenZFS takes several. setProps() therefore returns one argv
 //   per property; snapshot() takes several names only when told the host can.

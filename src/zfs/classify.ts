@@ -1,5 +1,5 @@
 // Named classifiers for what zfs/zpool print when they fail, for zfs-fuse 0.7
-// (recorded on the test bed) and OpenZFS 2.x (libzfs/zfs_main.c messages).
+// and OpenZFS 2.1 and 2.3 (all recorded on the test bed: test/fixtures/zfs).
 // Callers branch on `kind`, never on message text: the wording lives here.
 import type { CommandError } from '../exec/host.js';
 
@@ -63,9 +63,9 @@ export function permissionDenied(text: string): boolean {
   return /permission denied/i.test(text) || /must be run as root/i.test(text) || /operation not permitted/i.test(text);
 }
 
-/** the kernel module or the zfs-fuse daemon is not there */
+/** the kernel module or the zfs-fuse daemon is not there (OpenZFS 2.3: "The ZFS modules cannot be auto-loaded") */
 export function zfsUnavailable(text: string): boolean {
-  return /failed to initialize ZFS library/.test(text) || /ZFS modules are not loaded/.test(text) || /\/dev\/zfs/.test(text);
+  return /failed to initialize ZFS library/.test(text) || /ZFS modules (?:are not loaded|cannot be auto-loaded)/.test(text) || /\/dev\/zfs/.test(text);
 }
 
 /**
@@ -232,7 +232,7 @@ function detailOf(text: string): string {
 }
 
 const SUBJECT_PATTERNS = [
-  /destination '?(?!already\b)([^'\s]+?)'? (?:has been modified|exists|does not exist|contains)/,
+  /destination '?(?!already\b)([^'\s]+?)'? (?:has been modified|exists|does not exist|contains|space quota exceeded)/,
   /most recent snapshot of (\S+) does not/,
   /could not send (\S+):/,
   /from '([^']+)'/,
@@ -240,6 +240,8 @@ const SUBJECT_PATTERNS = [
   /cannot [a-z]+ snapshot ([^\s':]+):/,
   /specified fs \(([^)]+)\)/,
   /'([^']+)' (?:used in|is no longer)/,
+  // zpool get of a pool that is not there, OpenZFS 2.3 (2.1: "cannot open 'p': no such pool")
+  /^Cannot get properties of ([^\s:]+):/m,
 ];
 
 function subjectOf(text: string): string | undefined {

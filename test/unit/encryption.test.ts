@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { decideEncryption, receivedRaw, type DestinationEncryption, type EncryptionInput } from '../../src/domain/encryption.js';
+import { parseProps, propsOf } from '../../src/zfs/parse.js';
+import { OPENZFS_SETS, record, recordedNames } from '../fixtures/zfs/replay.js';
 
 const S = 'tank/secret';
 const D = 'backup/secret';
@@ -56,4 +58,28 @@ describe('encryption: how an encrypted source travels', () => {
     expect(receivedRaw(decrypted, D)).to.equal(false);
     expect(receivedRaw({ encryption: 'aes-256-gcm', encryptionRoot: `${D}x` }, D)).to.equal(false);
   });
+
+  for (const set of OPENZFS_SETS) {
+    it(`reads real ${set} properties: the source, its raw copy, its decrypted copy`, () => {
+      const { poolA, poolB } = recordedNames(set);
+      const all = parseProps(record(set, 'get-encryption').stdout);
+      const of = (ds: string): DestinationEncryption & { keystatus: string } => {
+        const p = propsOf(all, ds);
+        return { encryption: p.get('encryption')!.value, encryptionRoot: p.get('encryptionroot')!.value, keystatus: p.get('keystatus')!.value };
+      };
+      // the source: encrypted, its own root, key loaded
+      expect(of(`${poolA}/enc`)).to.deep.equal({ encryption: 'aes-256-gcm', encryptionRoot: `${poolA}/enc`, keystatus: 'available' });
+      // received raw: ciphertext, its own encryption root, no key on the destination
+      const rawCopy = of(`${poolB}/encraw`);
+      expect(rawCopy).to.deep.equal({ encryption: 'aes-256-gcm', encryptionRoot: `${poolB}/encraw`, keystatus: 'unavailable' });
+      expect(receivedRaw(rawCopy, `${poolB}/encraw`)).to.equal(true);
+      // received decrypted: plain, and zfs prints '-' for root and key status
+      const plainCopy = of(`${poolB}/encplain`);
+      expect(plainCopy).to.deep.equal({ encryption: 'off', encryptionRoot: '-', keystatus: '-' });
+      expect(receivedRaw(plainCopy, `${poolB}/encplain`)).to.equal(false);
+      // so an update of the raw source onto the decrypted copy is refused before anything is sent
+      const d = decideEncryption(input({ source: enc(`${poolA}/enc`), sourceDataset: `${poolA}/enc`, destinationDataset: `${poolB}/encplain`, destination: new Map([[`${poolB}/encplain`, plainCopy]]) }));
+      expect(d.kind).to.equal('refuse');
+    });
+  }
 });

@@ -7,14 +7,16 @@ import {
   datasetExists,
   datasetMissing,
   destinationModified,
+  encryptionTrouble,
   holdsUnsupported,
   noMatchingIncremental,
   resumableState,
   sshFailure,
   sshHint,
+  zfsUnavailable,
   type ZfsErrorKind,
 } from '../../src/zfs/classify.js';
-import { record, type FixtureSet } from '../fixtures/zfs/replay.js';
+import { OPENZFS_SETS, record, recordedNames } from '../fixtures/zfs/replay.js';
 
 describe('zfs classify: real zfs-fuse 0.7 failures', () => {
   const cases: Array<[string, ZfsErrorKind, string | undefined]> = [
@@ -87,44 +89,94 @@ describe('zfs classify: real zfs-fuse 0.7 failures', () => {
   });
 });
 
-describe('zfs classify: recorded OpenZFS 2.x failures (reconstructed from OpenZFS 2.1 source)', () => {
-  const cases: Array<[string, ZfsErrorKind, string | undefined]> = [
-    ['recv-full-exists', 'datasetExists', 'tank/backup/data'],
-    ['recv-full-has-snapshots', 'datasetExists', undefined],
-    ['recv-incr-modified', 'destinationModified', 'tank/backup/data'],
-    ['recv-incr-mismatch', 'noMatchingIncremental', 'tank/backup/data'],
-    ['recv-incr-missing-dest', 'datasetMissing', 'tank/backup/nodst'],
-    ['recv-partial-state', 'resumableState', 'tank/backup/data'],
-    ['recv-interrupted', 'resumableState', undefined],
-    ['send-resume-stale', 'resumeTokenInvalid', 'tank/data@zettabee_20240102T000000Z'],
-    ['recv-failed-read', 'streamFailed', undefined],
-    ['destroy-busy', 'busy', 'tank/data@zettabee_20240101T000000Z'],
-    ['pool-busy', 'busy', 'tank'],
-    ['snapshot-denied', 'permissionDenied', 'tank/data@x'],
-    ['get-missing', 'datasetMissing', 'tank/nope'],
-    ['hold-probe', 'datasetMissing', 'tank@zettabee-probe-0000'],
-    ['holds-probe', 'datasetMissing', 'tank@zettabee-probe-0000'],
-    ['zpool-get-missing-pool', 'poolMissing', 'nopool'],
-    ['send-not-earlier', 'noMatchingIncremental', 'tank/data@zettabee_20240101T000000Z'],
-    ['hold-tag-exists', 'tagExists', 'tank/data@zettabee_20240102T000000Z'],
-    ['release-no-tag', 'noSuchTag', 'tank/data@zettabee_20240102T000000Z'],
-    ['send-unknown-long-option', 'unsupportedOption', undefined],
-    ['no-module', 'zfsUnavailable', undefined],
+describe('zfs classify: real OpenZFS 2.1 and 2.3 failures', () => {
+  type Names = ReturnType<typeof recordedNames>;
+  const cases: Array<[string, ZfsErrorKind, (n: Names) => string | undefined]> = [
+    ['zpool-get-missing-pool', 'poolMissing', (n) => `${n.prefix}NOPE`],
+    ['hold-probe', 'datasetMissing', (n) => `${n.poolA}@zettabee-probe-0000`],
+    ['holds-probe', 'datasetMissing', (n) => `${n.poolA}@zettabee-probe-0000`],
+    ['recv-u-probe', 'streamFailed', () => undefined],
+    ['get-missing', 'datasetMissing', (n) => `${n.poolA}/nope`],
+    ['send-not-earlier', 'noMatchingIncremental', (n) => `${n.src}@s1`],
+    ['send-unknown-long-option', 'unsupportedOption', () => undefined],
+    ['hold-tag-exists', 'tagExists', (n) => `${n.src}@s2`],
+    ['release-no-tag', 'noSuchTag', (n) => `${n.src}@s2`],
+    // a user hold: 2.1 says "dataset is busy", 2.3 "it's being held"
+    ['destroy-held', 'busy', (n) => `${n.src}@s1`],
+    ['recv-full-exists', 'datasetExists', (n) => n.dst],
+    ['recv-full-has-snapshots', 'datasetExists', () => undefined],
+    ['recv-incr-missing-dest', 'datasetMissing', (n) => `${n.poolB}/nodst`],
+    ['recv-incr-mismatch', 'noMatchingIncremental', (n) => n.dst],
+    // OpenZFS counts a later snapshot on the target as a change since the base
+    ['recv-incr-not-newest', 'destinationModified', (n) => n.dst],
+    ['recv-incr-modified', 'destinationModified', (n) => n.dst],
+    ['recv-failed-read', 'streamFailed', () => undefined],
+    ['recv-interrupted', 'resumableState', () => undefined],
+    ['recv-partial-state', 'resumableState', (n) => n.dst],
+    ['send-resume-stale', 'resumeTokenInvalid', (n) => `${n.src}@big`],
+    ['recv-raw-onto-plain', 'encryption', () => undefined],
+    ['recv-plain-onto-raw', 'encryption', () => undefined],
+    ['recv-quota-exceeded', 'noSpace', (n) => `${n.poolB}/q/dst`],
+    ['snapshot-denied', 'permissionDenied', () => undefined],
+    // busy file systems: zfs names the mountpoint it could not unmount
+    ['destroy-busy', 'busy', (n) => `/pools/${n.poolA}/busy`],
+    ['pool-busy', 'busy', (n) => `/pools/${n.poolA}/busy`],
+    ['no-module', 'zfsUnavailable', () => undefined],
+    ['no-device', 'zfsUnavailable', () => undefined],
   ];
-  for (const [id, kind, dataset] of cases) {
-    it(`classifies ${id} as ${kind}`, () => {
-      const r = record('openzfs-2.1' satisfies FixtureSet, id);
-      const c = classifyZfsError(r.stderr, r.exitCode, r.stdout);
-      expect(c.kind, c.detail).to.equal(kind);
-      expect(c.dataset).to.equal(dataset);
+  for (const set of OPENZFS_SETS) {
+    const names = recordedNames(set);
+    for (const [id, kind, dataset] of cases) {
+      it(`${set}: classifies ${id} as ${kind}`, () => {
+        const r = record(set, id);
+        expect(r.exitCode).to.not.equal(0);
+        const c = classifyZfsError(r.stderr, r.exitCode, r.stdout);
+        expect(c.kind, c.detail).to.equal(kind);
+        expect(c.dataset).to.equal(dataset(names));
+        expect(c.message).to.be.a('string').and.not.equal('');
+        expect(c.hint).to.be.a('string').and.not.equal('');
+        expect(c.exitCode).to.equal(r.exitCode);
+      });
+    }
+
+    it(`${set}: extracts the resume token from an interrupted \`receive -s\``, () => {
+      const c = classifyZfsError(record(set, 'recv-interrupted').stderr, 1);
+      expect(c.kind === 'resumableState' && c.resumeToken).to.equal(record(set, 'resume-token').stdout.trim());
+    });
+
+    it(`${set}: names the unknown long option`, () => {
+      const r = record(set, 'send-unknown-long-option');
+      const c = classifyZfsError(r.stderr, r.exitCode);
+      expect(c.kind === 'unsupportedOption' && c.option).to.equal('--zettabee-no-such-option');
+    });
+
+    it(`${set}: says which way raw and decrypted streams were mixed`, () => {
+      const onto = (id: string) => classifyZfsError(record(set, id).stderr, 1).message;
+      expect(onto('recv-raw-onto-plain')).to.contain('raw receive on top of existing unencrypted dataset');
+      expect(onto('recv-plain-onto-raw')).to.contain('key must be loaded');
     });
   }
 
-  it('extracts the resume token from an interrupted `receive -s`', () => {
-    const r = record('openzfs-2.1', 'recv-interrupted');
+  it('openzfs-2.1: a stream of OpenZFS 2.3 with feature@longname is an unsupportedStream', () => {
+    const r = record('openzfs-2.1', 'recv-unsupported-feature');
     const c = classifyZfsError(r.stderr, r.exitCode);
-    const token = record('openzfs-2.1', 'resume-token').stdout.trim();
-    expect(c.kind === 'resumableState' && c.resumeToken).to.equal(token);
+    expect(r.stderr).to.match(/stream has unsupported feature/);
+    expect(c.kind).to.equal('unsupportedStream');
+    expect(c.hint).to.contain('feature@');
+  });
+
+  it('busy(), encryptionTrouble() and zfsUnavailable() answer for the texts both versions print', () => {
+    for (const set of OPENZFS_SETS) {
+      expect(busy(record(set, 'destroy-held').stderr), set).to.equal(true);
+      expect(encryptionTrouble(record(set, 'recv-raw-onto-plain').stderr), set).to.equal(true);
+      expect(encryptionTrouble(record(set, 'recv-plain-onto-raw').stderr), set).to.equal(true);
+      expect(zfsUnavailable(record(set, 'no-module').stderr), set).to.equal(true);
+    }
+    // the words differ: only the held-snapshot case of 2.3 says "held", only its missing module "cannot be auto-loaded"
+    expect(record('openzfs-2.1', 'destroy-held').stderr).to.contain('dataset is busy');
+    expect(record('openzfs-2.3', 'destroy-held').stderr).to.contain("it's being held");
+    expect(record('openzfs-2.1', 'no-module').stderr).to.contain('ZFS modules are not loaded');
+    expect(record('openzfs-2.3', 'no-module').stderr).to.contain('ZFS modules cannot be auto-loaded');
   });
 });
 

@@ -9,18 +9,22 @@ import {
   parsePoolProps,
   parsePoolVersion,
   parseProps,
+  parseResumeTarget,
   parseResumeToken,
   parseSendEstimate,
   parseSnapshotList,
+  parseSnapshotListParsable,
   parseZfsUsage,
   propsOf,
   usageHasFlag,
 } from '../../src/zfs/parse.js';
-import { record } from '../fixtures/zfs/replay.js';
+import { listSnapshots } from '../../src/zfs/ops.js';
+import { OPENZFS_SETS, record, recordedNames, ReplayHost } from '../fixtures/zfs/replay.js';
 
 const fuse = (id: string) => record('zfs-fuse-0.7', id);
-const ozfs = (id: string) => record('openzfs-2.1', id);
-const TOKEN = ozfs('resume-token').stdout.trim();
+const TOKEN = record('openzfs-2.1', 'resume-token').stdout.trim();
+/** the value of `<name>\t<prop>\t<value>` in a recorded `zfs get -H` listing */
+const got = (stdout: string, name: string, prop: string) => new RegExp(`^${name.replace(/[@#/]/g, '\\$&')}\t${prop}\t(\\S+)$`, 'm').exec(stdout)?.[1];
 
 function expectParseError(f: () => unknown, lineNumber: number, re: RegExp): void {
   try {
@@ -67,17 +71,52 @@ describe('zfs parse: snapshot listing (zfs get -Hp -d 1 guid,createtxg,creation)
     expect(l.dataset?.guid).to.equal('7147739435558313013');
   });
 
-  it('reads recorded OpenZFS 2.x output (reconstructed from OpenZFS 2.1 source): 20-digit guids, bookmarks, order by createtxg', () => {
-    const l = parseSnapshotList(ozfs('snapshots').stdout, 'tank/data');
-    expect(l.snapshots.map((s) => [s.snapshot, s.guid, s.createtxg])).to.deep.equal([
-      ['zettabee_20240101T000000Z', '17438932758743821011', 4211n],
-      ['zettabee_20240102T000000Z', '18446744073709551557', 4980n],
-      ['manual', '10000000000000000001', 5102n],
-    ]);
-    expect(l.bookmarks).to.have.length(1);
-    expect(l.bookmarks[0]).to.deep.include({ bookmark: 'zettabee_20240101T000000Z', guid: '17438932758743821011', dataset: 'tank/data' });
-    expect(l.children).to.deep.equal(['tank/data/child']);
-  });
+  for (const set of OPENZFS_SETS) {
+    const { src, dst } = recordedNames(set);
+    const out = record(set, 'snapshots').stdout;
+
+    it(`reads real ${set} output: exact guids, a bookmark, a child, order by createtxg`, () => {
+      const l = parseSnapshotList(out, src);
+      expect(l.snapshots.map((s) => s.snapshot)).to.deep.equal(['s1', 's2', 'zettabee_20240102T030405Z']);
+      for (const s of l.snapshots) {
+        expect(s.guid, s.name).to.equal(got(out, s.name, 'guid'));
+        expect(s.createtxg, s.name).to.equal(BigInt(got(out, s.name, 'createtxg')!));
+        expect(s.creation, s.name).to.equal(Number(got(out, s.name, 'creation')));
+        expect(s.dataset).to.equal(src);
+      }
+      const txgs = l.snapshots.map((s) => s.createtxg);
+      expect(txgs).to.deep.equal([...txgs].sort((a, b) => (a < b ? -1 : 1)));
+      // random 64-bit guids: above 2^53, where a JS number would round
+      expect(l.snapshots.some((s) => BigInt(s.guid) > BigInt(Number.MAX_SAFE_INTEGER))).to.equal(true);
+      // `zfs get -d 1` lists the bookmark, with the guid and txg of its snapshot
+      expect(l.bookmarks.map((b) => [b.name, b.bookmark, b.dataset])).to.deep.equal([[`${src}#s1`, 's1', src]]);
+      expect(l.bookmarks[0]).to.deep.include({ guid: l.snapshots[0]!.guid, createtxg: l.snapshots[0]!.createtxg });
+      expect(l.children).to.deep.equal([`${src}/child`]);
+      expect(l.dataset).to.deep.include({ name: src, guid: got(out, src, 'guid') });
+    });
+
+    it(`reads real ${set} \`zfs list -p\` output as the same listing`, () => {
+      const r = record(set, 'list-p-snapshots');
+      expect(r.stdout.trim().split('\n')).to.have.length(6);
+      expect(parseSnapshotListParsable(r.stdout, src)).to.deep.equal(parseSnapshotList(out, src));
+    });
+
+    it(`lists through the engine's argv either way (${set} replayed)`, async () => {
+      const host = ReplayHost.of(set, ['snapshots', 'list-p-snapshots']);
+      const viaGet = await listSnapshots(host, src);
+      const viaList = await listSnapshots(host, src, { parsable: true });
+      expect(viaGet).to.deep.equal(viaList);
+      expect(viaGet!.snapshots).to.have.length(3);
+      expect(host.calls.map((a) => a[1])).to.deep.equal(['get', 'list']);
+    });
+
+    it(`sees the same guids on the receiving side (real ${set} send | recv)`, () => {
+      const a = parseSnapshotList(out, src).snapshots;
+      const b = parseSnapshotList(record(set, 'dst-snapshots').stdout, dst).snapshots;
+      expect(b.map((s) => [s.snapshot, s.guid])).to.deep.equal(a.map((s) => [s.snapshot, s.guid]));
+      expect(b.map((s) => s.createtxg)).to.not.deep.equal(a.map((s) => s.createtxg));
+    });
+  }
 
   it('sorts by createtxg even when zfs prints another order', () => {
     const out = [
@@ -124,11 +163,19 @@ describe('zfs parse: zfs get -H -p -o name,property,value,source', () => {
     expect(propsOf(all, 'zbrecA/other').size).to.equal(0);
   });
 
-  it('reads recorded OpenZFS 2.x output (reconstructed from OpenZFS 2.1 source) with a receive_resume_token', () => {
-    const p = propsOf(parseProps(ozfs('get-props').stdout), 'tank/backup/data');
-    expect(p.get('readonly')?.value).to.equal('on');
-    expect(parseResumeToken(p.get('receive_resume_token')!.value)).to.equal(TOKEN);
-  });
+  for (const set of OPENZFS_SETS) {
+    it(`reads real ${set} output: a receive_resume_token, inherited sources`, () => {
+      const { poolB, dst } = recordedNames(set);
+      const all = parseProps(record(set, 'get-props').stdout);
+      expect([...all.keys()]).to.deep.equal([dst]);
+      const p = propsOf(all, dst);
+      expect(p.get('readonly')).to.deep.equal({ value: 'on', source: 'local' });
+      expect(p.get('receive_resume_token')?.source).to.equal('-');
+      expect(parseResumeToken(p.get('receive_resume_token')!.value)).to.equal(record(set, 'resume-token').stdout.trim());
+      expect(p.get('zettabee:pair')).to.deep.equal({ value: 'nightly', source: `inherited from ${poolB}`, inheritedFrom: poolB });
+      expect(p.get('mountpoint')).to.deep.equal({ value: `/pools/${dst}`, source: `inherited from ${poolB}`, inheritedFrom: poolB });
+    });
+  }
 
   it('keeps a tab inside a user property value', () => {
     const p = parseProps('p/d\tx:y\ta\tb\tlocal\n');
@@ -153,19 +200,24 @@ describe('zfs parse: holds', () => {
     ]);
   });
 
-  it('reads recorded OpenZFS 2.x userrefs (reconstructed from OpenZFS 2.1 source), skipping bookmarks', () => {
-    const m = parseHoldCounts(ozfs('userrefs').stdout);
-    expect(m.get('tank/data@zettabee_20240102T000000Z')).to.equal(2);
-    expect(m.size).to.equal(3);
-  });
+  for (const set of OPENZFS_SETS) {
+    const { src } = recordedNames(set);
 
-  it('reads recorded OpenZFS 2.x `zfs holds -H` output (reconstructed from OpenZFS 2.1 source)', () => {
-    expect(parseHolds(ozfs('holds').stdout)).to.deep.equal([
-      { snapshot: 'tank/data@zettabee_20240101T000000Z', tag: 'zettabee-3f2a9c', timestamp: 'Mon Jan  1 00:00 2024' },
-      { snapshot: 'tank/data@zettabee_20240102T000000Z', tag: 'zettabee-3f2a9c', timestamp: 'Tue Jan  2 00:00 2024' },
-      { snapshot: 'tank/data@zettabee_20240102T000000Z', tag: 'keep', timestamp: 'Tue Jan  2 09:15 2024' },
-    ]);
-  });
+    it(`reads real ${set} userrefs, skipping the file system, the bookmark and the child`, () => {
+      expect([...parseHoldCounts(record(set, 'userrefs').stdout)]).to.deep.equal([
+        [`${src}@s1`, 1],
+        [`${src}@s2`, 2],
+        [`${src}@zettabee_20240102T030405Z`, 0],
+      ]);
+    });
+
+    it(`reads real ${set} \`zfs holds -H\` output`, () => {
+      const h = parseHolds(record(set, 'holds').stdout);
+      // the order of two tags on one snapshot differs between 2.1 and 2.3
+      expect(h.map((x) => `${x.snapshot} ${x.tag}`).sort()).to.deep.equal([`${src}@s1 zettabee-test`, `${src}@s2 keep`, `${src}@s2 zettabee-test`]);
+      for (const x of h) expect(x.timestamp).to.match(/^[A-Z][a-z]{2} [A-Z][a-z]{2} [ 1-3][0-9] [0-2][0-9]:[0-5][0-9] 20[0-9]{2}$/);
+    });
+  }
 
   const bad: Array<[string, string, number, RegExp]> = [
     ['two fields', 'p/d@a\ttag\tMon Jan  1 00:00 2024\np/d@a\ttag\n', 2, /expected 3/],
@@ -197,21 +249,36 @@ describe('zfs parse: zpool get', () => {
     expect(parsePoolProps(fuse('zpool-get-version').stdout).version).to.equal(23);
   });
 
-  it('reads recorded OpenZFS 2.x `zpool get all` (reconstructed from OpenZFS 2.1 source): version "-", feature flags', () => {
-    const p = parsePoolProps(ozfs('zpool-get-all').stdout);
-    expect(p.version).to.equal(FEATURE_FLAGS_VERSION);
-    expect(p.features.size).to.equal(34);
-    expect(p.features.get('bookmarks')).to.equal('enabled');
-    expect(p.features.get('extensible_dataset')).to.equal('active');
-  });
+  // a new pool enables every feature its zfs knows: 2.3 adds ten to 2.1's
+  const pools: Array<[(typeof OPENZFS_SETS)[number], number, string[], string[]]> = [
+    ['openzfs-2.1', 34, ['draid', 'zstd_compress', 'encryption'], ['longname', 'block_cloning', 'raidz_expansion']],
+    ['openzfs-2.3', 44, ['draid', 'zstd_compress', 'encryption', 'longname', 'block_cloning', 'raidz_expansion', 'fast_dedup'], []],
+  ];
+  for (const [set, count, has, lacks] of pools) {
+    const { poolA } = recordedNames(set);
 
-  it('reads recorded OpenZFS 2.x `zpool get -H -o value version` and `-o property,value all`', () => {
-    expect(parsePoolVersion(ozfs('zpool-get-version').stdout)).to.equal(5000);
-    const f = parsePoolFeatures(ozfs('zpool-get-features').stdout);
-    expect(f.size).to.equal(34);
-    expect(f.has('version')).to.equal(false);
-    expect(f.get('draid')).to.equal('enabled');
-  });
+    it(`reads the real ${set} \`zpool get all\` table: version "-", ${count} features`, () => {
+      const r = record(set, 'zpool-get-all');
+      const p = parsePoolProps(r.stdout);
+      expect(p.pool).to.equal(poolA);
+      expect(p.version).to.equal(FEATURE_FLAGS_VERSION);
+      expect(p.features.size).to.equal(count);
+      expect(p.features.size).to.equal(r.stdout.split('\n').filter((l) => l.includes(' feature@')).length);
+      for (const f of has) expect(p.features.get(f), f).to.be.oneOf(['enabled', 'active']);
+      for (const f of lacks) expect(p.features.has(f), f).to.equal(false);
+      expect(p.features.get('extensible_dataset')).to.equal('active');
+      expect(p.props.get('health')).to.equal('ONLINE');
+      expect(p.props.get('guid')).to.match(/^[0-9]{1,20}$/);
+      expect(p.props.size).to.be.greaterThan(count + 20);
+    });
+
+    it(`reads the real ${set} \`zpool get -H -o value version\` and \`-o property,value all\``, () => {
+      expect(parsePoolVersion(record(set, 'zpool-get-version').stdout)).to.equal(FEATURE_FLAGS_VERSION);
+      const f = parsePoolFeatures(record(set, 'zpool-get-features').stdout);
+      expect(f).to.deep.equal(parsePoolProps(record(set, 'zpool-get-all').stdout).features);
+      expect(f.has('version')).to.equal(false);
+    });
+  }
 
   const versions: Array<[string, number]> = [['23\n', 23], ['28', 28], ['-\n', 5000], ['5000\n', 5000]];
   for (const [text, v] of versions) {
@@ -242,10 +309,14 @@ describe('zfs parse: receive_resume_token', () => {
     });
   }
 
-  it('reads recorded OpenZFS 2.x `zfs get -o value receive_resume_token` (reconstructed from OpenZFS 2.1 source)', () => {
-    expect(parseResumeToken(ozfs('resume-token').stdout)).to.equal(TOKEN);
-    expect(parseResumeToken(ozfs('resume-token-none').stdout)).to.equal(null);
-  });
+  for (const set of OPENZFS_SETS) {
+    it(`reads real ${set} \`zfs get -o value receive_resume_token\`: the token the interrupted receive printed, and none`, () => {
+      const token = parseResumeToken(record(set, 'resume-token').stdout);
+      expect(token).to.be.a('string');
+      expect(record(set, 'recv-interrupted').stderr).to.contain(`zfs send -t ${token}\n`);
+      expect(parseResumeToken(record(set, 'resume-token-none').stdout)).to.equal(null);
+    });
+  }
 
   it('throws a ParseError for something that is not a token', () => {
     expectParseError(() => parseResumeToken('receive_resume_token\n'), 1, /not a resume token/);
@@ -272,15 +343,25 @@ describe('zfs parse: usage text (zfs -?)', () => {
     expect(u.commands.has('send')).to.equal(true);
   });
 
-  it('reads recorded OpenZFS 2.x usage (reconstructed from OpenZFS 2.1 source)', () => {
-    const u = parseZfsUsage(ozfs('usage').stdout);
-    for (const f of ['c', 'L', 'e', 'w', 't', 'n', 'P', 'v', 'R', 'i', 'I']) expect(usageHasFlag(u, 'send', f), `send -${f}`).to.equal(true);
-    for (const f of ['s', 'u', 'o', 'x', 'A', 'F', 'd', 'e']) expect(usageHasFlag(u, 'receive', f), `receive -${f}`).to.equal(true);
-    expect(u.commands.get('send')!.longFlags.has('redact')).to.equal(true);
-    expect(u.commands.has('bookmark')).to.equal(true);
-    expect(usageHasFlag(u, 'list', 'p')).to.equal(true);
-    expect(usageHasFlag(u, 'holds', 'H')).to.equal(true);
-  });
+  // send -X (exclude from -R) and -s (skip missing) came with 2.2
+  const usages: Array<[(typeof OPENZFS_SETS)[number], string[], string[]]> = [
+    ['openzfs-2.1', [], ['X', 's']],
+    ['openzfs-2.3', ['X', 's'], []],
+  ];
+  for (const [set, newer, older] of usages) {
+    it(`reads the real ${set} usage: every send and receive option zettabee uses`, () => {
+      const u = parseZfsUsage(record(set, 'usage').stdout);
+      for (const f of ['c', 'L', 'e', 'w', 't', 'n', 'P', 'v', 'R', 'i', 'I', 'p', ...newer]) expect(usageHasFlag(u, 'send', f), `send -${f}`).to.equal(true);
+      for (const f of older) expect(usageHasFlag(u, 'send', f), `send -${f}`).to.equal(false);
+      for (const f of ['s', 'u', 'o', 'x', 'A', 'F', 'd', 'e']) expect(usageHasFlag(u, 'receive', f), `receive -${f}`).to.equal(true);
+      expect([...u.commands.get('send')!.longFlags].sort()).to.deep.equal(['redact', 'saved']);
+      for (const c of ['bookmark', 'hold', 'holds', 'release', 'diff', 'load-key', 'redact', 'wait']) expect(u.commands.has(c), c).to.equal(true);
+      expect(usageHasFlag(u, 'list', 'p')).to.equal(true);
+      expect(usageHasFlag(u, 'holds', 'H')).to.equal(true);
+      // the usage of one command after an unknown option (on stderr) reads too
+      expect(parseZfsUsage(record(set, 'send-unknown-long-option').stderr).commands.get('send')!.flags).to.deep.equal(u.commands.get('send')!.flags);
+    });
+  }
 
   it('throws a ParseError when there is no usage at all', () => {
     expectParseError(() => parseZfsUsage('bash: line 1: zfs: command not found\n'), 1, /no command lines/);
@@ -293,8 +374,36 @@ describe('zfs parse: other', () => {
     expect(() => parseNames('a\tb\n')).to.throw(ParseError, /expected 1/);
   });
 
-  it('reads a recorded OpenZFS 2.x `zfs send -nvP` estimate (reconstructed from OpenZFS 2.1 source)', () => {
-    expect(parseSendEstimate(ozfs('send-estimate').stdout)).to.equal(1088856n);
+  for (const set of OPENZFS_SETS) {
+    const { src } = recordedNames(set);
+
+    it(`reads a real ${set} \`zfs send -nvP\` estimate: the size line, which the stream line agrees with`, () => {
+      const out = record(set, 'send-estimate').stdout;
+      const [stream, size] = out.trim().split('\n');
+      expect(stream!.split('\t').slice(0, 3)).to.deep.equal(['incremental', `${src}@s1`, `${src}@s2`]);
+      const bytes = parseSendEstimate(out);
+      expect(bytes).to.equal(BigInt(size!.split('\t')[1]!));
+      expect(bytes).to.equal(BigInt(stream!.split('\t')[3]!));
+      expect(bytes! > 0n).to.equal(true);
+      // without its size line the stream lines are summed
+      expect(parseSendEstimate(stream!)).to.equal(bytes);
+    });
+
+    it(`reads the snapshot a resume token leads to from a real ${set} \`zfs send -nvP -t\``, () => {
+      const dry = record(set, 'send-resume-dry-run');
+      expect(dry.stdout).to.match(/^resume token contents:\nnvlist version: 0\n/);
+      expect(parseResumeTarget(dry.stdout)).to.equal(`${src}@big`);
+      // what the engine reads: stdout and stderr together
+      expect(parseResumeTarget(dry.stdout + dry.stderr)).to.equal(`${src}@big`);
+      const left = parseSendEstimate(dry.stdout);
+      expect(left! > 0n).to.equal(true);
+      // a stale token still names its snapshot before zfs refuses it
+      expect(parseResumeTarget(record(set, 'send-resume-stale').stdout)).to.equal(`${src}@big`);
+      expect(parseResumeTarget(record(set, 'resume-token').stdout)).to.equal(null);
+    });
+  }
+
+  it('sums the stream lines of a `zfs send -nvP` without a size line, or finds no estimate (literals)', () => {
     expect(parseSendEstimate('full\tp/d@a\t100\nincremental\ta\tp/d@b\t23\n')).to.equal(123n);
     expect(parseSendEstimate('nothing here\n')).to.equal(null);
   });

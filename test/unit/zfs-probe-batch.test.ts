@@ -7,9 +7,10 @@ import { execa } from 'execa';
 import { ActionError } from '../../src/errors.js';
 import { batchArgv, CommandError, readBatch, type BatchOptions, type Host, type RunOptions, type RunResult } from '../../src/exec/host.js';
 import { noZfsCapabilities, probeCapabilities } from '../../src/zfs/probe.js';
-import { ReplayHost, record, type FixtureSet } from '../fixtures/zfs/replay.js';
+import { OPENZFS_SETS, ReplayHost, record, recordedNames, type FixtureSet } from '../fixtures/zfs/replay.js';
 
 const PROBE = { probeName: 'zettabee-probe-0000' };
+/** a literal, not a recording: the answer to the probes on a missing pool, which the batch runs but nobody reads */
 const MISSING: RunResult = { stdout: '', stderr: "cannot open 'x': dataset does not exist\n", exitCode: 1 };
 
 /** a remote host whose batches go through a real sh; single commands are counted */
@@ -63,8 +64,10 @@ const replay = (set: FixtureSet, ids: readonly string[]) => new ReplayHost(`repl
 describe('zfs probe over ssh: one batch, one session', () => {
   const cases: Array<[string, FixtureSet, string, string[]]> = [
     ['zfs-fuse 0.7 (four real probes count)', 'zfs-fuse-0.7', 'zbrecA', ['usage', 'zpool-get-all', 'hold-probe', 'holds-probe', 'recv-u-probe', 'list-p-probe']],
-    ['OpenZFS 2.1 (two real probes count)', 'openzfs-2.1', 'tank', ['usage', 'zpool-get-all', 'hold-probe', 'holds-probe']],
-    ['OpenZFS 2.1, pool missing (no real probe counts)', 'openzfs-2.1', 'nopool', ['usage', 'zpool-get-missing-pool']],
+    ...OPENZFS_SETS.flatMap((set): Array<[string, FixtureSet, string, string[]]> => [
+      [`${set} (two real probes count)`, set, recordedNames(set).poolA, ['usage', 'zpool-get-all', 'hold-probe', 'holds-probe', 'recv-u-probe', 'list-p-probe']],
+      [`${set}, pool missing (no real probe counts)`, set, `${recordedNames(set).prefix}NOPE`, ['usage', 'zpool-get-missing-pool']],
+    ]),
   ];
   for (const [what, set, pool, ids] of cases) {
     it(`${what}: the same answers as one command at a time`, async () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { ActionError } from '../../src/errors.js';
 import { CommandError, type RunResult } from '../../src/exec/host.js';
 import { describeCapabilities, noZfsCapabilities, probeCapabilities, type Capabilities } from '../../src/zfs/probe.js';
-import { ReplayHost, record } from '../fixtures/zfs/replay.js';
+import { OPENZFS_SETS, ReplayHost, record, recordedNames, type FixtureSet } from '../fixtures/zfs/replay.js';
 
 const PROBE = { probeName: 'zettabee-probe-0000' };
 
@@ -10,9 +10,12 @@ function fuseHost(): ReplayHost {
   return ReplayHost.of('zfs-fuse-0.7', ['usage', 'zpool-get-all', 'hold-probe', 'holds-probe', 'recv-u-probe', 'list-p-probe']);
 }
 
-function openzfsHost(ids: string[] = ['usage', 'zpool-get-all', 'hold-probe', 'holds-probe']): ReplayHost {
-  return ReplayHost.of('openzfs-2.1', ids);
+function openzfsHost(set: FixtureSet, ids: string[] = ['usage', 'zpool-get-all', 'hold-probe', 'holds-probe']): ReplayHost {
+  return ReplayHost.of(set, ids);
 }
+
+/** the features a new pool of each recorded OpenZFS has: every one enabled or active */
+const FEATURES: Record<(typeof OPENZFS_SETS)[number], number> = { 'openzfs-2.1': 34, 'openzfs-2.3': 44 };
 
 describe('zfs probe: capabilities from replayed output', () => {
   it('reads real zfs-fuse 0.7 output: old send/receive, holds without listing, receive -u found by a real probe', async () => {
@@ -47,66 +50,89 @@ describe('zfs probe: capabilities from replayed output', () => {
     ]);
   });
 
-  it('reads recorded OpenZFS 2.x output (reconstructed from OpenZFS 2.1 source): everything, with four commands', async () => {
-    const host = openzfsHost();
-    const caps = await probeCapabilities(host, 'tank', PROBE);
-    expect(caps).to.deep.include({
-      zfsPresent: true,
-      poolExists: true,
-      holds: true,
-      holdsList: true,
-      bookmarks: true,
-      recvResumable: true,
-      recvNoMount: true,
-      recvOptions: true,
-      listParsable: true,
-      sendCompressed: true,
-      sendLargeBlocks: true,
-      sendEmbedded: true,
-      sendRaw: true,
-      sendResume: true,
-      sendDryRunParsable: true,
-      snapshotMany: true,
-      setMany: true,
-      diff: true,
-      poolVersion: 5000,
-      notes: [],
+  for (const set of OPENZFS_SETS) {
+    const { poolA, prefix } = recordedNames(set);
+
+    it(`reads real ${set} output: everything, with four commands`, async () => {
+      const host = openzfsHost(set);
+      const caps = await probeCapabilities(host, poolA, PROBE);
+      expect(caps).to.deep.include({
+        zfsPresent: true,
+        poolExists: true,
+        holds: true,
+        holdsList: true,
+        bookmarks: true,
+        recvResumable: true,
+        recvNoMount: true,
+        recvOptions: true,
+        listParsable: true,
+        sendCompressed: true,
+        sendLargeBlocks: true,
+        sendEmbedded: true,
+        sendRaw: true,
+        sendResume: true,
+        sendDryRunParsable: true,
+        snapshotMany: true,
+        setMany: true,
+        diff: true,
+        poolVersion: 5000,
+        notes: [],
+      });
+      expect(caps.featureFlags).to.have.length(FEATURES[set]);
+      expect(caps.featureFlags).to.include.members(['bookmarks', 'extensible_dataset', 'large_blocks', 'encryption']);
+      expect(caps.featureFlags.includes('longname')).to.equal(set === 'openzfs-2.3');
+      // receive -u and list -p are in the usage: their real probes are not needed
+      expect(host.calls.map((a) => a.slice(0, 2).join(' '))).to.deep.equal(['zfs -?', 'zpool get', 'zfs hold', 'zfs holds']);
     });
-    expect(caps.featureFlags).to.have.length(34);
-    expect(caps.featureFlags).to.include.members(['bookmarks', 'extensible_dataset', 'large_blocks']);
-    expect(host.calls).to.have.length(4);
-  });
 
-  it('keeps bookmarks and resumable receive off on an OpenZFS 2.x pool without those features (recorded OpenZFS 2.x output, reconstructed)', async () => {
-    const all = record('openzfs-2.1', 'zpool-get-all');
-    const stdout = all.stdout
-      .split('\n')
-      .map((l) => (/feature@(bookmarks|extensible_dataset)\b/.test(l) ? l.replace(/\b(enabled|active)\b/, 'disabled') : l))
-      .join('\n');
-    const host = new ReplayHost('h', [record('openzfs-2.1', 'usage'), record('openzfs-2.1', 'hold-probe'), record('openzfs-2.1', 'holds-probe'), { ...all, stdout }]);
-    const caps = await probeCapabilities(host, 'tank', PROBE);
-    expect(caps.bookmarks).to.equal(false);
-    expect(caps.recvResumable).to.equal(false);
-    expect(caps.sendResume).to.equal(true);
-    expect(caps.featureFlags).to.not.include('bookmarks');
-  });
+    it(`keeps bookmarks and resumable receive off on a pool without those features (the real ${set} table, two features edited to disabled)`, async () => {
+      const all = record(set, 'zpool-get-all');
+      const stdout = all.stdout
+        .split('\n')
+        .map((l) => (/feature@(bookmarks|extensible_dataset)\b/.test(l) ? l.replace(/\b(enabled|active)\b/, 'disabled') : l))
+        .join('\n');
+      expect(stdout).to.not.equal(all.stdout);
+      const host = new ReplayHost('h', [record(set, 'usage'), record(set, 'hold-probe'), record(set, 'holds-probe'), { ...all, stdout }]);
+      const caps = await probeCapabilities(host, poolA, PROBE);
+      expect(caps.bookmarks).to.equal(false);
+      expect(caps.recvResumable).to.equal(false);
+      expect(caps.sendResume).to.equal(true);
+      expect(caps.featureFlags).to.not.include('bookmarks');
+      expect(caps.featureFlags).to.have.length(FEATURES[set] - 2);
+    });
 
-  it('reports a missing pool without failing (recorded OpenZFS 2.x output, reconstructed)', async () => {
-    const host = openzfsHost(['usage', 'zpool-get-missing-pool']);
-    const caps = await probeCapabilities(host, 'nopool', PROBE);
-    expect(host.calls).to.have.length(2);
-    expect(caps.zfsPresent).to.equal(true);
-    expect(caps.poolExists).to.equal(false);
-    // the hold probes need the pool: not run, so not claimed
-    expect(caps.holds).to.equal(false);
-    expect(caps.holdsList).to.equal(false);
-    expect(caps.poolVersion).to.equal(null);
-    expect(caps.featureFlags).to.deep.equal([]);
-    expect(caps.notes).to.deep.equal(['pool nopool not found']);
-    // what the binary can do is still known
-    expect(caps.sendCompressed).to.equal(true);
-    expect(caps.bookmarks).to.equal(true);
-  });
+    it(`reports a missing pool without failing (real ${set} output)`, async () => {
+      const nopool = `${prefix}NOPE`;
+      const host = openzfsHost(set, ['usage', 'zpool-get-missing-pool']);
+      const caps = await probeCapabilities(host, nopool, PROBE);
+      expect(host.calls).to.have.length(2);
+      expect(caps.zfsPresent).to.equal(true);
+      expect(caps.poolExists).to.equal(false);
+      // the hold probes need the pool: not run, so not claimed
+      expect(caps.holds).to.equal(false);
+      expect(caps.holdsList).to.equal(false);
+      expect(caps.poolVersion).to.equal(null);
+      expect(caps.featureFlags).to.deep.equal([]);
+      expect(caps.notes).to.deep.equal([`pool ${nopool} not found`]);
+      // what the binary can do is still known
+      expect(caps.sendCompressed).to.equal(true);
+      expect(caps.bookmarks).to.equal(true);
+    });
+
+    it(`reads the real ${set} probes that the usage leaves to ask elsewhere (receive -u, list -p) as working`, async () => {
+      // the usage with receive -u and list -p taken out: only the real probes can tell
+      const usage = record(set, 'usage');
+      const stdout = usage.stdout.replace(/\[-vMnsFhu\]/g, '[-vMnsFh]').replace(/list \[-Hp\]/, 'list [-H]');
+      expect(stdout).to.not.equal(usage.stdout);
+      const ids = ['zpool-get-all', 'hold-probe', 'holds-probe', 'recv-u-probe', 'list-p-probe'];
+      const host = new ReplayHost('h', [{ ...usage, stdout }, ...ids.map((id) => record(set, id))]);
+      const caps = await probeCapabilities(host, poolA, PROBE);
+      expect(caps.recvNoMount).to.equal(true);
+      expect(caps.listParsable).to.equal(true);
+      expect(caps.notes).to.deep.equal([]);
+      expect(host.calls).to.have.length(6);
+    });
+  }
 
   it('yields zfsPresent:false when the binary is missing on a remote host (real bash exit 127)', async () => {
     const nf = record('zfs-fuse-0.7', 'not-found-bash');
@@ -180,16 +206,18 @@ describe('zfs probe: describeCapabilities', () => {
     ]);
   });
 
-  it('describes recorded OpenZFS 2.x capabilities (reconstructed from OpenZFS 2.1 source)', async () => {
-    const lines = describeCapabilities(await probeCapabilities(openzfsHost(), 'tank', PROBE));
-    expect(lines).to.deep.equal([
-      'pool: feature flags, 34 enabled',
-      'send options: -c -L -e -w -t -nvP',
-      'receive options: -u -s/-A -o',
-      'resumable transfers: yes',
-      'holds: yes',
-      'bookmarks: yes',
-      'exact numbers from zfs list -p: yes',
-    ]);
-  });
+  for (const set of OPENZFS_SETS) {
+    it(`describes real ${set} capabilities`, async () => {
+      const lines = describeCapabilities(await probeCapabilities(openzfsHost(set), recordedNames(set).poolA, PROBE));
+      expect(lines).to.deep.equal([
+        `pool: feature flags, ${FEATURES[set]} enabled`,
+        'send options: -c -L -e -w -t -nvP',
+        'receive options: -u -s/-A -o',
+        'resumable transfers: yes',
+        'holds: yes',
+        'bookmarks: yes',
+        'exact numbers from zfs list -p: yes',
+      ]);
+    });
+  }
 });
