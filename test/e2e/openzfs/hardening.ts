@@ -64,7 +64,11 @@ async function holdsOn(node: ZfsNode, ds: string): Promise<Record<string, string
 }
 
 /** the faults' tests on a row where zettabee runs on this machine over ssh (it kills zettabee's process group, and points its ssh elsewhere) */
-export function defineHardening(name: WorldName): void {
+export type Fault = 'half-way' | 'vanished child' | 'killed initialize' | 'crash during -I' | 'unlock --force' | 'unreachable';
+export const ALL_FAULTS: readonly Fault[] = ['half-way', 'vanished child', 'killed initialize', 'crash during -I', 'unlock --force', 'unreachable'];
+
+export function defineHardening(name: WorldName, faults: readonly Fault[] = ALL_FAULTS): void {
+  const on = (f: Fault) => faults.includes(f);
   describe(`e2e faults [${name}]: a half-finished recursive receive, a vanished child, killed runs, unlock --force, an unreachable destination`, function () {
     this.timeout(300_000);
     let w: World;
@@ -85,7 +89,7 @@ export function defineHardening(name: WorldName): void {
       (w as { tag: string }).tag = `h${w.tag}`;
     });
 
-    it('a recursive receive that stopped half-way (a child over quota) is Inconsistent, CRITICAL, naming the child; once the quota is lifted the next update catches the child up by itself, and nothing piles up', async () => {
+    if (on('half-way')) it('a recursive receive that stopped half-way (a child over quota) is Inconsistent, CRITICAL, naming the child; once the quota is lifted the next update catches the child up by itself, and nothing piles up', async () => {
       await zfs(w.src, 'zfs', 'create', s('rr'));
       await zfs(w.src, 'zfs', 'create', `${s('rr')}/k`);
       await writeText(w.src, s('rr'), 'top.txt', 'top\n');
@@ -95,7 +99,7 @@ export function defineHardening(name: WorldName): void {
       await zfs(w.dst, 'zfs', 'set', 'quota=3M', `${d('rr')}/k`);
       await writeRandom(w.src, `${s('rr')}/k`, 'big.bin', 5 * MiB);
       await writeText(w.src, s('rr'), 'top2.txt', 'more\n');
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < 2; i++) {
         const r = await w.site.run(['update', w.dest(d('rr'))]);
         expect(r.code, r.stderr).to.equal(1);
         expect(r.stderr, r.stderr).to.contain(`${d('rr')}/k`);
@@ -121,7 +125,7 @@ export function defineHardening(name: WorldName): void {
       expect(await w.site.log(fp('rr'))).to.match(/catching it up first|resuming the interrupted receive into \S+\/k$/m);
     });
 
-    it('a child destroyed on the source: every update warns, naming it and how to retire it, and check says WARNING; retired, all is quiet again', async () => {
+    if (on('vanished child')) it('a child destroyed on the source: every update warns, naming it and how to retire it, and check says WARNING; retired, all is quiet again', async () => {
       await zfs(w.src, 'zfs', 'create', s('vc'));
       await zfs(w.src, 'zfs', 'create', `${s('vc')}/keep`);
       await zfs(w.src, 'zfs', 'create', `${s('vc')}/gone`);
@@ -146,7 +150,7 @@ export function defineHardening(name: WorldName): void {
       expect((await w.site.run(['check', w.dest(d('vc'))])).code).to.equal(0);
     });
 
-    it('an initialize killed mid-stream: the next initialize takes over what it left (resumes it where zfs can), never "already exists"', async () => {
+    if (on('killed initialize')) it('an initialize killed mid-stream: the next initialize takes over what it left (resumes it where zfs can), never "already exists"', async () => {
       await zfs(w.src, 'zfs', 'create', s('ik'));
       await writeRandom(w.src, s('ik'), 'big.bin', 16 * MiB);
       await pair('ik', 'bwlimit=4M');
@@ -167,27 +171,25 @@ export function defineHardening(name: WorldName): void {
       ok(await w.site.run(['update', w.dest(d('ik'))]));
     });
 
-    it('a crash during an -I update (a user snapshot in between) leaves no hold behind that blocks retention: the next update recovers and nothing piles up', async () => {
+    if (on('crash during -I')) it('a crash during an -I update (a user snapshot in between) leaves no hold behind that blocks retention: the next update recovers and nothing piles up', async () => {
       await zfs(w.src, 'zfs', 'create', s('hl'));
       await writeRandom(w.src, s('hl'), 'a.bin', 64 * 1024);
       await pair('hl');
       ok(await w.site.run(['initialize', w.dest(d('hl'))]));
       await writeRandom(w.src, s('hl'), 'b.bin', 64 * 1024);
       await zfs(w.src, 'zfs', 'snapshot', `${s('hl')}@mine`);
-      await writeRandom(w.src, s('hl'), 'big.bin', 16 * MiB);
+      await writeRandom(w.src, s('hl'), 'big.bin', 12 * MiB);
       await pair('hl', 'bwlimit=4M');
       const child = w.site.spawnDetached!(['update', w.dest(d('hl'))]);
-      await untilMoved(w, fp('hl'), child, 5 * MiB);
+      await untilMoved(w, fp('hl'), child, 4 * MiB);
       process.kill(-child.pid!, 'SIGKILL');
       await child;
       await noTransferOn(w.src, s('hl'));
       await noTransferOn(w.dst, d('hl'));
       await pair('hl');
       expect((await w.site.run(['unlock', w.dest(d('hl'))])).code).to.equal(0);
-      for (let i = 0; i < 2; i++) {
-        const r = await w.site.run(['update', w.dest(d('hl'))]);
-        expect(r, r.stderr).to.deep.include({ code: 0, stderr: '' });
-      }
+      const r = await w.site.run(['update', w.dest(d('hl'))]);
+      expect(r, r.stderr).to.deep.include({ code: 0, stderr: '' });
       expect(await treeHash(w.dst, d('hl'))).to.deep.equal(await treeHash(w.src, s('hl')));
       expect(pairSnaps(await snapshots(w.src, s('hl')), fp('hl'))).to.have.length(1);
       const held = await holdsOn(w.src, s('hl'));
@@ -197,7 +199,7 @@ export function defineHardening(name: WorldName): void {
       expect((await w.site.run(['check', w.dest(d('hl'))])).code).to.equal(0);
     });
 
-    it('unlock --force while an update works, and a new update at once: the old run stops before destroying or releasing anything; the next update is incremental', async () => {
+    if (on('unlock --force')) it('unlock --force while an update works, and a new update at once: the old run stops before destroying or releasing anything; the next update is incremental', async () => {
       await zfs(w.src, 'zfs', 'create', s('uf'));
       await writeRandom(w.src, s('uf'), 'a.bin', 64 * 1024);
       await pair('uf');
@@ -220,7 +222,7 @@ export function defineHardening(name: WorldName): void {
       expect(pairSnaps(await snapshots(w.src, s('uf')), fp('uf')).length).to.be.at.least(1);
     });
 
-    it('a destination unreachable for many runs: exit 1 every time, no snapshot piles up, CRITICAL once clag has passed; reachable again, it recovers', async () => {
+    if (on('unreachable')) it('a destination unreachable for many runs: exit 1 every time, no snapshot piles up, CRITICAL once clag has passed; reachable again, it recovers', async () => {
       await zfs(w.src, 'zfs', 'create', s('ur'));
       await writeRandom(w.src, s('ur'), 'a.bin', 64 * 1024);
       await pair('ur', 'clag=3s');
@@ -231,7 +233,7 @@ export function defineHardening(name: WorldName): void {
       lines.set('ur', dead);
       await w.site.writePairs([...lines.values()]);
       await sleep(3500);
-      for (let i = 0; i < 4; i++) {
+      for (let i = 0; i < 3; i++) {
         await writeRandom(w.src, s('ur'), `x${i}.bin`, 16 * 1024);
         const r = await w.site.run(['update', w.dest(d('ur'))]);
         expect(r.code, r.stderr).to.equal(1);
