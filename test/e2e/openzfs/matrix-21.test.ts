@@ -1,4 +1,5 @@
-// The replication matrix's OpenZFS 2.1 rows: remote to remote over ssh, zettabee inside the guest, 2.1 to 2.3, and zfs-fuse to 2.1.
+// The replication matrix's OpenZFS 2.1 rows: remote to remote over ssh, and across versions both ways
+// (2.3 to 2.1 runs here for balance: the 2.3 process has zettabee inside the guest and zfs-fuse to 2.3).
 import { defineMatrix } from './matrix.js';
 
-defineMatrix(['OpenZFS 2.1', 'OpenZFS 2.1, zettabee in the guest', 'OpenZFS 2.1 to 2.3', 'zfs-fuse to OpenZFS 2.1']);
+defineMatrix(['OpenZFS 2.1', 'OpenZFS 2.1 to 2.3', 'OpenZFS 2.3 to 2.1']);
