@@ -10,12 +10,13 @@ import type { Host } from '../exec/host.js';
 import type { Hosts } from '../exec/hosts.js';
 import { PairLock, waitForEvicted } from '../state/lock.js';
 
-/** how often a run checks that it still holds its lock (unlock --force stops it within this) */
-const LOCK_WATCH_MS = 500;
 import type { PairLog, PairLogs } from '../state/log.js';
 import { readStatus, StatusFileError, writeStatus, type Inconsistency, type PairState, type SnapshotRef, type StatusRecord } from '../state/status.js';
 import type { Progress } from '../transport/pipeline.js';
 import { removeProgress, writeProgress } from '../state/progress.js';
+
+/** how often a run checks that it still holds its lock (unlock --force stops it within this) */
+const LOCK_WATCH_MS = 500;
 
 /** a failure that also changes what the pair's state is (Inconsistent, Uninitialized) */
 export class PairError extends ActionError {
@@ -246,6 +247,46 @@ export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initi
   } finally {
     clearInterval(watch);
     removeProgress(settings, pair.fingerprint);
+    await lock.release();
+  }
+}
+
+/**
+ * Run `body` (a dry run: it reads, it changes nothing) for one pair under
+ * its lock, so that no run changes the pair while the plan is made. The
+ * status record, the log's START/END and the progress file stay as they
+ * are; a busy pair is a BusyError, as for a run.
+ */
+export async function withPairReadOnly<T>(pair: Pair, deps: EngineDeps, action: 'initialize' | 'update', body: (run: PairRun) => Promise<T>): Promise<T> {
+  const { settings, logs } = deps;
+  const log = logs.for(pair.fingerprint);
+  const now = deps.now ?? (() => new Date());
+  const local = new AbortController();
+  const signal = deps.signal ? AbortSignal.any([deps.signal, local.signal]) : local.signal;
+  deps.hosts.for(pair.source, pair).open();
+  deps.hosts.for(pair.destination, pair).open();
+  const lock = await PairLock.acquire(settings, pair.fingerprint, { action: `${action} --dry-run`, label: pair.label, recoverStale: false });
+  try {
+    const record = loadRecord(settings, pair);
+    const run: PairRun = {
+      pair,
+      deps,
+      settings,
+      src: deps.hosts.for(pair.source, pair),
+      dst: deps.hosts.for(pair.destination, pair),
+      log,
+      signal,
+      now,
+      status: structuredClone(record),
+      cache: { ...(record.cache ?? {}) },
+      note: (line) => deps.note?.(pair, line),
+      evictedAlive: false,
+      mustHoldLock: (what) => {
+        throw new ActionError(`a dry run changes nothing (it was about to ${what})`);
+      },
+    };
+    return await body(run);
+  } finally {
     await lock.release();
   }
 }

@@ -22,6 +22,8 @@ export interface PurgeOptions {
   destinationSnapshots: boolean;
   /** shown the plan; resolves true to go ahead */
   confirm: (plan: string[]) => Promise<boolean>;
+  /** return the plan's lines and do nothing (purge --dry-run) */
+  dryRun?: boolean;
 }
 
 interface SideWork {
@@ -34,7 +36,7 @@ function describeFailure(argv: readonly string[], r: RunResult): string {
   return `\`${argv.join(' ')}\`: ${classifyZfsError(r.stderr, r.exitCode, r.stdout).message}`;
 }
 
-/** returns the lines of what was done */
+/** returns the lines of what was done (of what would be done, with dryRun) */
 export async function purgePair(pair: Pair, o: PurgeOptions): Promise<string[]> {
   const fp = pair.fingerprint;
   const log = o.logs.for(fp);
@@ -92,6 +94,7 @@ export async function purgePair(pair: Pair, o: PurgeOptions): Promise<string[]> 
       plan.push(`the destination ${dds} does not exist on ${dstHost}: nothing to do there`);
     }
     plan.push(`remove the status and lock files of ${fp} (the log file stays)`);
+    if (o.dryRun) return plan;
     if (!(await o.confirm(plan))) throw new ActionError('not confirmed; nothing was changed');
 
     log.warn(`purge START (pid ${process.pid})`);

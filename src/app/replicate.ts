@@ -28,8 +28,8 @@ import { describeDiff, parseDiff, parseHolds, parseResumeTarget, parseSendEstima
 import { isPairSnapshot } from '../domain/snapshot-name.js';
 import type { Capabilities } from '../zfs/probe.js';
 import { capabilities, type BothCapabilities } from './capabilities.js';
-import { PairError, runPairAction, type EngineDeps, type Outcome, type PairRun } from './pair-run.js';
-import { resumeDecision } from './resume.js';
+import { PairError, runPairAction, withPairReadOnly, type EngineDeps, type Outcome, type PairRun } from './pair-run.js';
+import { resumeDecision, type ResumeDecision } from './resume.js';
 
 export const FINGERPRINT_PROP = 'zettabee:fingerprint';
 
@@ -231,8 +231,8 @@ const MAX_IN_SESSION = 100;
  * receive's own ssh session, only once the receive succeeded.
  */
 interface TransferOptions {
-  /** run the destination's finish batch in the receive's ssh session, where the transport allows */
-  finishing?: FinishInput;
+  /** the destination's finish batch (its guard first): run in the receive's ssh session where the transport allows */
+  finishing?: string[][];
   /** the stream's size, estimated (progress shows percent and ETA) */
   total?: number;
   /** note the send's pid before a byte moves (its temporary holds may outlive it: state/sends.ts) */
@@ -243,7 +243,7 @@ async function transfer(run: PairRun, send: string[], receive: string[], o: Tran
   const { finishing, total } = o;
   await Promise.all([run.src.ready(), run.dst.ready()]);
   const compress = await compressorFor(run, send);
-  const after = finishing && finishInReceive(run.pair, run.dst) ? destinationFinish(run, finishing) : undefined;
+  const after = finishing && finishInReceive(run.pair, run.dst) ? finishing : undefined;
   const inSession = after !== undefined && after.length <= MAX_IN_SESSION ? after : undefined;
   const meter = run.pair.transport === 'local' && onPath('pv') ? 'pv' : null;
   const sendMonitor: StageMonitor | undefined = o.noteSend
@@ -353,27 +353,6 @@ function sendsLeakHolds(c: Capabilities): boolean {
   return c.holds && !c.holdsList;
 }
 
-/**
- * Release the temporary holds that the zfs sends of earlier runs left on
- * the source when they died (zfs-fuse: tags .send-<pid>-<n> on every
- * snapshot of an -I range, which it cannot list: state/sends.ts has the
- * pids). Without this the snapshots of a crashed run could never be
- * destroyed and piled up run after run. The pair's lock means none of
- * those sends can still be running.
- */
-async function releaseDeadSends(run: PairRun, caps: Capabilities, snaps: readonly SnapshotInfo[]): Promise<void> {
-  const { pair, src, log } = run;
-  const sends = notedSends(run.settings, pair.fingerprint).filter((x) => x.host === src.name);
-  if (sends.length === 0) return;
-  if (caps.holds && snaps.length) {
-    const argvs = sends.flatMap((x) => [0, 1].flatMap((n) => snaps.map((sn) => zargv.release(`.send-${x.pid}-${n}`, [`${pair.source.dataset}@${sn.snapshot}`], { recursive: Boolean(pair.options.recursive) }))));
-    const results = await step(`cannot release the holds of a dead zfs send on ${describeHost(run, 'source')}`, src.batch(argvs));
-    const freed = results.filter((r) => r.exitCode === 0).length;
-    if (freed) log.warn(`released ${freed} hold${freed === 1 ? '' : 's'} that the zfs send of an earlier run (pid ${sends.map((x) => x.pid).join(', ')}) left on the source when it died`);
-  }
-  forgetSends(run.settings, pair.fingerprint);
-}
-
 /** the destination's name of a source dataset of the tree */
 function counterpart(run: PairRun, name: string): string {
   return run.pair.destination.dataset + name.slice(run.pair.source.dataset.length);
@@ -397,111 +376,119 @@ function orphanedChildren(run: PairRun, source: ReadonlyMap<string, SnapshotList
   });
 }
 
+/** a child of a recursive pair brought up to the base before the update's own stream */
+interface CatchUpStep {
+  target: string;
+  /** its interrupted resumable receive (OpenZFS -s), finished first */
+  resume?: { token: string; to: string };
+  /** its partial receive whose token no longer fits, dropped first (zfs receive -A) */
+  drop?: string;
+  /** then the stream that brings it to the base (none when the resume already does) */
+  send?: zargv.SendOptions;
+  receive: zargv.RecvOptions;
+}
+
+/** a lagging child's resumable partial receive, read before anything is planned */
+interface ChildToken {
+  decision: ResumeDecision;
+  /** the snapshot the token leads to, short name */
+  to?: string;
+}
+
 /**
  * A recursive receive that stopped half-way (a child out of space, say)
  * leaves the top and some children at the newest snapshot and others at an
  * older one; an -R -I from the top's base then fails for every lagging
- * child, run after run. So before the update's own stream, every child
- * that lacks the base (by guid) is brought up to it on its own: an
- * incremental from its own newest common snapshot, or a full stream when it
- * never arrived. Children created after the base come with the -R stream
- * as usual. A child that cannot be caught up makes the pair Inconsistent,
- * with the reason and what to do.
+ * child, run after run. So before the update's own stream, every child that
+ * lacks the base (by guid) is brought up to it on its own: its partial
+ * receive resumed where OpenZFS kept one, then an incremental from its own
+ * newest common snapshot, or a full stream when it never arrived. Children
+ * created after the base come with the -R stream as usual. A child that
+ * cannot be caught up makes the pair Inconsistent, with what to do.
  */
-async function catchUp(
+function planCatchUp(
   run: PairRun,
   caps: BothCapabilities,
   raw: boolean,
   source: ReadonlyMap<string, SnapshotListing>,
   destination: ReadonlyMap<string, SnapshotListing>,
-  dstProps: ReadonlyMap<string, Map<string, PropValue>> | null,
+  tokens: ReadonlyMap<string, ChildToken>,
   base: SnapshotInfo,
-): Promise<void> {
-  const { pair, log } = run;
+): CatchUpStep[] {
+  const { pair } = run;
   const fp = pair.fingerprint;
-  const behind: Array<{ name: string; target: string; at: SnapshotEntry; from?: SnapshotInfo }> = [];
+  const steps: CatchUpStep[] = [];
   const problems: string[] = [];
-  const partial = (message: string, hint: string, details: readonly string[] = []) =>
-    new PairError(message, hint, details, 'Inconsistent', { kind: 'partial', message, hint, details: [...details] });
-  /** a catching-up step failed: the tree stays inconsistent, with why */
-  const failed = (target: string, e: unknown) => {
-    const why = e instanceof Error ? e.message : String(e);
-    return partial(
-      `the destination's tree is inconsistent: ${target} lacks @${base.snapshot}, which the rest of the tree has (a recursive receive stopped half-way), and catching it up failed: ${why}`,
-      `${e instanceof ActionError && e.hint ? `${e.hint}; ` : ''}once the cause is gone the next update catches up by itself`,
-      e instanceof ActionError ? e.details : [],
-    );
-  };
+  const receive = (target: string): zargv.RecvOptions => ({ target, noMount: caps.destination.recvNoMount, resumable: resumable(caps) });
   for (const name of [...source.keys()].sort()) {
     if (name === pair.source.dataset) continue;
-    const at = source.get(name)!.snapshots.find((x) => x.snapshot === base.snapshot);
+    const snaps = source.get(name)!.snapshots;
+    const at = snaps.find((x) => x.snapshot === base.snapshot);
     if (!at) continue;
     const target = counterpart(run, name);
-    let d = destination.get(target);
-    if (d?.snapshots.some((x) => x.guid === at.guid)) continue;
-    // the -R receive that stopped may have left this child a resumable partial receive (OpenZFS -s): finish that first
-    if (d && resumable(caps)) {
-      const resumed = await resumeChild(run, caps, target, userProp(dstProps?.get(target) ?? null, 'receive_resume_token')).catch((e: unknown) => {
-        throw failed(target, e);
-      });
-      if (resumed) {
-        d = (await step(`cannot list ${target} on ${describeHost(run, 'destination')}`, listSnapshots(run.dst, target, { parsable: caps.destination.listParsable }))) ?? undefined;
-        if (d?.snapshots.some((x) => x.guid === at.guid)) continue;
+    let d = destination.get(target)?.snapshots;
+    if (d?.some((x) => x.guid === at.guid)) continue;
+    const step: CatchUpStep = { target, receive: receive(target) };
+    const t = tokens.get(target);
+    if (d && t?.decision.kind === 'resume' && t.to) {
+      step.resume = { token: t.decision.token, to: t.to };
+      // what the resume brings, as the source lists it
+      const arrives = snaps.find((x) => x.snapshot === t.to);
+      if (arrives) d = [...d, arrives];
+      if (arrives?.guid === at.guid) {
+        steps.push(step);
+        continue;
       }
+    } else if (d && t?.decision.kind === 'abort') {
+      step.drop = t.decision.reason;
     }
     if (!d) {
-      behind.push({ name, target, at });
+      steps.push({ ...step, send: { snapshot: `${name}@${at.snapshot}`, props: true, ...sendFlags(caps, raw) } });
       continue;
     }
-    const plan = planUpdate(fp, source.get(name)!.snapshots.filter((x) => x.createtxg <= at.createtxg), d.snapshots);
+    const plan = planUpdate(fp, snaps.filter((x) => x.createtxg <= at.createtxg), d);
     if (plan.kind === 'conflict') problems.push(`${target}: ${plan.conflict.message}`);
-    else behind.push({ name, target, at, from: plan.base });
+    else steps.push({ ...step, send: { snapshot: `${name}@${at.snapshot}`, from: `${name}@${plan.base.snapshot}`, incremental: 'I', props: true, ...sendFlags(caps, raw) } });
   }
   if (problems.length) {
-    throw partial(
-      `the destination's tree is inconsistent: ${problems.join('; ')}`,
-      `nothing was changed. If those children's copies are expendable, destroy them on the destination (zfs destroy -r); the next update sends them whole`,
-    );
+    const message = `the destination's tree is inconsistent: ${problems.join('; ')}`;
+    const hint = "nothing was changed. If those children's copies are expendable, destroy them on the destination (zfs destroy -r); the next update sends them whole";
+    throw new PairError(message, hint, [], 'Inconsistent', { kind: 'partial', message, hint });
   }
-  if (behind.length === 0) return;
-  log.warn(`${behind.map((b) => b.target).join(', ')} ${behind.length === 1 ? 'lacks' : 'lack'} @${base.snapshot}, which the rest of the tree has (a recursive receive stopped half-way): catching ${behind.length === 1 ? 'it' : 'them'} up first`);
-  for (const b of behind) {
-    const send = zargv.send({
-      snapshot: `${b.name}@${b.at.snapshot}`,
-      ...(b.from ? { from: `${b.name}@${b.from.snapshot}`, incremental: 'I' as const } : {}),
-      props: true,
-      ...sendFlags(caps, raw),
-    });
-    const started = Date.now();
-    try {
-      const moved = await transfer(run, send, zargv.recv({ target: b.target, noMount: caps.destination.recvNoMount, resumable: resumable(caps) }));
-      logMoved(run, moved.bytes, started);
-    } catch (e) {
-      throw failed(b.target, e);
-    }
-  }
+  return steps;
 }
 
-/**
- * A child's interrupted resumable receive: resumed from its token (true),
- * or dropped (`zfs receive -A`) when the token no longer fits (false, and
- * the child is caught up as if it had none).
- */
-async function resumeChild(run: PairRun, caps: BothCapabilities, target: string, token: string | undefined): Promise<boolean> {
-  const first = resumeDecision(token);
-  if (first.kind !== 'resume') return false;
-  const d = resumeDecision(token, await run.src.exec(zargv.send({ resumeToken: first.token, dryRun: true })));
-  if (d.kind === 'abort') {
-    run.log.warn(`dropping the partial receive on ${target}: ${d.reason}`);
-    await step(`cannot drop the partial receive on ${describeHost(run, 'destination')}`, must(run.dst, zargv.recvAbort(target)));
-    return false;
+/** carry out the catch-up steps; a failure leaves the pair Inconsistent, with why */
+async function executeCatchUp(run: PairRun, steps: readonly CatchUpStep[], base: SnapshotInfo): Promise<void> {
+  if (steps.length === 0) return;
+  const { log } = run;
+  const names = steps.map((x) => x.target);
+  log.warn(`${names.join(', ')} ${names.length === 1 ? 'lacks' : 'lack'} @${base.snapshot}, which the rest of the tree has (a recursive receive stopped half-way): catching ${names.length === 1 ? 'it' : 'them'} up first`);
+  for (const c of steps) {
+    try {
+      if (c.drop) {
+        log.warn(`dropping the partial receive on ${c.target}: ${c.drop}`);
+        await step(`cannot drop the partial receive on ${describeHost(run, 'destination')}`, must(run.dst, zargv.recvAbort(c.target)));
+      }
+      if (c.resume) {
+        log.info(`resuming the interrupted receive into ${c.target}`);
+        const started = Date.now();
+        const moved = await transfer(run, zargv.send({ resumeToken: c.resume.token }), zargv.recv({ ...c.receive, resumable: true }));
+        logMoved(run, moved.bytes, started);
+      }
+      if (c.send) {
+        const started = Date.now();
+        const moved = await transfer(run, zargv.send(c.send), zargv.recv(c.receive));
+        logMoved(run, moved.bytes, started);
+      }
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      const message = `the destination's tree is inconsistent: ${c.target} lacks @${base.snapshot}, which the rest of the tree has (a recursive receive stopped half-way), and catching it up failed: ${why}`;
+      const hint = `${e instanceof ActionError && e.hint ? `${e.hint}; ` : ''}once the cause is gone the next update catches up by itself`;
+      const details = e instanceof ActionError ? e.details : [];
+      throw new PairError(message, hint, details, 'Inconsistent', { kind: 'partial', message, hint, details: [...details] });
+    }
   }
-  if (d.kind !== 'resume') return false;
-  run.log.info(`resuming the interrupted receive into ${target}`);
-  const started = Date.now();
-  const moved = await transfer(run, zargv.send({ resumeToken: d.token }), zargv.recv({ target, resumable: true, noMount: caps.destination.recvNoMount }));
-  logMoved(run, moved.bytes, started);
-  return true;
 }
 
 /** at most this many lines of `zfs diff` are read to describe a modified destination */
@@ -530,14 +517,13 @@ async function whatChanged(run: PairRun, caps: Capabilities, base: string): Prom
 }
 
 /** take the pair snapshot on the source and read back its guid, createtxg and creation */
-async function takeSnapshot(run: PairRun, existing: readonly SnapshotInfo[], estimate?: (name: string) => zargv.SendOptions): Promise<{ snap: SnapshotEntry; estimate?: number }> {
+async function takeSnapshot(run: PairRun, name: string, estimate?: zargv.SendOptions): Promise<{ snap: SnapshotEntry; estimate?: number }> {
   const { pair, src } = run;
   const ds = pair.source.dataset;
-  const name = newSnapshotName(pair.fingerprint, run.now(), new Set(existing.map((s) => s.snapshot)));
   const full = `${ds}@${name}`;
   // the size estimate (send -nvP, OpenZFS) of the stream to come rides in the snapshot's session
   const argvs = [zargv.snapshot([full], { recursive: Boolean(pair.options.recursive) }), ['zfs', 'get', '-Hp', '-o', 'name,property,value', zargv.SNAPSHOT_PROPS.join(','), full]];
-  if (estimate) argvs.push(zargv.send({ ...estimate(name), dryRun: true }));
+  if (estimate) argvs.push(zargv.send({ ...estimate, dryRun: true }));
   const [made, got, est] = await step(`cannot snapshot ${ds} on ${describeHost(run, 'source')}`, src.batch(argvs, { guard: 1 }));
   if (made!.exitCode !== 0) {
     const z = classifyZfsError(made!.stderr, made!.exitCode, made!.stdout);
@@ -704,18 +690,32 @@ async function partialTree(run: PairRun, caps: BothCapabilities, e: unknown, sna
   return new PairError(message, hint, e.details, 'Inconsistent', { kind: 'partial', message, hint, details: [...e.details] });
 }
 
+/** what the finish is computed from (at plan time, before the new snapshot exists) */
 interface FinishInput {
   initial: boolean;
   /** initialize: mount what arrived below this path (the destination parent's mountpoint), see zargv.mountBelow */
   mountRoot?: string;
   caps: BothCapabilities;
-  snap: SnapshotEntry;
+  /** the new (or, finishing an interrupted initialize, the received) snapshot; its guid is PLANNED until it exists */
+  snap: SnapshotInfo;
   /** the old base, as each side lists it (update only); on the source a bookmark when its snapshot is gone */
   base?: { source: SnapshotInfo; destination: SnapshotInfo; sourceIsBookmark?: boolean };
   /** the source's bookmarks before this run */
   sourceBookmarks?: readonly BookmarkEntry[];
   sourceAfter: SnapshotInfo[];
   destinationAfter: SnapshotInfo[];
+}
+
+/** the guid of a snapshot that the plan takes but that does not exist yet (no real guid is ever this) */
+const PLANNED = 'planned';
+
+/** the finish as data: each side's commands; the destination's guard (the guid check) is added once the snapshot exists */
+interface FinishPlan {
+  destination: string[][];
+  /** the source's properties and the hold on the new base: while the destination verifies */
+  sourceEarly: string[][];
+  /** releasing and destroying on the source: only once the destination is known good */
+  sourceLate: string[][];
 }
 
 /** the bookkeeping properties of a pair on one side */
@@ -731,35 +731,6 @@ function finishProps(run: PairRun, f: FinishInput, which: 'source' | 'destinatio
 
 function setArgvs(ds: string, p: Record<string, string>, many: boolean): string[][] {
   return many ? [zargv.setPropsAtOnce(ds, p)] : zargv.setProps(ds, p);
-}
-
-/**
- * The destination's finish, known before the stream starts: first the guid
- * check of the received snapshot (the guard: nothing else runs unless it is
- * the snapshot sent), then the properties, the hold on the new base, the
- * release of the old one, and retention.
- */
-function destinationFinish(run: PairRun, f: FinishInput): string[][] {
-  const { pair } = run;
-  const dds = pair.destination.dataset;
-  const recursive = Boolean(pair.options.recursive);
-  const tag = holdTag(pair.fingerprint);
-  const keep = pair.options.keep ?? 1;
-  const retention = planRetention(pair.fingerprint, f.sourceAfter, f.destinationAfter, f.snap.guid, keep);
-  const argvs: string[][] = [zargv.verifyGuid(`${dds}@${f.snap.snapshot}`, f.snap.guid)];
-  argvs.push(...setArgvs(dds, finishProps(run, f, 'destination'), f.caps.destination.setMany));
-  if (f.caps.destination.holds) {
-    argvs.push(zargv.hold(tag, [`${dds}@${f.snap.snapshot}`], { recursive }));
-    if (f.base) argvs.push(zargv.release(tag, [`${dds}@${f.base.destination.snapshot}`], { recursive }));
-  }
-  for (const s of retention.destination) {
-    // the old base was released just above
-    if (f.caps.destination.holds && s.guid !== f.base?.destination.guid) argvs.push(zargv.release(tag, [`${dds}@${s.snapshot}`], { recursive }));
-    argvs.push(zargv.destroy(`${dds}@${s.snapshot}`, { recursive }));
-  }
-  // received with -u: mounted only now, read-only, and only below the destination's parent
-  if (f.mountRoot) argvs.push(zargv.mountBelow(dds, f.mountRoot));
-  return argvs;
 }
 
 /**
@@ -784,14 +755,14 @@ function bookmarkUpkeep(run: PairRun, f: FinishInput, destinationDropped: readon
 }
 
 /**
- * Verify the destination has the new snapshot (by guid), then in one batch
- * per host: the bookkeeping properties, the hold on the new base, release of
- * the old one, and retention. Retention runs only once the guid matched.
- * The destination's batch may have run already, in the receive's session
- * (transfer()): then its output is read here.
+ * The finish, known before anything runs: on the destination the
+ * properties, the hold on the new base, the release of the old one,
+ * retention and (initialize) the mount; on the source the properties and
+ * the hold, then, once the destination is verified, release, retention and
+ * bookmarks.
  */
-async function finish(run: PairRun, f: FinishInput, moved: Transferred): Promise<Outcome> {
-  const { pair, src, dst } = run;
+function planFinish(run: PairRun, f: FinishInput): FinishPlan {
+  const { pair } = run;
   const fp = pair.fingerprint;
   const sds = pair.source.dataset;
   const dds = pair.destination.dataset;
@@ -799,18 +770,46 @@ async function finish(run: PairRun, f: FinishInput, moved: Transferred): Promise
   const tag = holdTag(fp);
   const keep = pair.options.keep ?? 1;
   const retention = planRetention(fp, f.sourceAfter, f.destinationAfter, f.snap.guid, keep);
-
-  const dstArgv = moved.finished?.argvs ?? destinationFinish(run, f);
-  const srcArgv: string[][] = setArgvs(sds, finishProps(run, f, 'source'), f.caps.source.setMany);
-  if (f.caps.source.holds) srcArgv.push(zargv.hold(tag, [`${sds}@${f.snap.snapshot}`], { recursive }));
-  // releasing and destroying on the source only once the destination is known good
-  const srcLate: string[][] = [];
-  if (f.caps.source.holds && f.base && !f.base.sourceIsBookmark) srcLate.push(zargv.release(tag, [`${sds}@${f.base.source.snapshot}`], { recursive }));
-  for (const s of retention.source) {
-    if (f.caps.source.holds && s.guid !== f.base?.source.guid) srcLate.push(zargv.release(tag, [`${sds}@${s.snapshot}`], { recursive }));
-    srcLate.push(zargv.destroy(`${sds}@${s.snapshot}`, { recursive }));
+  const destination: string[][] = setArgvs(dds, finishProps(run, f, 'destination'), f.caps.destination.setMany);
+  if (f.caps.destination.holds) {
+    destination.push(zargv.hold(tag, [`${dds}@${f.snap.snapshot}`], { recursive }));
+    if (f.base) destination.push(zargv.release(tag, [`${dds}@${f.base.destination.snapshot}`], { recursive }));
   }
-  srcLate.push(...bookmarkUpkeep(run, f, retention.destination));
+  for (const s of retention.destination) {
+    // the old base was released just above
+    if (f.caps.destination.holds && s.guid !== f.base?.destination.guid) destination.push(zargv.release(tag, [`${dds}@${s.snapshot}`], { recursive }));
+    destination.push(zargv.destroy(`${dds}@${s.snapshot}`, { recursive }));
+  }
+  // received with -u: mounted only now, read-only, and only below the destination's parent
+  if (f.mountRoot) destination.push(zargv.mountBelow(dds, f.mountRoot));
+  const sourceEarly: string[][] = setArgvs(sds, finishProps(run, f, 'source'), f.caps.source.setMany);
+  if (f.caps.source.holds) sourceEarly.push(zargv.hold(tag, [`${sds}@${f.snap.snapshot}`], { recursive }));
+  const sourceLate: string[][] = [];
+  if (f.caps.source.holds && f.base && !f.base.sourceIsBookmark) sourceLate.push(zargv.release(tag, [`${sds}@${f.base.source.snapshot}`], { recursive }));
+  for (const s of retention.source) {
+    if (f.caps.source.holds && s.guid !== f.base?.source.guid) sourceLate.push(zargv.release(tag, [`${sds}@${s.snapshot}`], { recursive }));
+    sourceLate.push(zargv.destroy(`${sds}@${s.snapshot}`, { recursive }));
+  }
+  sourceLate.push(...bookmarkUpkeep(run, f, retention.destination));
+  return { destination, sourceEarly, sourceLate };
+}
+
+/** the destination's whole finish batch: the guid check of the received snapshot first (nothing else runs unless it is the snapshot sent) */
+function destinationBatch(run: PairRun, fin: FinishPlan, snap: SnapshotEntry): string[][] {
+  return [zargv.verifyGuid(`${run.pair.destination.dataset}@${snap.snapshot}`, snap.guid), ...fin.destination];
+}
+
+/**
+ * Verify the destination has the new snapshot (by guid), then in one batch
+ * per host the plan's finish. Retention runs only once the guid matched.
+ * The destination's batch may have run already, in the receive's session
+ * (transfer()): then its output is read here.
+ */
+async function finish(run: PairRun, caps: BothCapabilities, fin: FinishPlan, snap: SnapshotEntry, moved: Transferred): Promise<Outcome> {
+  const { pair, src, dst } = run;
+  const dds = pair.destination.dataset;
+  const dstArgv = moved.finished?.argvs ?? destinationBatch(run, fin, snap);
+  const { sourceEarly: srcArgv, sourceLate: srcLate } = fin;
   const onSource = (argvs: string[][]) => {
     if (argvs.length === 0) return Promise.resolve([]);
     if (argvs.some((a) => a[1] === 'destroy' || a[1] === 'release')) run.mustHoldLock('retention on the source');
@@ -819,10 +818,10 @@ async function finish(run: PairRun, f: FinishInput, moved: Transferred): Promise
   const verified = (dstResults: RunResult[]) => {
     const verify = dstResults[0]!;
     const got = verify.stdout.trim();
-    if (verify.exitCode === 0 && got === f.snap.guid) return;
+    if (verify.exitCode === 0 && got === snap.guid) return;
     const seen = /^\d+$/.test(got) ? `guid ${got}` : classifyZfsError(verify.stderr, verify.exitCode).message;
     throw new PairError(
-      `the destination does not hold ${dds}@${f.snap.snapshot} with guid ${f.snap.guid} after the receive (${seen})`,
+      `the destination does not hold ${dds}@${snap.snapshot} with guid ${snap.guid} after the receive (${seen})`,
       'nothing was removed; look at both sides with zfs list -t snapshot, then run update again',
       [],
       'Inconsistent',
@@ -848,8 +847,8 @@ async function finish(run: PairRun, f: FinishInput, moved: Transferred): Promise
     verified(dstResults);
     srcResults = [...early, ...(await onSource(srcLate))];
   }
-  const warnings = [...(await checkBatch(run, dst, f.caps.destination, dstArgv.slice(1), dstResults.slice(1), 'retention')), ...(await checkBatch(run, src, f.caps.source, [...srcArgv, ...srcLate], srcResults, 'retention'))];
-  return { lastSnapshot: ref(f.snap), bytes: moved.bytes, snapshot: f.snap.snapshot, warnings };
+  const warnings = [...(await checkBatch(run, dst, caps.destination, dstArgv.slice(1), dstResults.slice(1), 'retention')), ...(await checkBatch(run, src, caps.source, [...srcArgv, ...srcLate], srcResults, 'retention'))];
+  return { lastSnapshot: ref(snap), bytes: moved.bytes, snapshot: snap.snapshot, warnings };
 }
 
 /**
@@ -887,25 +886,202 @@ function sourceMissing(run: PairRun): PairError {
   return new PairError(`the source ${run.pair.source.dataset} does not exist on ${describeHost(run, 'source')}`, 'check the pairs file, or restore the source dataset');
 }
 
+// ---------------------------------------------------------------------------
+// One plan, then its execution. initialize and update first read both sides
+// and decide everything as data (RunPlan): the snapshot to take, the send
+// and the receive, what comes before them (an interrupted receive to resume
+// or drop, holds of dead sends to release, snapshots of interrupted runs to
+// destroy, children to catch up) and the finish (properties, holds,
+// bookmarks, retention). A dry run prints that plan and does nothing; a run
+// logs it, then carries out exactly that.
+
+export interface RunPlan {
+  action: 'initialize' | 'update';
+  /** an interrupted receive into the destination itself, finished first (an update then plans again from what is there) */
+  resume?: { target: string; token: string; to: string };
+  /** a partial receive whose token no longer fits, dropped first */
+  drop?: { target: string; reason: string };
+  /** holds that dead zfs sends of earlier runs left on the source (zfs-fuse), released first */
+  releaseSends?: { pids: number[]; argvs: string[][] };
+  /** pair snapshots of interrupted runs (initialize: of an earlier initialize) to destroy on the source */
+  orphans: SnapshotInfo[];
+  /** why the orphans stay this time (an evicted run may still be sending one) */
+  keepOrphans?: string;
+  catchUp: CatchUpStep[];
+  /** said on every run until someone acts (a destination child without source) */
+  warnings: string[];
+  /** the snapshot the stream sends; taken by this run unless `taken` (an interrupted initialize's own) */
+  snapshot: string;
+  taken?: SnapshotEntry;
+  /** the stream; none when an interrupted initialize only lacks its finish */
+  send?: zargv.SendOptions;
+  receive?: zargv.RecvOptions;
+  /** what the START line says about the stream */
+  what: string;
+  raw: boolean;
+  finish: FinishPlan;
+  /** where retention of a recursive initialize without -u must roll mounting's changes back */
+  settle: boolean;
+  /** a dry run's idea of the stream's size, before any snapshot exists */
+  estimateNow?: { bytes: number; what: string };
+  /** how the plan was made, for the execution */
+  context: { caps: BothCapabilities; available?: number; availableOf: string; base?: SnapshotInfo; baseOnDestination?: SnapshotInfo; sourceLists?: Map<string, SnapshotListing> };
+}
+
+function argvText(argv: readonly string[]): string {
+  return quoteArgv(argv);
+}
+
+/** the plan in lines: what a dry run prints, and what a run logs before it acts */
+export function describePlan(plan: RunPlan, run: PairRun): string[] {
+  const { pair } = run;
+  const sds = pair.source.dataset;
+  const out: string[] = [];
+  const src = `source ${describeHost(run, 'source')}`;
+  const dst = `destination ${describeHost(run, 'destination')}`;
+  if (plan.drop) out.push(`drop the partial receive on ${plan.drop.target} on the ${dst}: ${plan.drop.reason}`);
+  if (plan.resume) out.push(`resume the interrupted receive into ${plan.resume.target} on the ${dst}, up to @${plan.resume.to}`);
+  if (plan.releaseSends) out.push(`release on the ${src} the holds that dead zfs sends (pid ${plan.releaseSends.pids.join(', ')}) left: ${plan.releaseSends.argvs.length} zfs release`);
+  if (plan.orphans.length) {
+    out.push(`${plan.keepOrphans ? `keep (${plan.keepOrphans})` : 'destroy'} on the ${src} the snapshots of ${plan.action === 'initialize' ? 'an earlier initialize' : 'interrupted runs'}: ${plan.orphans.map((o) => `@${o.snapshot}`).join(', ')}`);
+  }
+  for (const c of plan.catchUp) {
+    if (c.drop) out.push(`catch up ${c.target}: drop its partial receive (${c.drop})`);
+    if (c.resume) out.push(`catch up ${c.target}: resume its interrupted receive, up to @${c.resume.to}`);
+    if (c.send) out.push(`catch up ${c.target}: ${argvText(zargv.send(c.send))} | ${argvText(zargv.recv(c.receive))}`);
+  }
+  for (const w of plan.warnings) out.push(`warning: ${w}`);
+  if (plan.taken) out.push(`use ${sds}@${plan.snapshot} (it arrived; the interrupted initialize did not finish)`);
+  else out.push(`snapshot ${sds}@${plan.snapshot}${pair.options.recursive ? ' -r' : ''} on the ${src}`);
+  if (plan.send && plan.receive) out.push(`stream ${pair.transport}: ${argvText(zargv.send(plan.send))} on the ${src} | ${argvText(zargv.recv(plan.receive))} on the ${dst}`);
+  out.push(`check that @${plan.snapshot} arrived on the ${dst} with the source's guid`);
+  for (const a of plan.finish.destination) out.push(`on the ${dst}: ${stepText(a)}`);
+  for (const a of [...plan.finish.sourceEarly, ...plan.finish.sourceLate]) out.push(`on the ${src}: ${stepText(a)}`);
+  return out;
+}
+
+/** a finish step in words: its command line, or what a fixed script of zettabee's does */
+function stepText(argv: readonly string[]): string {
+  if (argv[0] === 'sh' && argv[3] === 'zettabee-mount') return `mount what arrived whose mountpoint lies below ${argv[5]} (zfs mount)`;
+  return argvText(argv);
+}
+
 /**
- * A destination that an initialize of this very pair left behind when it
- * was killed: a resumable partial receive of one of the pair's snapshots
- * (OpenZFS `receive -s`), resumed now; or a complete receive of the pair's
- * snapshot whose finish never ran, finished now. Anything else is somebody
- * else's dataset: undefined, and initialize refuses it.
+ * What the stream would carry if the snapshot were taken now, for a dry run
+ * (a run asks zfs send -nP once its snapshot exists): what the source has
+ * written since the base (written@base), or all it references for a full
+ * send; over the tree for a recursive pair (OpenZFS). Undefined when zfs
+ * cannot say (a bookmark base, zfs-fuse without written@).
  */
-async function interruptedInitialize(
-  run: PairRun,
-  caps: BothCapabilities,
-  source: readonly SnapshotEntry[],
-  destination: readonly SnapshotEntry[],
-  mount: { mountRoot?: string },
-): Promise<Outcome | undefined> {
-  const { pair, src, dst, log } = run;
+async function estimateNow(run: PairRun, caps: BothCapabilities, send: zargv.SendOptions): Promise<{ bytes: number; what: string } | undefined> {
+  const sds = run.pair.source.dataset;
+  const base = send.from?.startsWith(`${sds}@`) ? send.from.slice(sds.length + 1) : undefined;
+  if (send.from && !base) return undefined;
+  if (send.replicate && !caps.source.listParsable) return undefined;
+  const prop = base ? `written@${base}` : 'referenced';
+  const tree = await getTreeProps(run.src, sds, [prop], { tree: Boolean(send.replicate) }).catch(() => null);
+  if (!tree) return undefined;
+  let bytes = 0;
+  for (const props of tree.values()) {
+    const v = props.get(prop)?.value;
+    if (v === undefined || !/^\d+$/.test(v)) return undefined;
+    bytes += Number(v);
+  }
+  return { bytes, what: base ? `what the source has written since @${base}` : 'what the source references' };
+}
+
+/** what a dry run prints: the plan as a run logs it, then the size zfs estimates now (a run learns it once the snapshot exists) */
+function dryRunLines(plan: RunPlan, run: PairRun): string[] {
+  const lines = describePlan(plan, run);
+  if (plan.estimateNow) lines.push(`the stream would carry about ${formatBytes(plan.estimateNow.bytes)}: ${plan.estimateNow.what} (zfs get)`);
+  return lines;
+}
+
+/** log the plan, line by line, before the run acts on it */
+function logPlan(run: PairRun, plan: RunPlan): void {
+  for (const l of describePlan(plan, run)) run.log.info(`plan: ${l}`);
+}
+
+export interface RunOptions {
+  /** print the plan, do nothing */
+  dryRun?: boolean;
+}
+
+/** what a dry run gives back instead of an outcome */
+export interface DryRun {
+  plan: RunPlan;
+  lines: string[];
+}
+
+/** a snapshot the plan takes, as the finish sees it before it exists */
+function plannedSnapshot(name: string, after: readonly SnapshotInfo[]): SnapshotInfo {
+  const txg = after.reduce((m, s) => (s.createtxg > m ? s.createtxg : m), 0n) + 1n;
+  return { snapshot: name, guid: PLANNED, createtxg: txg, creation: 0 };
+}
+
+// ---------------------------------------------------------------------------
+// initialize
+
+interface InitializeState {
+  caps: BothCapabilities;
+  srcList: SnapshotListing;
+  srcTree: Tree | null;
+  parent: string;
+  parentProps: Map<string, PropValue> | null;
+  /** what an interrupted initialize of this pair left: its resumable partial receive, or its received snapshot */
+  interrupted?: { resume: { token: string; snap: SnapshotEntry } } | { received: SnapshotEntry };
+}
+
+async function gatherInitialize(run: PairRun): Promise<InitializeState> {
+  const { pair, src, dst } = run;
   const fp = pair.fingerprint;
   const sds = pair.source.dataset;
   const dds = pair.destination.dataset;
-  const finishFor = (snap: SnapshotEntry, moved: Transferred): Promise<Outcome> => finish(run, { initial: true, caps, snap, sourceAfter: [...source], destinationAfter: [snap], ...mount }, moved);
+  const dstName = describeHost(run, 'destination');
+  const parent = parentDataset(dds)!;
+  const [caps, srcList, [dstLists, dstTree], parentProps] = await Promise.all([
+    capabilities(run, true),
+    step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listSnapshots(src, sds)),
+    step(`cannot look at ${dds} on ${dstName}`, listAndProps(dst, dds, [FINGERPRINT_PROP])),
+    step(`cannot look at ${parent} on ${dstName}`, getProps(dst, parent, ['mountpoint', 'available'])),
+  ]);
+  if (!srcList) throw sourceMissing(run);
+  const dstProps = dstTree?.get(dds);
+  const dstList = dstLists?.get(dds);
+  let interrupted: InitializeState['interrupted'];
+  if (dstList && dstProps) {
+    if (userProp(dstProps, FINGERPRINT_PROP) === fp) {
+      throw new PairError(`${dds} on ${dstName} is already initialized for this pair`, `run: zettabee update ${pair.label}`);
+    }
+    // what an initialize of this pair that was killed left behind is finished, never refused
+    interrupted = await interruptedInitialize(run, caps, srcList.snapshots, dstList.snapshots);
+    if (!interrupted) {
+      throw new PairError(`the destination ${dds} already exists on ${dstName}; initialize never overwrites a dataset`, 'choose a destination that does not exist yet, or destroy that dataset yourself (zfs destroy -r) if nothing in it is needed');
+    }
+  }
+  if (parentProps === null) throw new PairError(`the destination's parent ${parent} does not exist on ${dstName}`, `create it first: zfs create -p ${parent}`);
+  const sv = caps.source.poolVersion;
+  const dv = caps.destination.poolVersion;
+  if (sv !== null && dv !== null && dv < sv) {
+    throw new PairError(`the destination pool is version ${dv}, older than the source pool (version ${sv}); it could not receive the stream`, 'upgrade the destination pool (zpool upgrade), or replicate to a newer pool');
+  }
+  const srcPropNames = sourceProps(caps);
+  const srcTree = srcPropNames.length ? await step(`cannot read the properties of ${sds} on ${describeHost(run, 'source')}`, getTreeProps(src, sds, srcPropNames, { tree: Boolean(pair.options.recursive) })) : null;
+  return { caps, srcList, srcTree, parent, parentProps, ...(interrupted ? { interrupted } : {}) };
+}
+
+/**
+ * A destination that an initialize of this very pair left behind when it
+ * was killed: a resumable partial receive of one of the pair's snapshots
+ * (OpenZFS `receive -s`), to resume; or a complete receive of the pair's
+ * snapshot whose finish never ran, to finish. Anything else is somebody
+ * else's dataset: undefined, and initialize refuses it.
+ */
+async function interruptedInitialize(run: PairRun, caps: BothCapabilities, source: readonly SnapshotEntry[], destination: readonly SnapshotEntry[]): Promise<InitializeState['interrupted']> {
+  const { pair, src, dst } = run;
+  const fp = pair.fingerprint;
+  const sds = pair.source.dataset;
+  const dds = pair.destination.dataset;
   if (resumable(caps) && destination.length === 0) {
     const token = userProp(await step(`cannot look at ${dds} on ${describeHost(run, 'destination')}`, getProps(dst, dds, ['receive_resume_token'])), 'receive_resume_token');
     const d = resumeDecision(token);
@@ -913,232 +1089,366 @@ async function interruptedInitialize(
     const check = await src.exec(zargv.send({ resumeToken: d.token, dryRun: true }));
     const target = check.exitCode === 0 ? parseResumeTarget(check.stdout + check.stderr) : null;
     const snap = target?.startsWith(`${sds}@`) ? source.find((s) => `${sds}@${s.snapshot}` === target && isPairSnapshot(s.snapshot, fp)) : undefined;
-    if (!snap) return undefined;
-    log.info(`resuming the interrupted initialize of ${dds} (a partial receive of @${snap.snapshot})`);
-    logStart(run, 'initialize', 'resumed full send');
-    const started = Date.now();
-    const moved = await transfer(
-      run,
-      zargv.send({ resumeToken: d.token }),
-      zargv.recv({ target: dds, resumable: true, noMount: caps.destination.recvNoMount, ...(caps.destination.recvOptions ? { options: { readonly: 'on' } } : {}) }),
-    );
-    logMoved(run, moved.bytes, started);
-    return finishFor(snap, moved);
+    return snap ? { resume: { token: d.token, snap } } : undefined;
   }
   // received whole, killed before the finish: only this pair's snapshots there, the newest one the source's
   const newest = destination[destination.length - 1];
   if (!newest || destination.some((s) => !isPairSnapshot(s.snapshot, fp))) return undefined;
   const snap = source.find((s) => s.guid === newest.guid && isPairSnapshot(s.snapshot, fp));
-  if (!snap) return undefined;
-  log.warn(`${dds} holds @${snap.snapshot} from an initialize that was interrupted before it finished; finishing it`);
-  logStart(run, 'initialize', 'finish of an interrupted initialize');
-  return finishFor(snap, { bytes: 0 });
+  return snap ? { received: snap } : undefined;
 }
 
-// ---------------------------------------------------------------------------
+function planInitialize(run: PairRun, g: InitializeState): RunPlan {
+  const { pair } = run;
+  const fp = pair.fingerprint;
+  const sds = pair.source.dataset;
+  const dds = pair.destination.dataset;
+  const { caps } = g;
+  const mount = mountRootOf(caps, g.parentProps);
+  const readonly = caps.destination.recvOptions ? { options: { readonly: 'on' } } : {};
+  const context = { caps, availableOf: g.parent, ...(availableOf(g.parentProps) !== undefined ? { available: availableOf(g.parentProps)! } : {}) };
+  const i = g.interrupted;
+  if (i) {
+    const snap = 'resume' in i ? i.resume.snap : i.received;
+    const f: FinishInput = { initial: true, caps, snap, sourceAfter: [...g.srcList.snapshots], destinationAfter: [snap], ...mount };
+    return {
+      action: 'initialize',
+      ...('resume' in i ? { resume: { target: dds, token: i.resume.token, to: snap.snapshot } } : {}),
+      orphans: [],
+      catchUp: [],
+      warnings: [],
+      snapshot: snap.snapshot,
+      taken: snap,
+      ...('resume' in i ? { send: { resumeToken: i.resume.token }, receive: { target: dds, resumable: true, noMount: caps.destination.recvNoMount, ...readonly } } : {}),
+      what: 'resume' in i ? 'resumed full send' : 'finish of an interrupted initialize',
+      raw: false,
+      finish: planFinish(run, f),
+      settle: false,
+      context,
+    };
+  }
+  const raw = encryptionFor(run, caps, g.srcTree, 'initialize');
+  checkStreamFeatures(caps, g.srcTree);
+  // pair snapshots from an earlier initialize whose destination is gone
+  const leftovers = pairSnapshots(fp, g.srcList.snapshots);
+  const left = g.srcList.snapshots.filter((s) => !leftovers.includes(s));
+  const name = newSnapshotName(fp, run.now(), new Set(g.srcList.snapshots.map((s) => s.snapshot)));
+  const snap = plannedSnapshot(name, g.srcList.snapshots);
+  const f: FinishInput = { initial: true, caps, snap, sourceAfter: [...left, snap], destinationAfter: [snap], sourceBookmarks: g.srcList.bookmarks, ...mount };
+  return {
+    action: 'initialize',
+    orphans: leftovers,
+    catchUp: [],
+    warnings: [],
+    snapshot: name,
+    send: { snapshot: `${sds}@${name}`, replicate: Boolean(pair.options.recursive), ...sendFlags(caps, raw) },
+    receive: { target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...readonly },
+    what: raw ? 'full send, raw' : 'full send',
+    raw,
+    finish: planFinish(run, f),
+    settle: Boolean(pair.options.recursive) && !caps.destination.recvOptions && !caps.destination.recvNoMount,
+    context,
+  };
+}
+
+async function executeInitialize(run: PairRun, plan: RunPlan): Promise<Outcome> {
+  const { pair, src, log } = run;
+  const dds = pair.destination.dataset;
+  const { caps } = plan.context;
+  logPlan(run, plan);
+  if (plan.taken) {
+    // an interrupted initialize of this pair: resume its receive, or only finish
+    const snap = plan.taken;
+    let moved: Transferred = { bytes: 0 };
+    if (plan.resume) {
+      log.info(`resuming the interrupted initialize of ${dds} (a partial receive of @${snap.snapshot})`);
+      logStart(run, 'initialize', plan.what);
+      const started = Date.now();
+      moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!));
+      logMoved(run, moved.bytes, started);
+    } else {
+      log.warn(`${dds} holds @${snap.snapshot} from an initialize that was interrupted before it finished; finishing it`);
+      logStart(run, 'initialize', plan.what);
+    }
+    return finish(run, caps, plan.finish, snap, moved);
+  }
+  const warnings = await retire(run, src, pair.source.dataset, plan.orphans, caps.source, 'removing snapshots of an earlier initialize');
+  logStart(run, 'initialize', plan.what);
+  const { snap, estimate } = await takeSnapshot(run, plan.snapshot, caps.source.sendDryRunParsable ? plan.send : undefined);
+  const started = Date.now();
+  let moved: Transferred;
+  try {
+    checkSpace(run, estimate, plan.context.available, plan.context.availableOf);
+    moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!), { finishing: destinationBatch(run, plan.finish, snap), ...(estimate !== undefined ? { total: estimate } : {}) });
+  } catch (e) {
+    // a resumable partial receive keeps its snapshot: the next initialize resumes it
+    await dropUnsent(run, snap, caps);
+    throw e;
+  }
+  logMoved(run, moved.bytes, started);
+  const outcome = await finish(run, caps, plan.finish, snap, moved);
+  const settled = plan.settle ? await settleRecursive(run, caps.destination, snap.snapshot) : [];
+  return { ...outcome, warnings: [...warnings, ...outcome.warnings, ...settled] };
+}
 
 export function initializePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
-  return runPairAction(pair, deps, 'initialize', async (run) => {
-    const { src, dst } = run;
-    const fp = pair.fingerprint;
-    const sds = pair.source.dataset;
-    const dds = pair.destination.dataset;
-    const dstName = describeHost(run, 'destination');
-    const parent = parentDataset(dds)!;
-    const [caps, srcList, [dstLists, dstTree], parentProps] = await Promise.all([
-      capabilities(run, true),
-      step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listSnapshots(src, sds)),
-      step(`cannot look at ${dds} on ${dstName}`, listAndProps(dst, dds, [FINGERPRINT_PROP])),
-      step(`cannot look at ${parent} on ${dstName}`, getProps(dst, parent, ['mountpoint', 'available'])),
-    ]);
-    if (!srcList) throw sourceMissing(run);
-    const dstProps = dstTree?.get(dds);
-    const dstList = dstLists?.get(dds);
-    const parentThere = parentProps !== null;
-    if (dstList && dstProps) {
-      if (userProp(dstProps, FINGERPRINT_PROP) === fp) {
-        throw new PairError(`${dds} on ${dstName} is already initialized for this pair`, `run: zettabee update ${pair.label}`);
-      }
-      // what an initialize of this pair that was killed left behind is finished, never refused
-      const resumed = await interruptedInitialize(run, caps, srcList.snapshots, dstList.snapshots, mountRootOf(caps, parentProps));
-      if (resumed) return resumed;
-      throw new PairError(`the destination ${dds} already exists on ${dstName}; initialize never overwrites a dataset`, 'choose a destination that does not exist yet, or destroy that dataset yourself (zfs destroy -r) if nothing in it is needed');
-    }
-    if (!parentThere) throw new PairError(`the destination's parent ${parent} does not exist on ${dstName}`, `create it first: zfs create -p ${parent}`);
-    const sv = caps.source.poolVersion;
-    const dv = caps.destination.poolVersion;
-    if (sv !== null && dv !== null && dv < sv) {
-      throw new PairError(`the destination pool is version ${dv}, older than the source pool (version ${sv}); it could not receive the stream`, 'upgrade the destination pool (zpool upgrade), or replicate to a newer pool');
-    }
-    const srcPropNames = sourceProps(caps);
-    const srcTree = srcPropNames.length ? await step(`cannot read the properties of ${sds} on ${describeHost(run, 'source')}`, getTreeProps(src, sds, srcPropNames, { tree: Boolean(pair.options.recursive) })) : null;
-    const raw = encryptionFor(run, caps, srcTree, 'initialize');
-    checkStreamFeatures(caps, srcTree);
-    // pair snapshots from an earlier initialize whose destination is gone
-    const leftovers = pairSnapshots(fp, srcList.snapshots);
-    const warnings = await retire(run, src, sds, leftovers, caps.source, 'removing snapshots of an earlier initialize');
+  return runPairAction(pair, deps, 'initialize', async (run) => executeInitialize(run, planInitialize(run, await gatherInitialize(run))));
+}
 
-    logStart(run, 'initialize', raw ? 'full send, raw' : 'full send');
-    const sendOpts = (name: string): zargv.SendOptions => ({ snapshot: `${sds}@${name}`, replicate: Boolean(pair.options.recursive), ...sendFlags(caps, raw) });
-    const { snap, estimate } = await takeSnapshot(run, srcList.snapshots, caps.source.sendDryRunParsable ? sendOpts : undefined);
-    const left = srcList.snapshots.filter((s) => !leftovers.includes(s));
-    const finishing: FinishInput = { initial: true, caps, snap, sourceAfter: [...left, snap], destinationAfter: [snap], sourceBookmarks: srcList.bookmarks, ...mountRootOf(caps, parentProps) };
-    const started = Date.now();
-    let moved: Transferred;
-    try {
-      checkSpace(run, estimate, availableOf(parentProps), parent);
-      moved = await transfer(
-        run,
-        zargv.send(sendOpts(snap.snapshot)),
-        zargv.recv({ target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...(caps.destination.recvOptions ? { options: { readonly: 'on' } } : {}) }),
-        { finishing, ...(estimate !== undefined ? { total: estimate } : {}) },
-      );
-    } catch (e) {
-      // a resumable partial receive keeps its snapshot: the next initialize resumes it
-      await dropUnsent(run, snap, caps);
-      throw e;
+/** initialize's plan, printed, nothing done (no snapshot, no property, no destroy, no status record) */
+export function initializeDryRun(pair: Pair, deps: EngineDeps): Promise<DryRun> {
+  return withPairReadOnly(pair, deps, 'initialize', async (run) => {
+    const plan = planInitialize(run, await gatherInitialize(run));
+    if (plan.send && !plan.taken) {
+      const e = await estimateNow(run, plan.context.caps, plan.send);
+      if (e) plan.estimateNow = e;
     }
-    logMoved(run, moved.bytes, started);
-    const outcome = await finish(run, finishing, moved);
-    const settled = pair.options.recursive && !caps.destination.recvOptions && !caps.destination.recvNoMount ? await settleRecursive(run, caps.destination, snap.snapshot) : [];
-    return { ...outcome, warnings: [...warnings, ...outcome.warnings, ...settled] };
+    return { plan, lines: dryRunLines(plan, run) };
   });
 }
 
-export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
-  return runPairAction(pair, deps, 'update', async (run) => {
-    const { src, dst, log } = run;
-    const fp = pair.fingerprint;
-    const sds = pair.source.dataset;
-    const dds = pair.destination.dataset;
-    const dstName = describeHost(run, 'destination');
-    // the capabilities come from the status record (a fresh probe once a day):
-    // they say what to ask along with the listings, in the same sessions
-    const caps = await capabilities(run);
-    const tree = Boolean(pair.options.recursive);
-    // a recursive pair lists its whole tree on both sides: every child is checked, not just the top
-    const [[srcLists, srcTree], [dstLists, dstTree]] = await Promise.all([
-      step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listAndProps(src, sds, sourceProps(caps), { tree: tree && caps.source.sendRaw, parsable: caps.source.listParsable, wholeTree: tree })),
-      step(
-        `cannot list ${dds} on ${dstName}`,
-        listAndProps(dst, dds, [FINGERPRINT_PROP, 'readonly', 'available', ...(resumable(caps) ? ['receive_resume_token'] : []), ...destinationEncryptionProps(caps)], {
-          tree: tree && caps.destination.sendRaw,
-          parsable: caps.destination.listParsable,
-          wholeTree: tree,
-        }),
-      ),
-    ]);
-    const dstProps = dstTree?.get(dds) ?? null;
-    let srcList = srcLists?.get(sds) ?? null;
-    let dstList = dstLists?.get(dds) ?? null;
-    if (!srcList) throw sourceMissing(run);
-    if (!dstList) {
-      if (!run.status.lastSnapshot) {
-        throw new PairError(`the pair is not initialized: ${dds} does not exist on ${dstName}`, `run: zettabee initialize ${pair.label}`, [], 'Uninitialized');
-      }
-      throw new PairError(`the destination ${dds} no longer exists on ${dstName}`, `if it was removed on purpose, run zettabee initialize ${pair.label}; otherwise restore it`, [], 'Inconsistent', {
-        kind: 'missing',
-        message: `destination ${dds} is missing`,
-        hint: `zettabee initialize ${pair.label} starts over`,
-      });
-    }
-    const owner = userProp(dstProps, FINGERPRINT_PROP);
-    if (owner !== undefined && owner !== fp) {
-      const message = `${dds} on ${dstName} belongs to another pair (zettabee:fingerprint is ${owner})`;
-      throw new PairError(message, 'two pairs must not share a destination; fix the pairs file', [], 'Inconsistent', { kind: 'fingerprint', message });
-    }
-    // zfs-fuse shows a mounted read-only file system as "off temporary": only a real setting counts
-    const ro = dstProps?.get('readonly');
-    if (ro?.value === 'off' && ro.source !== 'temporary') log.warn(`readonly is off on ${dds}: any change there will stop the next update`);
+// ---------------------------------------------------------------------------
+// update
 
-    // an interrupted resumable receive (OpenZFS): finish it first
-    if (resumable(caps)) {
-      const token = userProp(dstProps, 'receive_resume_token');
-      const first = resumeDecision(token);
-      if (first.kind === 'resume') {
-        const check = await src.exec(zargv.send({ resumeToken: first.token, dryRun: true }));
-        const d = resumeDecision(token, check);
-        if (d.kind === 'abort') {
-          log.warn(`dropping the partial receive on ${dds}: ${d.reason}`);
-          await step(`cannot drop the partial receive on ${dstName}`, must(dst, zargv.recvAbort(dds)));
-        } else if (d.kind === 'resume') {
-          log.info(`resuming the interrupted receive into ${dds}`);
-          const started = Date.now();
-          const { bytes } = await transfer(run, zargv.send({ resumeToken: d.token }), zargv.recv({ target: dds, resumable: true, noMount: caps.destination.recvNoMount }));
-          logMoved(run, bytes, started);
-          [srcList, dstList] = await Promise.all([listSnapshots(src, sds, { parsable: caps.source.listParsable }), listSnapshots(dst, dds, { parsable: caps.destination.listParsable })]);
-          if (!srcList || !dstList) throw new ActionError('a dataset vanished while resuming');
-        }
-      }
-    }
+interface UpdateState {
+  caps: BothCapabilities;
+  srcLists: Map<string, SnapshotListing> | null;
+  dstLists: Map<string, SnapshotListing> | null;
+  srcTree: Tree | null;
+  dstTree: Tree | null;
+  srcList: SnapshotListing;
+  dstList: SnapshotListing;
+  dstProps: Map<string, PropValue> | null;
+  /** the destination's own interrupted receive: resume (and to which snapshot), or drop */
+  token?: { decision: ResumeDecision; to?: string };
+  /** lagging children's partial receives (recursive pairs) */
+  childTokens: Map<string, ChildToken>;
+}
 
-    await releaseDeadSends(run, caps.source, srcList.snapshots);
-    const marks = srcList.bookmarks.map((b) => ({ snapshot: b.bookmark, guid: b.guid, createtxg: b.createtxg, creation: b.creation }));
-    const decision = planUpdate(fp, srcList.snapshots, dstList.snapshots, marks);
-    if (decision.kind === 'conflict') {
-      const c = decision.conflict;
-      throw new PairError(c.message, c.hint, c.details, 'Inconsistent', { kind: c.kind, message: c.message, hint: c.hint, details: c.details });
-    }
-    const raw = encryptionFor(run, caps, srcTree, dstTree);
-    checkStreamFeatures(caps, srcTree);
-    // an evicted run still alive may be sending one of these right now
-    const warnings = run.evictedAlive ? [] : await retire(run, src, sds, decision.orphans, caps.source, 'removing snapshots of interrupted runs');
-    if (tree && srcLists && dstLists) {
-      warnings.push(...orphanedChildren(run, srcLists, dstLists));
-      await catchUp(run, caps, raw, srcLists, dstLists, dstTree, decision.base);
-    }
-    const orphanSet = new Set(decision.orphans);
-    const sourceNow = srcList.snapshots.filter((s) => !orphanSet.has(s));
+/** what a resume token leads to, and whether it still fits: asked of the source without sending */
+async function tokenOf(run: PairRun, token: string | undefined): Promise<{ decision: ResumeDecision; to?: string } | undefined> {
+  const first = resumeDecision(token);
+  if (first.kind !== 'resume') return undefined;
+  const check = await run.src.exec(zargv.send({ resumeToken: first.token, dryRun: true }));
+  const decision = resumeDecision(token, check);
+  const to = check.exitCode === 0 ? parseResumeTarget(check.stdout + check.stderr) : null;
+  return { decision, ...(to ? { to: to.slice(to.indexOf('@') + 1) } : {}) };
+}
 
-    const from = `${decision.fromBookmark ? '#' : '@'}${decision.base.snapshot}`;
-    logStart(run, 'update', `incremental from ${from}${raw ? ', raw' : ''}${decision.fromBookmark ? ' (its snapshot is gone on the source: the bookmark stands in)' : ''}`);
-    // -I only when there is something in between to carry (a user's snapshot):
-    // otherwise -i sends the same stream. zfs-fuse's `send -I` puts temporary
-    // holds (.send-<pid>-0) on every snapshot of the range and never releases
-    // them when the send dies (receive failed, kill -9): the unsent snapshot
-    // and the base then cannot be destroyed until the pool is re-imported.
-    const between = !decision.fromBookmark && sourceNow.some((s) => s.createtxg > decision.base.createtxg);
-    const sendOpts = (name: string): zargv.SendOptions => ({
-      snapshot: `${sds}@${name}`,
-      from: `${sds}${from}`,
-      incremental: between ? 'I' : 'i',
-      replicate: Boolean(pair.options.recursive),
-      ...sendFlags(caps, raw),
+async function gatherUpdate(run: PairRun): Promise<UpdateState> {
+  const { pair, src, dst, log } = run;
+  const fp = pair.fingerprint;
+  const sds = pair.source.dataset;
+  const dds = pair.destination.dataset;
+  const dstName = describeHost(run, 'destination');
+  // the capabilities come from the status record (a fresh probe once a day):
+  // they say what to ask along with the listings, in the same sessions
+  const caps = await capabilities(run);
+  const tree = Boolean(pair.options.recursive);
+  // a recursive pair lists its whole tree on both sides: every child is checked, not just the top
+  const [[srcLists, srcTree], [dstLists, dstTree]] = await Promise.all([
+    step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listAndProps(src, sds, sourceProps(caps), { tree: tree && caps.source.sendRaw, parsable: caps.source.listParsable, wholeTree: tree })),
+    step(
+      `cannot list ${dds} on ${dstName}`,
+      listAndProps(dst, dds, [FINGERPRINT_PROP, 'readonly', 'available', ...(resumable(caps) ? ['receive_resume_token'] : []), ...destinationEncryptionProps(caps)], {
+        tree: tree && caps.destination.sendRaw,
+        parsable: caps.destination.listParsable,
+        wholeTree: tree,
+      }),
+    ),
+  ]);
+  const dstProps = dstTree?.get(dds) ?? null;
+  const srcList = srcLists?.get(sds) ?? null;
+  const dstList = dstLists?.get(dds) ?? null;
+  if (!srcList) throw sourceMissing(run);
+  if (!dstList) {
+    if (!run.status.lastSnapshot) {
+      throw new PairError(`the pair is not initialized: ${dds} does not exist on ${dstName}`, `run: zettabee initialize ${pair.label}`, [], 'Uninitialized');
+    }
+    throw new PairError(`the destination ${dds} no longer exists on ${dstName}`, `if it was removed on purpose, run zettabee initialize ${pair.label}; otherwise restore it`, [], 'Inconsistent', {
+      kind: 'missing',
+      message: `destination ${dds} is missing`,
+      hint: `zettabee initialize ${pair.label} starts over`,
     });
-    // the name must be new on both sides: the destination keeps older ones
-    const { snap, estimate } = await takeSnapshot(run, [...srcList.snapshots, ...dstList.snapshots], caps.source.sendDryRunParsable ? sendOpts : undefined);
-    const send = zargv.send(sendOpts(snap.snapshot));
-    const receive = zargv.recv({ target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount });
-    const sourceAfter = [...sourceNow, snap];
-    const destinationAfter = destinationAfterReceive(dstList.snapshots, sourceAfter, decision.base, snap);
-    const base = { source: decision.base, destination: decision.baseOnDestination, ...(decision.fromBookmark ? { sourceIsBookmark: true } : {}) };
-    const finishing: FinishInput = { initial: false, caps, snap, base, sourceAfter, destinationAfter, sourceBookmarks: srcList.bookmarks };
-    const started = Date.now();
-    let moved: Transferred;
-    try {
-      try {
-        checkSpace(run, estimate, availableOf(dstProps), dds);
-        moved = await transfer(run, send, receive, { finishing, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) });
-      } catch (e) {
-        if (!(e instanceof TransferError && e.zfs?.kind === 'destinationModified')) throw e;
-        const base = `${dds}@${decision.baseOnDestination.snapshot}`;
-        if (!pair.options.rollback) {
-          const changed = await whatChanged(run, caps.destination, base);
-          const message = `${dds} on ${dstName} was changed after its last snapshot @${decision.baseOnDestination.snapshot}${changed ? `: ${changed}` : ''}; nothing was received`;
-          const hint = `find out who wrote there (keep readonly=on). To discard those changes: zfs rollback ${base} on the destination, or set rollback=yes for this pair`;
-          throw new PairError(message, hint, e.details, 'Inconsistent', { kind: 'modified', message, hint });
-        }
-        log.warn(`${dds} was changed after @${decision.baseOnDestination.snapshot}; rollback=yes: rolling it back and sending again`);
-        await step(`cannot roll back ${base} on ${dstName}`, must(dst, zargv.rollback(base)));
-        moved = await transfer(run, send, receive, { finishing, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) });
-      }
-    } catch (e) {
-      const kept = await dropUnsent(run, snap, caps);
-      throw tree && kept === 'received' && srcLists ? await partialTree(run, caps, e, snap, srcLists) : e;
+  }
+  const owner = userProp(dstProps, FINGERPRINT_PROP);
+  if (owner !== undefined && owner !== fp) {
+    const message = `${dds} on ${dstName} belongs to another pair (zettabee:fingerprint is ${owner})`;
+    throw new PairError(message, 'two pairs must not share a destination; fix the pairs file', [], 'Inconsistent', { kind: 'fingerprint', message });
+  }
+  // zfs-fuse shows a mounted read-only file system as "off temporary": only a real setting counts
+  const ro = dstProps?.get('readonly');
+  if (ro?.value === 'off' && ro.source !== 'temporary') log.warn(`readonly is off on ${dds}: any change there will stop the next update`);
+  const childTokens = new Map<string, ChildToken>();
+  let token: UpdateState['token'];
+  if (resumable(caps)) {
+    token = await tokenOf(run, userProp(dstProps, 'receive_resume_token'));
+    for (const [name, p] of dstTree ?? []) {
+      if (name === dds) continue;
+      const t = await tokenOf(run, userProp(p, 'receive_resume_token'));
+      if (t) childTokens.set(name, t);
     }
-    logMoved(run, moved.bytes, started);
-    const outcome = await finish(run, finishing, moved);
-    return { ...outcome, warnings: [...warnings, ...outcome.warnings] };
+  }
+  return { caps, srcLists, dstLists, srcTree, dstTree, srcList, dstList, dstProps, ...(token ? { token } : {}), childTokens };
+}
+
+function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
+  const { pair } = run;
+  const fp = pair.fingerprint;
+  const sds = pair.source.dataset;
+  const dds = pair.destination.dataset;
+  const { caps } = g;
+  const tree = Boolean(pair.options.recursive);
+  let dstSnaps = g.dstList.snapshots;
+  let resume: RunPlan['resume'];
+  let drop: RunPlan['drop'];
+  if (g.token?.decision.kind === 'abort') drop = { target: dds, reason: g.token.decision.reason };
+  else if (g.token?.decision.kind === 'resume') {
+    const to = g.token.to;
+    resume = { target: dds, token: g.token.decision.token, to: to ?? '?' };
+    // the rest is planned as if the resume delivered its snapshot (the run plans again after it)
+    const arrives = to ? g.srcList.snapshots.find((s) => s.snapshot === to) : undefined;
+    if (arrives) dstSnaps = [...dstSnaps, arrives];
+  }
+  const sends = notedSends(run.settings, fp).filter((x) => x.host === run.src.name);
+  const releaseSends =
+    sends.length && caps.source.holds && g.srcList.snapshots.length
+      ? {
+          pids: sends.map((x) => x.pid),
+          argvs: sends.flatMap((x) => [0, 1].flatMap((n) => g.srcList.snapshots.map((sn) => zargv.release(`.send-${x.pid}-${n}`, [`${sds}@${sn.snapshot}`], { recursive: tree })))),
+        }
+      : undefined;
+  const marks = g.srcList.bookmarks.map((b) => ({ snapshot: b.bookmark, guid: b.guid, createtxg: b.createtxg, creation: b.creation }));
+  const decision = planUpdate(fp, g.srcList.snapshots, dstSnaps, marks);
+  if (decision.kind === 'conflict') {
+    const c = decision.conflict;
+    throw new PairError(c.message, c.hint, c.details, 'Inconsistent', { kind: c.kind, message: c.message, hint: c.hint, details: c.details });
+  }
+  const raw = encryptionFor(run, caps, g.srcTree, g.dstTree);
+  checkStreamFeatures(caps, g.srcTree);
+  const warnings: string[] = [];
+  let catchUp: CatchUpStep[] = [];
+  if (tree && g.srcLists && g.dstLists) {
+    warnings.push(...orphanedChildren(run, g.srcLists, g.dstLists));
+    catchUp = planCatchUp(run, caps, raw, g.srcLists, g.dstLists, g.childTokens, decision.base);
+  }
+  const orphanSet = new Set(decision.orphans);
+  const sourceNow = g.srcList.snapshots.filter((s) => !orphanSet.has(s));
+  const from = `${decision.fromBookmark ? '#' : '@'}${decision.base.snapshot}`;
+  // -I only when there is something in between to carry (a user's snapshot):
+  // otherwise -i sends the same stream. zfs-fuse's `send -I` puts temporary
+  // holds (.send-<pid>-0) on every snapshot of the range and never releases
+  // them when the send dies (receive failed, kill -9): the unsent snapshot
+  // and the base then cannot be destroyed until the pool is re-imported.
+  const between = !decision.fromBookmark && sourceNow.some((s) => s.createtxg > decision.base.createtxg);
+  // the name must be new on both sides: the destination keeps older ones
+  const name = newSnapshotName(fp, run.now(), new Set([...g.srcList.snapshots, ...g.dstList.snapshots].map((s) => s.snapshot)));
+  const snap = plannedSnapshot(name, g.srcList.snapshots);
+  const sourceAfter = [...sourceNow, snap];
+  const destinationAfter = destinationAfterReceive(dstSnaps, sourceAfter, decision.base, snap);
+  const base = { source: decision.base, destination: decision.baseOnDestination, ...(decision.fromBookmark ? { sourceIsBookmark: true } : {}) };
+  const f: FinishInput = { initial: false, caps, snap, base, sourceAfter, destinationAfter, sourceBookmarks: g.srcList.bookmarks };
+  const available = availableOf(g.dstProps);
+  return {
+    action: 'update',
+    ...(resume ? { resume } : {}),
+    ...(drop ? { drop } : {}),
+    ...(releaseSends ? { releaseSends } : {}),
+    orphans: decision.orphans,
+    ...(run.evictedAlive ? { keepOrphans: 'the run that unlock --force evicted still runs and may be sending one of them' } : {}),
+    catchUp,
+    warnings,
+    snapshot: name,
+    send: { snapshot: `${sds}@${name}`, from: `${sds}${from}`, incremental: between ? 'I' : 'i', replicate: tree, ...sendFlags(caps, raw) },
+    receive: { target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount },
+    what: `incremental from ${from}${raw ? ', raw' : ''}${decision.fromBookmark ? ' (its snapshot is gone on the source: the bookmark stands in)' : ''}`,
+    raw,
+    finish: planFinish(run, f),
+    settle: false,
+    context: { caps, availableOf: dds, ...(available !== undefined ? { available } : {}), base: decision.base, baseOnDestination: decision.baseOnDestination, ...(g.srcLists ? { sourceLists: g.srcLists } : {}) },
+  };
+}
+
+async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcome> {
+  const { pair, src, dst, log } = run;
+  const sds = pair.source.dataset;
+  const dds = pair.destination.dataset;
+  const dstName = describeHost(run, 'destination');
+  const { caps } = plan.context;
+  logPlan(run, plan);
+  if (plan.drop) {
+    log.warn(`dropping the partial receive on ${dds}: ${plan.drop.reason}`);
+    await step(`cannot drop the partial receive on ${dstName}`, must(dst, zargv.recvAbort(dds)));
+  }
+  if (plan.resume) {
+    // an interrupted resumable receive (OpenZFS): finish it, then plan again from what arrived
+    log.info(`resuming the interrupted receive into ${dds}`);
+    const started = Date.now();
+    const { bytes } = await transfer(run, zargv.send({ resumeToken: plan.resume.token }), zargv.recv({ target: dds, resumable: true, noMount: caps.destination.recvNoMount }));
+    logMoved(run, bytes, started);
+    const again = planUpdateRun(run, await gatherUpdate(run));
+    if (again.resume) throw new ActionError(`${dds} still holds a partial receive after resuming it`, 'look at zfs get receive_resume_token on the destination; zfs receive -A drops it');
+    return executeUpdate(run, again);
+  }
+  if (plan.releaseSends) {
+    const results = await step(`cannot release the holds of a dead zfs send on ${describeHost(run, 'source')}`, src.batch(plan.releaseSends.argvs));
+    const freed = results.filter((r) => r.exitCode === 0).length;
+    if (freed) log.warn(`released ${freed} hold${freed === 1 ? '' : 's'} that the zfs send of an earlier run (pid ${plan.releaseSends.pids.join(', ')}) left on the source when it died`);
+    forgetSends(run.settings, pair.fingerprint);
+  }
+  for (const w of plan.warnings) log.warn(w);
+  const warnings = [...plan.warnings, ...(plan.keepOrphans ? [] : await retire(run, src, sds, plan.orphans, caps.source, 'removing snapshots of interrupted runs'))];
+  await executeCatchUp(run, plan.catchUp, plan.context.base!);
+
+  logStart(run, 'update', plan.what);
+  const { snap, estimate } = await takeSnapshot(run, plan.snapshot, caps.source.sendDryRunParsable ? plan.send : undefined);
+  const send = zargv.send(plan.send!);
+  const receive = zargv.recv(plan.receive!);
+  const finishing = destinationBatch(run, plan.finish, snap);
+  const opts: TransferOptions = { finishing, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) };
+  const started = Date.now();
+  let moved: Transferred;
+  try {
+    try {
+      checkSpace(run, estimate, plan.context.available, plan.context.availableOf);
+      moved = await transfer(run, send, receive, opts);
+    } catch (e) {
+      if (!(e instanceof TransferError && e.zfs?.kind === 'destinationModified')) throw e;
+      const onDst = plan.context.baseOnDestination!;
+      const base = `${dds}@${onDst.snapshot}`;
+      if (!pair.options.rollback) {
+        const changed = await whatChanged(run, caps.destination, base);
+        const message = `${dds} on ${dstName} was changed after its last snapshot @${onDst.snapshot}${changed ? `: ${changed}` : ''}; nothing was received`;
+        const hint = `find out who wrote there (keep readonly=on). To discard those changes: zfs rollback ${base} on the destination, or set rollback=yes for this pair`;
+        throw new PairError(message, hint, e.details, 'Inconsistent', { kind: 'modified', message, hint });
+      }
+      log.warn(`${dds} was changed after @${onDst.snapshot}; rollback=yes: rolling it back and sending again`);
+      await step(`cannot roll back ${base} on ${dstName}`, must(dst, zargv.rollback(base)));
+      moved = await transfer(run, send, receive, opts);
+    }
+  } catch (e) {
+    const kept = await dropUnsent(run, snap, caps);
+    const lists = plan.context.sourceLists;
+    throw pair.options.recursive && kept === 'received' && lists ? await partialTree(run, caps, e, snap, lists) : e;
+  }
+  logMoved(run, moved.bytes, started);
+  const outcome = await finish(run, caps, plan.finish, snap, moved);
+  return { ...outcome, warnings: [...warnings, ...outcome.warnings] };
+}
+
+export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
+  return runPairAction(pair, deps, 'update', async (run) => executeUpdate(run, planUpdateRun(run, await gatherUpdate(run))));
+}
+
+/** update's plan, printed, nothing done (no snapshot, no property, no destroy, no status record) */
+export function updateDryRun(pair: Pair, deps: EngineDeps): Promise<DryRun> {
+  return withPairReadOnly(pair, deps, 'update', async (run) => {
+    const plan = planUpdateRun(run, await gatherUpdate(run));
+    if (plan.send) {
+      const e = await estimateNow(run, plan.context.caps, plan.send);
+      if (e) plan.estimateNow = e;
+    }
+    return { plan, lines: dryRunLines(plan, run) };
   });
 }
 
@@ -1147,4 +1457,3 @@ export function lastSnapshotOf(fp: string, list: readonly SnapshotInfo[]): Snaps
   const s = newestPairSnapshot(fp, list);
   return s ? ref(s) : undefined;
 }
-

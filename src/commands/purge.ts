@@ -6,7 +6,7 @@ import { Hosts } from '../exec/hosts.js';
 import { PairLogs } from '../state/log.js';
 import { loadContext, reporterFor, type GlobalArgs, type Io } from './context.js';
 
-type Args = GlobalArgs & { dest: string; yes?: boolean; 'destination-snapshots'?: boolean };
+type Args = GlobalArgs & { dest: string; yes?: boolean; 'destination-snapshots'?: boolean; 'dry-run'?: boolean };
 
 export function purgeCommand(io: Io): CommandModule<GlobalArgs, Args> {
   return {
@@ -16,10 +16,26 @@ export function purgeCommand(io: Io): CommandModule<GlobalArgs, Args> {
       y
         .positional('dest', { type: 'string', describe: 'the pair' })
         .option('destination-snapshots', { type: 'boolean', describe: "also destroy the pair's snapshots on the destination" })
-        .option('yes', { alias: 'y', type: 'boolean', describe: 'do not ask (for scripts)' }) as never,
+        .option('yes', { alias: 'y', type: 'boolean', describe: 'do not ask (for scripts)' })
+        .option('dry-run', { alias: 'n', type: 'boolean', describe: 'print what purge would do, and do nothing' }) as never,
     handler: async (args) => {
       const ctx = loadContext(args, io);
       const pair = selectPair(ctx.pairs, args.dest);
+      if (args['dry-run']) {
+        const { purgePair } = await import('../app/purge.js');
+        const hosts = new Hosts(ctx.settings);
+        const logs = new PairLogs();
+        logs.open(ctx.settings, [pair.fingerprint], Boolean(args.debug));
+        try {
+          const plan = await purgePair(pair, { settings: ctx.settings, hosts, logs, destinationSnapshots: Boolean(args['destination-snapshots']), confirm: async () => false, dryRun: true });
+          io.out(`purge ${pair.label} (dry run, nothing done) would:`);
+          plan.forEach((l) => io.out(`  ${l}`));
+        } finally {
+          await hosts.close();
+          await logs.close();
+        }
+        return;
+      }
       if (!args.yes && !(io.interactive && io.ask)) {
         throw new UsageError('purge destroys snapshots; not on a terminal, so add --yes to confirm');
       }

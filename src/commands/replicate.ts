@@ -14,11 +14,53 @@ import type { EngineDeps } from '../app/pair-run.js';
 import { loadContext, reporterFor, type Context, type GlobalArgs, type Io } from './context.js';
 import { formatError } from './report.js';
 
-type Args = GlobalArgs & { dest?: string; all?: boolean; jobs?: number };
+type Args = GlobalArgs & { dest?: string; all?: boolean; jobs?: number; 'dry-run'?: boolean };
 
 function progressLine(pair: Pair, bytes: number, seconds: number, total?: number): string {
   const pct = total ? `  ${Math.min(100, (100 * bytes) / total).toFixed(0)}% of ${formatBytes(total)}` : '';
   return `${pair.label}: ${formatBytes(bytes)}${pct}  ${formatRate(bytes, seconds)}  ${formatLag(seconds)}`;
+}
+
+/**
+ * --dry-run: each pair's plan on stdout, the very plan a run would log
+ * ("plan:" lines) and carry out; nothing is changed, nothing is reported
+ * to the monitor, the status file stays as it is. A pair that cannot be
+ * planned (not initialized, a conflict) fails as its run would.
+ */
+async function dryRunPairs(io: Io, ctx: Context, args: Args, action: 'initialize' | 'update', pairs: Pair[]): Promise<void> {
+  const hosts = new Hosts(ctx.settings);
+  const { initializeDryRun, updateDryRun } = await import('../app/replicate.js');
+  const logs = new PairLogs();
+  logs.open(ctx.settings, pairs.map((p) => p.fingerprint), Boolean(args.debug));
+  const deps: EngineDeps = {
+    settings: ctx.settings,
+    hosts,
+    logs,
+    ...(io.signal ? { signal: io.signal } : {}),
+    note: (p, line) => {
+      if (args.verbose) io.out(`${action} ${p.label}: ${line}`);
+    },
+  };
+  const plan = action === 'initialize' ? initializeDryRun : updateDryRun;
+  const failures: { pair: Pair; error: unknown }[] = [];
+  try {
+    for (const p of pairs) {
+      try {
+        const d = await plan(p, deps);
+        io.out(`${action} ${p.label} (dry run, nothing done) would:`);
+        for (const l of d.lines) io.out(`  ${l}`);
+      } catch (e) {
+        failures.push({ pair: p, error: e });
+      }
+    }
+  } finally {
+    await hosts.close();
+    await logs.close();
+  }
+  if (failures.length === 0) return;
+  if (pairs.length === 1) throw failures[0]!.error;
+  for (const f of failures) formatError(`${action} ${f.pair.label}`, f.error, Boolean(args.debug)).lines.forEach((l) => io.err(l));
+  throw new ExitError(failures.every((f) => f.error instanceof BusyError) ? EXIT_BUSY : EXIT_FAILED);
 }
 
 /** run one action over the pairs, `jobs` at a time, sharing ssh connections */
@@ -81,9 +123,13 @@ export function initializeCommand(io: Io): CommandModule<GlobalArgs, Args> {
   return {
     command: 'initialize <dest>',
     describe: 'snapshot the source and send it in full to a destination that does not exist yet',
-    builder: (y) => y.positional('dest', { type: 'string', describe: 'the pair (dhost:dpool/fs, dpool/fs, last component or fingerprint)' }) as never,
+    builder: (y) =>
+      y
+        .positional('dest', { type: 'string', describe: 'the pair (dhost:dpool/fs, dpool/fs, last component or fingerprint)' })
+        .option('dry-run', { alias: 'n', type: 'boolean', describe: 'print the plan (every zfs command), and do nothing' }) as never,
     handler: async (args) => {
       const ctx = loadContext(args, io);
+      if (args['dry-run']) return dryRunPairs(io, ctx, args, 'initialize', selectPairs(ctx.pairs, args.dest));
       await runPairs(io, ctx, args, 'initialize', selectPairs(ctx.pairs, args.dest), 1);
     },
   };
@@ -97,7 +143,8 @@ export function updateCommand(io: Io): CommandModule<GlobalArgs, Args> {
       y
         .positional('dest', { type: 'string', describe: 'the pair; leave out (or --all) for every pair' })
         .option('all', { type: 'boolean', describe: 'update every pair' })
-        .option('jobs', { alias: 'j', type: 'number', describe: 'pairs updated at the same time', default: 1 }) as never,
+        .option('jobs', { alias: 'j', type: 'number', describe: 'pairs updated at the same time', default: 1 })
+        .option('dry-run', { alias: 'n', type: 'boolean', describe: 'print the plan of each pair (every zfs command), and do nothing' }) as never,
     handler: async (args) => {
       if (args.all && args.dest) throw new UsageError('give either DEST or --all, not both');
       const jobs = args.jobs ?? 1;
@@ -105,6 +152,7 @@ export function updateCommand(io: Io): CommandModule<GlobalArgs, Args> {
       const ctx = loadContext(args, io);
       const pairs = selectPairs(ctx.pairs, args.dest);
       if (pairs.length === 0) throw new UsageError(`${ctx.pairsFile} has no pairs`);
+      if (args['dry-run']) return dryRunPairs(io, ctx, args, 'update', pairs);
       await runPairs(io, ctx, args, 'update', pairs, jobs);
     },
   };

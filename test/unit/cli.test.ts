@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main, normalizeArgv } from '../../src/cli.js';
+import { KNOWN_KEYS } from '../../src/config/keys.js';
 import { scratchDir } from '../harness/scratch.js';
 
 function capture() {
@@ -50,7 +51,7 @@ describe('command line', () => {
     const c = capture();
     expect(await main(['-c', bad, '--settings', settings, 'fingerprint'], c.io)).to.equal(2);
     expect(c.err).to.deep.equal([
-      `zettabee: error: ${bad}:2:12: unknown key 'wlg' (did you mean wlag?); known keys: transport, port, sshport, sshkey, sshuser, wlag, clag, wrun, crun, keep, recursive, rollback, stale_lock, buffer, blocksize, bwlimit, compress, stall, accept, connect, raw`,
+      `zettabee: error: ${bad}:2:12: unknown key 'wlg' (did you mean wlag?); known keys: ${KNOWN_KEYS.join(', ')}`,
       `zettabee: error: ${bad}:3:12: clag: 'soon' is not a duration (use seconds or a number with a unit: 90s, 30m, 2h, 1d, 1w)`,
       `zettabee: error: ${bad}:4: 'tank/c' has a source but no destination (write: source destination [key=value,...])`,
       `zettabee: error: fingerprint: 3 mistakes in ${bad}; nothing was run`,
@@ -139,7 +140,7 @@ describe('command line', () => {
     [['--bogus', 'status'], 2, 'zettabee: error: status: unknown option --bogus'],
     [['--nagios', '-x', 'update'], 2, 'zettabee: error: update: unknown option -x'],
     [['status', '-x'], 2, 'zettabee: error: status: unknown option -x'],
-    [['update', '-n', 'foo'], 2, 'zettabee: error: update foo: unknown option -n'],
+    [['update', '-q', 'foo'], 2, 'zettabee: error: update foo: unknown option -q'],
     [['update', '--bogus', '--frob'], 2, 'zettabee: error: update: unknown options --bogus, --frob'],
     [['-c'], 2, 'zettabee: error: option -c (--config) needs a value'],
     [['-c', '-v', 'status'], 2, 'zettabee: error: status: option -c (--config) needs a value'],

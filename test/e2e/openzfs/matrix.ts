@@ -40,6 +40,29 @@ async function held(node: ZfsNode, snap: string, fp: string): Promise<boolean> {
   return typeof h === 'number' ? h > 0 : h.includes(`zettabee.${fp}`);
 }
 
+const STAMP = /\.\d{14}UTC(-\d+)?/g;
+
+/** the plan a dry run printed (its lines below the header, without the size guess that only a dry run makes), stamps made equal */
+function printedPlan(r: Result, action: string, dest: string): string[] {
+  expect(r, `stderr: ${r.stderr}`).to.deep.include({ code: 0, stderr: '' });
+  const lines = r.stdout.trimEnd().split('\n');
+  expect(lines[0]).to.equal(`${action} ${dest} (dry run, nothing done) would:`);
+  return lines
+    .slice(1)
+    .map((l) => l.replace(/^ {2}/, '').replace(STAMP, '.STAMP'))
+    .filter((l) => !l.startsWith('the stream would carry about'));
+}
+
+/** the plan the last run logged ("plan:" lines), stamps made equal */
+function loggedPlan(log: string): string[] {
+  const lines = log.trimEnd().split('\n');
+  const at = lines.map((l, i) => (/ plan: /.test(l) ? i : -1)).filter((i) => i >= 0);
+  expect(at, 'a run logs its plan').to.not.have.length(0);
+  let first = at[at.length - 1]!;
+  while (at.includes(first - 1)) first--;
+  return lines.slice(first, at[at.length - 1]! + 1).map((l) => l.slice(l.indexOf(' plan: ') + 7).replace(STAMP, '.STAMP'));
+}
+
 /** the rows that get every test; the others (zettabee in a guest, across versions) the first five */
 const FULL: WorldName[] = ['zfs-fuse', 'OpenZFS 2.1', 'OpenZFS 2.3'];
 
@@ -65,6 +88,18 @@ export function defineMatrix(names: readonly WorldName[]): void {
         await w.site.writePairs([w.line(s(), d(), 'keep=1'), w.line(rs(), rd(), 'recursive=yes')]);
       });
 
+      let dryInit: string[] = [];
+      if (full) it('initialize --dry-run: prints the plan (snapshot, send | receive, finish) on stdout; nothing changes on either side', async () => {
+        const r = await w.site.run(['initialize', '--dry-run', w.dest(d())]);
+        dryInit = printedPlan(r, 'initialize', w.dest(d()));
+        expect(dryInit.join('\n')).to.match(new RegExp(`^snapshot ${s()}@zettabee\\.${fp()}\\.STAMP on `, 'm'));
+        expect(dryInit.join('\n')).to.match(/^stream .*zfs send .*\| .*zfs (receive|recv) /m);
+        expect(await snapshots(w.src, s())).to.deep.equal([]);
+        expect(await exists(w.dst, d())).to.equal(false);
+        const st = await w.site.run(['status', w.dest(d())]);
+        expect(st.stdout).to.match(/Uninitialized/);
+      });
+
       it('initialize: silent, exit 0; identical data; a read-only destination with the bookkeeping properties; the base held on both sides', async () => {
         ok(await w.site.run(['initialize', w.dest(d())]));
         expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
@@ -84,6 +119,11 @@ export function defineMatrix(names: readonly WorldName[]): void {
         expect(await prop(w.src, s(), `zettabee:${fp()}:lastsnap`)).to.equal(snaps[0]);
         expect(await held(w.src, `${s()}@${snaps[0]}`, fp())).to.equal(true);
         expect(await held(w.dst, `${d()}@${snaps[0]}`, fp())).to.equal(true);
+      });
+
+      if (full) it('initialize carried out the very plan its dry run printed (the "plan:" lines of the log)', async () => {
+        expect(dryInit).to.not.have.length(0);
+        expect(loggedPlan(await w.site.log(fp()))).to.deep.equal(dryInit);
       });
 
       // the rows that get every test also check the refusal and -I; the others (slow guests) only the data paths
@@ -146,6 +186,21 @@ export function defineMatrix(names: readonly WorldName[]): void {
       });
 
       if (!full) return;
+
+      it('update --dry-run (plain and recursive pair): the plan on stdout, nothing changed; the next update logs and carries out that plan', async () => {
+        await writeRandom(w.src, s(), 'planned.bin', 128 * 1024);
+        for (const [src, dst] of [[s(), d()], [rs(), rd()]] as const) {
+          const pfp = w.fp(src, dst);
+          const before = { src: await snapshots(w.src, src), dst: await snapshots(w.dst, dst), last: await prop(w.dst, dst, `zettabee:${pfp}:lastsnap`) };
+          const r = await w.site.run(['update', '-n', w.dest(dst)]);
+          const plan = printedPlan(r, 'update', w.dest(dst));
+          expect(plan.join('\n')).to.match(/^stream .*zfs send .*-i/m);
+          if (src === rs()) expect(plan.join('\n')).to.match(/^stream .*zfs send -R/m);
+          expect({ src: await snapshots(w.src, src), dst: await snapshots(w.dst, dst), last: await prop(w.dst, dst, `zettabee:${pfp}:lastsnap`) }).to.deep.equal(before);
+          ok(await w.site.run(['update', w.dest(dst)]));
+          expect(loggedPlan(await w.site.log(pfp))).to.deep.equal(plan);
+        }
+      });
 
       it('a destination written to: refused (exit 1, Inconsistent, nothing destroyed); rollback=yes discards the change and updates', async () => {
         const before = await snapshots(w.dst, d());
@@ -248,6 +303,11 @@ export function defineMatrix(names: readonly WorldName[]): void {
 
       it('purge: the source\'s pair snapshots, holds and properties go; the destination stays as it is', async () => {
         const dst = await snapshots(w.dst, d());
+        const src = await snapshots(w.src, s());
+        const dry = await w.site.run(['purge', '--dry-run', w.dest(d())]);
+        expect(dry, dry.stderr).to.deep.include({ code: 0, stderr: '' });
+        expect(dry.stdout).to.match(new RegExp(`^ {2}destroy 1 snapshot of this pair on the source ${s()} `, 'm'));
+        expect(await snapshots(w.src, s())).to.deep.equal(src);
         const r = await w.site.run(['purge', w.dest(d()), '--yes']);
         expect(r.code, r.stderr).to.equal(0);
         expect(pairSnaps(await snapshots(w.src, s()), fp())).to.deep.equal([]);
