@@ -156,7 +156,7 @@ function buildParser(argv: string[], io: Io, handlers: Map<string, ActionHandler
     .command(only(checkCommand(io)))
     .command(only(nagiosConfigCommand(io)))
     .command(only(icingaConfigCommand(io)))
-    .completion('completion', 'print a bash completion script (source it, or put it in /etc/bash_completion.d/zettabee)', (current: string, args: Record<string, unknown>, defaults: (cb: (err: Error | null, completions: string[] | undefined) => void) => void, done: (completions: string[]) => void) => {
+    .completion('completion', 'print a bash completion script (the Debian package installs it; from a checkout, put it in /etc/bash_completion.d/zettabee)', (current: string, args: Record<string, unknown>, defaults: (cb: (err: Error | null, completions: string[] | undefined) => void) => void, done: (completions: string[]) => void) => {
       // complete DEST with the pairs' destinations after an action word
       // args._ is [program, ...words typed so far, the word being completed]
       const words = (args._ as string[]).slice(1, -1);
