@@ -218,17 +218,22 @@ describe('e2e: the Debian package: build, lintian, install, run, upgrade, remove
     expect(status.stdout).to.contain(`${dst}/backup/local`);
   });
 
-  /** every dataset and snapshot with its guid and holds (userrefs: zfs-fuse's zfs holds needs pyzfs), every local user property */
+  /**
+   * every dataset and snapshot with its exact guid (zfs-fuse's zfs list has
+   * no -p, zfs get has) and holds (userrefs: zfs-fuse's zfs holds needs
+   * pyzfs), and every local user property
+   */
   const zfsState = async (): Promise<string> => {
-    const list = await bed.run(['zfs', 'list', '-H', '-o', 'name,type,guid,userrefs', '-t', 'all', '-r', src, dst]);
-    const props = (await bed.run(['zfs', 'get', '-H', '-o', 'name,property,value', '-s', 'local', 'all', '-r', src, dst])).split('\n').filter((l) => l.split('\t')[1]?.includes(':'));
-    return [list, ...props].join('\n');
+    const names = (await bed.run(['zfs', 'list', '-H', '-o', 'name', '-t', 'all', '-r', src, dst])).split('\n').filter(Boolean);
+    const ids = await bed.run(['zfs', 'get', '-H', '-p', '-o', 'name,property,value', 'type,guid,userrefs', ...names]);
+    const props = (await bed.run(['zfs', 'get', '-H', '-o', 'name,property,value', '-s', 'local', 'all', ...names])).split('\n').filter((l) => l.split('\t')[1]?.includes(':'));
+    return [ids, ...props].join('\n');
   };
 
   it('apt-get remove: the program goes; the conffiles, state and logs stay', async () => {
     step();
     zfsBefore = await zfsState();
-    expect(zfsBefore).to.contain(`${src}/data@mine`).and.contain('org.example:note').and.contain(`zettabee:${fp}`);
+    expect(zfsBefore).to.contain(`${src}/data@mine\tguid\t`).and.contain('org.example:note').and.contain(`zettabee:${fp}`).and.match(/\tguid\t\d{6,}$/m).and.match(/@zettabee\.\S+\tuserrefs\t1$/m);
     hashesBefore = treeHashes(await mountpointOf(bed, `${dst}/backup/local`));
     const cfg = readFileSync(CFG, 'utf8');
     const r = await aptGet(['remove', 'zettabee']);
