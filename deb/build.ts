@@ -88,16 +88,25 @@ interface Bundled {
 /** DEP-5 license names for the SPDX names in package.json files */
 const LICENSE_NAMES: Record<string, string> = { MIT: 'Expat', ISC: 'ISC', 'Apache-2.0': 'Apache-2.0', 'BlueOak-1.0.0': 'BlueOak-1.0.0' };
 
-/** the copyright lines of a license file (a line ending in ':' continues on the next ones) */
+/**
+ * The copyright lines of a license file: "Copyright 2010 A", "Copyright (c)
+ * B", "(c) 2011 C", "© D"; one ending in ':' takes the names on the lines
+ * below it. A license's own words ("copyright notice", "COPYRIGHT HOLDERS",
+ * Apache's "Copyright [yyyy] [name of copyright owner]") are not notices.
+ */
 export function copyrightLines(text: string): string[] {
-  const lines = text.split(/\r?\n/);
+  const lines = text.split(/\r?\n/).map((l) => l.trim());
   const out: string[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!.trim();
-    if (!/^(copyright\b(?!\s+(holders?|notice|license)\b)|\(c\)\s*\d|©)/i.test(l) || /\[yyyy\]|\{yyyy\}|\[name of/i.test(l)) continue;
-    let line = l;
-    while (line.endsWith(':') && lines[i + 1]?.trim()) line += ` ${lines[++i]!.trim()}`;
-    out.push(line);
+    const l = lines[i]!;
+    if (!/^(Copyright\s+(\(c\)|©|\d|[A-Z"])|\(c\)\s*\d|©)/.test(l)) continue;
+    if (!l.endsWith(':')) {
+      out.push(l);
+      continue;
+    }
+    const names: string[] = [];
+    while (lines[i + 1]) names.push(lines[++i]!);
+    out.push(`${l} ${names.join(', ')}`);
   }
   return out;
 }
