@@ -92,9 +92,20 @@ function unknownArgumentsMessage(msg: string, argv: readonly string[]): string {
   return `unknown ${written.length === 1 ? 'option' : 'options'} ${written.join(', ')}`;
 }
 
+/**
+ * The version in the nearest package.json above this module, the one node
+ * itself takes the module's type from: the checkout's when run from dist/,
+ * the one beside the bundle in /usr/lib/zettabee when installed from the
+ * Debian package (which has no checkout above it).
+ */
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  for (let dir = new URL('./', import.meta.url); ; dir = new URL('../', dir)) {
+    try {
+      return (JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { version: string }).version;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dir.pathname === '/') throw e;
+    }
+  }
 }
 
 /**
@@ -145,7 +156,7 @@ function buildParser(argv: string[], io: Io, handlers: Map<string, ActionHandler
     .command(only(checkCommand(io)))
     .command(only(nagiosConfigCommand(io)))
     .command(only(icingaConfigCommand(io)))
-    .completion('completion', 'print a bash completion script (source it, or put it in /etc/bash_completion.d/zettabee)', (current: string, args: Record<string, unknown>, defaults: (cb: (err: Error | null, completions: string[] | undefined) => void) => void, done: (completions: string[]) => void) => {
+    .completion('completion', 'print a bash completion script (the Debian package installs it; from a checkout, put it in /etc/bash_completion.d/zettabee)', (current: string, args: Record<string, unknown>, defaults: (cb: (err: Error | null, completions: string[] | undefined) => void) => void, done: (completions: string[]) => void) => {
       // complete DEST with the pairs' destinations after an action word
       // args._ is [program, ...words typed so far, the word being completed]
       const words = (args._ as string[]).slice(1, -1);

@@ -28,9 +28,14 @@ export interface Site {
   writePairs(lines: string[]): void;
 }
 
-/** run the launcher as cron would, with ZETTABEE_CONFIG/ZETTABEE_SETTINGS cleared and `env` added */
-export async function runLauncher(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Result> {
-  const r = await execa(LAUNCHER, args, {
+/**
+ * run the launcher as cron would, with ZETTABEE_CONFIG/ZETTABEE_SETTINGS
+ * cleared and `env` added; `launcher` runs another one (the installed
+ * /usr/sbin/zettabee), from /
+ */
+export async function runLauncher(args: string[], opts: { timeoutMs?: number; env?: Record<string, string>; launcher?: string } = {}): Promise<Result> {
+  const r = await execa(opts.launcher ?? LAUNCHER, args, {
+    ...(opts.launcher ? { cwd: '/' } : {}),
     reject: false,
     timeout: opts.timeoutMs ?? 120_000,
     env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', ...opts.env },
