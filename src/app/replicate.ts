@@ -28,6 +28,7 @@ import { describeDiff, parseDiff, parseHolds, parseResumeTarget, parseSendEstima
 import { isPairSnapshot } from '../domain/snapshot-name.js';
 import type { Capabilities } from '../zfs/probe.js';
 import { capabilities, type BothCapabilities } from './capabilities.js';
+import { runHook, describeHook } from './hooks.js';
 import { PairError, runPairAction, withPairReadOnly, type EngineDeps, type Outcome, type PairRun } from './pair-run.js';
 import { resumeDecision, type ResumeDecision } from './resume.js';
 
@@ -95,6 +96,26 @@ function sendFlags(caps: BothCapabilities, raw: boolean) {
     embedded: caps.source.sendEmbedded && caps.destination.sendEmbedded,
     compressed: caps.source.sendCompressed && caps.destination.sendCompressed,
   };
+}
+
+/**
+ * The pair's recv_set= / recv_exclude= as receive options (-o / -x), on
+ * every receive of the pair; refused (before anything is done) where the
+ * destination's zfs lacks them: silently dropping them would let a
+ * mountpoint or canmount arrive that the admin meant to keep out.
+ */
+function receiveProps(run: PairRun, caps: BothCapabilities): { options?: Record<string, string>; exclude?: string[] } {
+  const { recv_set: set, recv_exclude: exclude } = run.pair.options;
+  const lacks = (what: string, flag: string) =>
+    new PairError(`${what} needs zfs receive ${flag}, which the destination's zfs on ${describeHost(run, 'destination')} lacks`, `remove ${what} from the pair's options, or replicate to a host with OpenZFS`);
+  if (set && Object.keys(set).length && !caps.destination.recvOptions) throw lacks('recv_set=', '-o');
+  if (exclude?.length && !caps.destination.recvExclude) throw lacks('recv_exclude=', '-x');
+  return { ...(set && Object.keys(set).length ? { options: { ...set } } : {}), ...(exclude?.length ? { exclude: [...exclude] } : {}) };
+}
+
+/** props=yes: send the properties of a pair that is not recursive (-R sends them anyway) */
+function sendProps(run: PairRun): { props?: true } {
+  return run.pair.options.props && !run.pair.options.recursive ? { props: true } : {};
 }
 
 /** the destination's zfs and pool can take a raw (encrypted) stream, or why not */
@@ -419,7 +440,8 @@ function planCatchUp(
   const fp = pair.fingerprint;
   const steps: CatchUpStep[] = [];
   const problems: string[] = [];
-  const receive = (target: string): zargv.RecvOptions => ({ target, noMount: caps.destination.recvNoMount, resumable: resumable(caps) });
+  const extra = receiveProps(run, caps);
+  const receive = (target: string): zargv.RecvOptions => ({ target, noMount: caps.destination.recvNoMount, resumable: resumable(caps), ...extra });
   for (const name of [...source.keys()].sort()) {
     if (name === pair.source.dataset) continue;
     const snaps = source.get(name)!.snapshots;
@@ -543,6 +565,36 @@ async function takeSnapshot(run: PairRun, name: string, estimate?: zargv.SendOpt
     }
   }
   return bytes === undefined ? { snap } : { snap, estimate: bytes };
+}
+
+/**
+ * The pair's snapshot between its hooks: pre first (when it fails, no
+ * snapshot and the run fails), then the snapshot, then post whether or not
+ * the snapshot was taken (a database that pre locked gets unlocked within
+ * seconds, not after the transfer); a failing post is a warning.
+ */
+async function snapshotBetweenHooks(run: PairRun, action: 'initialize' | 'update', plan: RunPlan): Promise<{ snap: SnapshotEntry; estimate?: number; warnings: string[] }> {
+  const { caps } = plan.context;
+  const ctx = { pair: run.pair, action, snapshot: plan.snapshot };
+  const pre = await runHook('pre', ctx, run.log, run.signal);
+  if (pre) throw new ActionError(`${pre}; no snapshot was taken`, 'the pair log holds its output (zettabee logfile); fix the hook, or remove pre= from the pair');
+  const warnings: string[] = [];
+  const post = async (taken: boolean) => {
+    const p = await runHook('post', { ...ctx, taken }, run.log, run.signal);
+    if (p) {
+      run.log.warn(p);
+      warnings.push(p);
+    }
+  };
+  let taken;
+  try {
+    taken = await takeSnapshot(run, plan.snapshot, caps.source.sendDryRunParsable ? plan.send : undefined);
+  } catch (e) {
+    if (run.pair.options.post) await post(false);
+    throw e;
+  }
+  if (run.pair.options.post) await post(true);
+  return { ...taken, warnings };
 }
 
 /**
@@ -952,7 +1004,13 @@ export function describePlan(plan: RunPlan, run: PairRun): string[] {
   }
   for (const w of plan.warnings) out.push(`warning: ${w}`);
   if (plan.taken) out.push(`use ${sds}@${plan.snapshot} (it arrived; the interrupted initialize did not finish)`);
-  else out.push(`snapshot ${sds}@${plan.snapshot}${pair.options.recursive ? ' -r' : ''} on the ${src}`);
+  else {
+    const pre = describeHook('pre', pair);
+    const post = describeHook('post', pair);
+    if (pre) out.push(pre);
+    out.push(`snapshot ${sds}@${plan.snapshot}${pair.options.recursive ? ' -r' : ''} on the ${src}`);
+    if (post) out.push(post);
+  }
   if (plan.send && plan.receive) out.push(`stream ${pair.transport}: ${argvText(zargv.send(plan.send))} on the ${src} | ${argvText(zargv.recv(plan.receive))} on the ${dst}`);
   out.push(`check that @${plan.snapshot} arrived on the ${dst} with the source's guid`);
   for (const a of plan.finish.destination) out.push(`on the ${dst}: ${stepText(a)}`);
@@ -1105,7 +1163,9 @@ function planInitialize(run: PairRun, g: InitializeState): RunPlan {
   const dds = pair.destination.dataset;
   const { caps } = g;
   const mount = mountRootOf(caps, g.parentProps);
-  const readonly = caps.destination.recvOptions ? { options: { readonly: 'on' } } : {};
+  const extra = receiveProps(run, caps);
+  const readonly = caps.destination.recvOptions ? { options: { ...extra.options, readonly: 'on' } } : {};
+  const props = { ...extra, ...readonly };
   const context = { caps, availableOf: g.parent, ...(availableOf(g.parentProps) !== undefined ? { available: availableOf(g.parentProps)! } : {}) };
   const i = g.interrupted;
   if (i) {
@@ -1119,7 +1179,7 @@ function planInitialize(run: PairRun, g: InitializeState): RunPlan {
       warnings: [],
       snapshot: snap.snapshot,
       taken: snap,
-      ...('resume' in i ? { send: { resumeToken: i.resume.token }, receive: { target: dds, resumable: true, noMount: caps.destination.recvNoMount, ...readonly } } : {}),
+      ...('resume' in i ? { send: { resumeToken: i.resume.token }, receive: { target: dds, resumable: true, noMount: caps.destination.recvNoMount, ...props } } : {}),
       what: 'resume' in i ? 'resumed full send' : 'finish of an interrupted initialize',
       raw: false,
       finish: planFinish(run, f),
@@ -1141,12 +1201,12 @@ function planInitialize(run: PairRun, g: InitializeState): RunPlan {
     catchUp: [],
     warnings: [],
     snapshot: name,
-    send: { snapshot: `${sds}@${name}`, replicate: Boolean(pair.options.recursive), ...sendFlags(caps, raw) },
-    receive: { target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...readonly },
+    send: { snapshot: `${sds}@${name}`, replicate: Boolean(pair.options.recursive), ...sendProps(run), ...sendFlags(caps, raw) },
+    receive: { target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...props },
     what: raw ? 'full send, raw' : 'full send',
     raw,
     finish: planFinish(run, f),
-    settle: Boolean(pair.options.recursive) && !caps.destination.recvOptions && !caps.destination.recvNoMount,
+    settle: Boolean(pair.options.recursive || pair.options.props) && !caps.destination.recvOptions && !caps.destination.recvNoMount,
     context,
   };
 }
@@ -1174,7 +1234,8 @@ async function executeInitialize(run: PairRun, plan: RunPlan): Promise<Outcome> 
   }
   const warnings = await retire(run, src, pair.source.dataset, plan.orphans, caps.source, 'removing snapshots of an earlier initialize');
   logStart(run, 'initialize', plan.what);
-  const { snap, estimate } = await takeSnapshot(run, plan.snapshot, caps.source.sendDryRunParsable ? plan.send : undefined);
+  const { snap, estimate, warnings: hooked } = await snapshotBetweenHooks(run, 'initialize', plan);
+  warnings.push(...hooked);
   const started = Date.now();
   let moved: Transferred;
   try {
@@ -1359,8 +1420,8 @@ function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
     catchUp,
     warnings,
     snapshot: name,
-    send: { snapshot: `${sds}@${name}`, from: `${sds}${from}`, incremental: between ? 'I' : 'i', replicate: tree, ...sendFlags(caps, raw) },
-    receive: { target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount },
+    send: { snapshot: `${sds}@${name}`, from: `${sds}${from}`, incremental: between ? 'I' : 'i', replicate: tree, ...sendProps(run), ...sendFlags(caps, raw) },
+    receive: { target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...receiveProps(run, caps) },
     what: `incremental from ${from}${raw ? ', raw' : ''}${decision.fromBookmark ? ' (its snapshot is gone on the source: the bookmark stands in)' : ''}`,
     raw,
     finish: planFinish(run, f),
@@ -1384,7 +1445,7 @@ async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcome> {
     // an interrupted resumable receive (OpenZFS): finish it, then plan again from what arrived
     log.info(`resuming the interrupted receive into ${dds}`);
     const started = Date.now();
-    const { bytes } = await transfer(run, zargv.send({ resumeToken: plan.resume.token }), zargv.recv({ target: dds, resumable: true, noMount: caps.destination.recvNoMount }));
+    const { bytes } = await transfer(run, zargv.send({ resumeToken: plan.resume.token }), zargv.recv({ ...plan.receive!, resumable: true }));
     logMoved(run, bytes, started);
     const again = planUpdateRun(run, await gatherUpdate(run));
     if (again.resume) throw new ActionError(`${dds} still holds a partial receive after resuming it`, 'look at zfs get receive_resume_token on the destination; zfs receive -A drops it');
@@ -1401,7 +1462,8 @@ async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcome> {
   await executeCatchUp(run, plan.catchUp, plan.context.base!);
 
   logStart(run, 'update', plan.what);
-  const { snap, estimate } = await takeSnapshot(run, plan.snapshot, caps.source.sendDryRunParsable ? plan.send : undefined);
+  const { snap, estimate, warnings: hooked } = await snapshotBetweenHooks(run, 'update', plan);
+  warnings.push(...hooked);
   const send = zargv.send(plan.send!);
   const receive = zargv.recv(plan.receive!);
   const finishing = destinationBatch(run, plan.finish, snap);

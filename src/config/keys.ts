@@ -48,7 +48,22 @@ export interface PairOptions {
   connect?: string;
   /** an encrypted source is sent raw (zfs send -w, the default); false: decrypted, on purpose */
   raw?: boolean;
+  /** send the properties (zfs send -p) of a pair that is not recursive (-R always does) */
+  props?: boolean;
+  /** properties the destination keeps its own value of (zfs receive -x) */
+  recv_exclude?: string[];
+  /** properties set on what arrives (zfs receive -o) */
+  recv_set?: Record<string, string>;
+  /** a command (argv) run before the snapshot; when it fails, no snapshot is taken and the run fails */
+  pre?: string[];
+  /** a command (argv) run after the snapshot (taken or not), once pre succeeded; when it fails, a warning */
+  post?: string[];
+  /** seconds a pre or post command may take before it is killed */
+  hook_timeout?: number;
 }
+
+/** seconds a hook may run when a pair sets no hook_timeout= */
+export const DEFAULT_HOOK_TIMEOUT = 300;
 
 export type OptionKey = keyof PairOptions;
 
@@ -99,6 +114,81 @@ function size(text: string, min: number, max: number, what: string, none?: strin
 function mbufferHost(key: string, t: string): Parsed {
   const ok = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(t) && !/\.\./.test(t);
   return ok ? { value: t } : { error: `${key} must be a host name or IPv4 address, not '${t}' (mbuffer cannot take IPv6 literals; use a name)` };
+}
+
+/** a zfs property name: native (compression), or user (com.example:tag) */
+const PROPERTY = /^[a-z][a-z0-9_.:-]{0,255}$/;
+
+/** the properties zettabee itself sets or relies on: not for recv_set / recv_exclude */
+const OWN_PROPERTIES = new Set(['readonly']);
+
+/** a list in one value: words separated by commas or blanks (quote the value when it holds either) */
+function listOf(text: string): string[] {
+  return text.split(/[\s,]+/).filter(Boolean);
+}
+
+function propertyList(key: string, t: string): Parsed {
+  const names = listOf(t);
+  if (names.length === 0) return { error: `${key} names no property` };
+  for (const n of names) {
+    if (!PROPERTY.test(n)) return { error: `'${n}' is not a zfs property name` };
+    if (OWN_PROPERTIES.has(n) || n.startsWith('zettabee:')) return { error: `${n} is zettabee's own to set (destinations stay read-only, its bookkeeping properties are its own)` };
+  }
+  return { value: [...new Set(names)] };
+}
+
+function propertyAssignments(t: string): Parsed {
+  const out: Record<string, string> = {};
+  const items = listOf(t);
+  if (items.length === 0) return { error: 'recv_set sets no property (write recv_set="property=value,...")' };
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    const name = eq > 0 ? item.slice(0, eq) : '';
+    const value = eq > 0 ? item.slice(eq + 1) : '';
+    if (!name || !value) return { error: `'${item}' is not property=value` };
+    if (!PROPERTY.test(name)) return { error: `'${name}' is not a zfs property name` };
+    if (OWN_PROPERTIES.has(name) || name.startsWith('zettabee:')) return { error: `${name} is zettabee's own to set (destinations stay read-only, its bookkeeping properties are its own)` };
+    if (name === 'origin') return { error: 'origin cannot be set on a received file system this way' };
+    if (name in out) return { error: `${name} is set twice` };
+    if (!/^[\x21-\x7e]+$/.test(value)) return { error: `the value of ${name} holds a character zfs would not take here` };
+    out[name] = value;
+  }
+  return { value: out };
+}
+
+/**
+ * A hook's command line: words separated by blanks; single quotes group
+ * words with blanks into one ('sync; sleep 1'). No other quoting and no
+ * shell: an admin who wants one writes /bin/sh -c '...'. The program is
+ * an absolute path.
+ */
+export function parseCommand(text: string): string[] | { error: string } {
+  const words: string[] = [];
+  let cur: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === "'") {
+      const close = text.indexOf("'", i + 1);
+      if (close < 0) return { error: `the single quote at character ${i + 1} has no closing quote` };
+      cur = (cur ?? '') + text.slice(i + 1, close);
+      i = close;
+    } else if (c === ' ' || c === '\t') {
+      if (cur !== null) words.push(cur);
+      cur = null;
+    } else {
+      cur = (cur ?? '') + c;
+    }
+  }
+  if (cur !== null) words.push(cur);
+  if (words.length === 0) return { error: 'the command is empty' };
+  if (!isAbsolute(words[0]!)) return { error: `the program '${words[0]}' must be an absolute path (a hook runs without a shell and without PATH lookups)` };
+  if (words.some((w) => w.includes('\0'))) return { error: 'the command holds a NUL character' };
+  return words;
+}
+
+function command(t: string): Parsed {
+  const r = parseCommand(t);
+  return Array.isArray(r) ? { value: r } : r;
 }
 
 function duration(text: string): Parsed {
@@ -175,6 +265,12 @@ const KEYS: Record<OptionKey, { help: string; parse: (text: string) => Parsed }>
     help: 'yes (default) or no: send an encrypted source raw, as ciphertext, or decrypted',
     parse: (t) => yesNo('raw', t),
   },
+  props: { help: 'yes or no: send the properties too (zfs send -p)', parse: (t) => yesNo('props', t) },
+  recv_exclude: { help: 'properties the destination keeps its own of, e.g. "mountpoint,canmount"', parse: (t) => propertyList('recv_exclude', t) },
+  recv_set: { help: 'properties set on what arrives, e.g. "canmount=noauto,compression=zstd"', parse: propertyAssignments },
+  pre: { help: "a command run before the snapshot, e.g. \"/usr/local/bin/db-flush --wait 'a b'\"", parse: command },
+  post: { help: 'a command run after the snapshot', parse: command },
+  hook_timeout: { help: 'how long pre or post may take, e.g. 5m', parse: duration },
 };
 
 export const KNOWN_KEYS = Object.keys(KEYS) as OptionKey[];
@@ -199,9 +295,11 @@ export function parseOption(key: string, text: string): { key: OptionKey; value:
   return 'error' in r ? { error: `${key}: ${r.error}` } : { key, value: r.value };
 }
 
-/** problems that involve two keys of the final, merged options */
-export function optionConsistencyProblems(o: PairOptions): string[] {
+/** problems that involve two keys of the final, merged options (`ofPair`: a pair's, not only [defaults]) */
+export function optionConsistencyProblems(o: PairOptions, _ofPair = false): string[] {
   const out: string[] = [];
+  for (const p of o.recv_exclude ?? []) if (o.recv_set && p in o.recv_set) out.push(`${p} is in both recv_exclude and recv_set; keep one`);
+  if (o.hook_timeout === 0) out.push('hook_timeout must be more than 0 s');
   if (o.wlag !== undefined && o.clag !== undefined && o.wlag > o.clag) out.push(`wlag (${o.wlag}s) is greater than clag (${o.clag}s)`);
   if (o.wrun !== undefined && o.crun !== undefined && o.wrun > o.crun) out.push(`wrun (${o.wrun}s) is greater than crun (${o.crun}s)`);
   if ((o.buffer !== undefined && o.buffer > 0) || o.blocksize !== undefined) {

@@ -141,7 +141,7 @@ export function parsePairs(text: string, file: string, defaults: PairOptions = {
       if (a.startsWith(`${b}/`)) return void fail('the source lies inside the destination');
     }
     const options: PairOptions = { ...defaults, ...opts.options };
-    const consistency = optionConsistencyProblems(options);
+    const consistency = optionConsistencyProblems(options, true);
     if (consistency.length) return void consistency.forEach(fail);
     const transport = resolveTransport(src, dst, options, opts.keys);
     if (typeof transport !== 'string') return void transport.errors.forEach(fail);

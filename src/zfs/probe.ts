@@ -35,6 +35,8 @@ export interface Capabilities {
   recvNoMount: boolean;
   /** `zfs receive -o property=value` */
   recvOptions: boolean;
+  /** `zfs receive -x property` */
+  recvExclude: boolean;
   /** `zfs list -p` */
   listParsable: boolean;
   /** `zfs send -c` */
@@ -83,6 +85,7 @@ export function noZfsCapabilities(notes: string[] = []): Capabilities {
     recvResumable: false,
     recvNoMount: false,
     recvOptions: false,
+    recvExclude: false,
     listParsable: false,
     sendCompressed: false,
     sendLargeBlocks: false,
@@ -264,6 +267,7 @@ export async function probeCapabilities(host: Host, pool: string, opts: ProbeOpt
     recvResumable: flag('receive', 's') && flag('receive', 'A') && poolAllows('extensible_dataset'),
     recvNoMount,
     recvOptions: flag('receive', 'o'),
+    recvExclude: flag('receive', 'x'),
     listParsable,
     sendCompressed: flag('send', 'c'),
     sendLargeBlocks: flag('send', 'L'),
@@ -298,7 +302,7 @@ export function describeCapabilities(c: Capabilities): string[] {
     c.sendResume && '-t',
     c.sendDryRunParsable && '-nvP',
   ].filter(Boolean);
-  const recvFlags = [c.recvNoMount && '-u', c.recvResumable && '-s/-A', c.recvOptions && '-o'].filter(Boolean);
+  const recvFlags = [c.recvNoMount && '-u', c.recvResumable && '-s/-A', c.recvOptions && '-o', c.recvExclude && '-x'].filter(Boolean);
   return [
     pool,
     `send options: ${sendFlags.length ? sendFlags.join(' ') : 'none beyond -R -p -i -I'}`,
@@ -324,6 +328,7 @@ export function summarizeCapabilities(c: Capabilities): string {
     ['resumable receive', c.recvResumable],
     ['recv -u', c.recvNoMount],
     ['recv -o', c.recvOptions],
+    ['recv -x', c.recvExclude],
     ['list -p', c.listParsable],
     ['send -c', c.sendCompressed],
     ['send -L', c.sendLargeBlocks],

@@ -190,6 +190,30 @@ export function defineFeatures(flavour: '2.1' | '2.3'): void {
       expect(await node.sh('findmnt -n -o SOURCE --target "$1"', [where]).then((o) => o.trim())).to.equal(`${src('mnt')}/home`);
     });
 
+    it('props=yes, recv_exclude=mountpoint, recv_set="canmount=noauto,...": the properties arrive, the mountpoint stays the destination\'s own, canmount is set on arrival; an update carries a changed property; a dry run estimates the size', async () => {
+      const where = `/srv/zb-props-${g.name}-${pool}`;
+      await node.sh('zfs create -o mountpoint="$2" -o compression=lz4 -o com.example:owner=dba "$1" && head -c 262144 /dev/urandom > "$2/data.bin"', [src('pr'), where]);
+      await pair('pr', 'props=yes,recv_exclude=mountpoint,recv_set="canmount=noauto,com.example:site=backup"');
+      ok(await site.run(['initialize', spec(dst('pr'))]));
+      const f = fp(src('pr'), dst('pr'));
+      expect(await site.log(f)).to.match(/plan: stream ssh: zfs send -p .* \| zfs receive -u -s -o canmount=noauto -o com\.example:site=backup -o readonly=on -x mountpoint /);
+      expect(await prop(node, dst('pr'), 'com.example:owner')).to.equal('dba');
+      expect(await prop(node, dst('pr'), 'compression')).to.equal('lz4');
+      expect(await prop(node, dst('pr'), 'com.example:site')).to.equal('backup');
+      expect(await prop(node, dst('pr'), 'canmount')).to.equal('noauto');
+      expect(await prop(node, dst('pr'), 'readonly')).to.equal('on');
+      expect(await prop(node, dst('pr'), 'mountpoint')).to.equal(`${await prop(node, `${pool}/bk`, 'mountpoint')}/ftpr`);
+      await node.sh('zfs set com.example:owner=ops "$1" && head -c 131072 /dev/urandom > "$2/more.bin" && sync && zpool sync', [src('pr'), where]);
+      const dry = await site.run(['update', '-n', spec(dst('pr'))]);
+      expect(dry.code, dry.stderr).to.equal(0);
+      expect(dry.stdout, dry.stdout).to.match(/^ {2}the stream would carry about \d+(\.\d+)? KiB: what the source has written since @zettabee\.\S+ \(zfs get\)$/m);
+      ok(await site.run(['update', spec(dst('pr'))]));
+      expect(await prop(node, dst('pr'), 'com.example:owner')).to.equal('ops');
+      expect(await prop(node, dst('pr'), 'canmount')).to.equal('noauto');
+      await zfs(node, 'zfs', 'mount', dst('pr'));
+      expect(await treeHash(node, dst('pr'))).to.deep.equal(await treeHash(node, src('pr')));
+    });
+
     it('size estimate: an update the destination has no room for is refused at once with the numbers; runstatus shows percent and ETA', async () => {
       const small = await node.createPool('small', { small: true });
       await zfs(node, 'zfs', 'create', src('sp'));
