@@ -2,13 +2,13 @@
 // plus a holder file <lock>/<fp>.holder (JSON) that says who holds it, so a
 // second run can say "busy: pid N on HOST since T" and `unlock` can tell a
 // live holder from a dead one.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { Settings } from '../config/settings.js';
 import { ActionError, BusyError } from '../errors.js';
+import { writeFileAtomic } from './atomic.js';
 import { evictedFile, holderFile, lockFile } from './paths.js';
 
 export interface LockHolder {
@@ -109,22 +109,7 @@ function readHolder(path: string): LockHolder | null {
 
 /** temp file + rename so a concurrent inspectLock never reads half a holder */
 function writeHolder(path: string, holder: LockHolder): void {
-  const tmp = join(dirname(path), `.${holder.pid}.${randomBytes(6).toString('hex')}.holder.tmp`);
-  const data = Buffer.from(JSON.stringify(holder, null, 2) + '\n', 'utf8');
-  let fd: number | null = null;
-  try {
-    fd = openSync(tmp, 'wx', 0o640);
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = null;
-    renameSync(tmp, path);
-  } catch (err) {
-    if (fd !== null) try { closeSync(fd); } catch { /* already failing */ }
-    try { unlinkSync(tmp); } catch { /* ignore */ }
-    throw err;
-  }
+  writeFileAtomic(path, JSON.stringify(holder, null, 2) + '\n', { durable: true, mode: 0o640 });
 }
 
 function isOtherHost(h: LockHolder): boolean {
