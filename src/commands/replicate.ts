@@ -41,6 +41,7 @@ async function runPairs(io: Io, ctx: Context, args: Args, action: 'initialize' |
   const showProgress = io.progress && pairs.length === 1 ? io.progress : undefined;
   const deps: EngineDeps = {
     settings: ctx.settings,
+    allPairs: ctx.pairs,
     hosts,
     logs,
     ...(io.signal ? { signal: io.signal } : {}),
