@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { execa } from 'execa';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { StatusRecord } from '../../src/state/status.js';
 import { ensurePackages, getBed, type Bed } from '../harness/bed.js';
 import { freezeSend, sleep, thaw, waitFor } from './procs.js';
@@ -218,6 +219,66 @@ describe('e2e: Prometheus textfile (real zfs-fuse, sshd and promtool)', function
     }
     must(await site.run(['update', 'a']), 0);
     expect(statusOf(parse(readFileSync(textfile(), 'utf8')), a)).to.deep.equal(['Idle']);
+  });
+
+  it('the example alert rules (etc/prometheus/zettabee.rules.yml) pass promtool check rules, and fire on the real label sets', async function () {
+    this.timeout(60_000);
+    const rules = fileURLToPath(new URL('../../../etc/prometheus/zettabee.rules.yml', import.meta.url));
+    const check = await execa('promtool', ['check', 'rules', rules], { reject: false });
+    expect(check.exitCode, `${check.stdout}${check.stderr}`).to.equal(0);
+    expect(check.stdout).to.contain('SUCCESS: 7 rules found');
+    // pair a as the real file labels it, with its real thresholds; the
+    // times are made up (promtool's clock starts at 0): the newest snapshot
+    // and the file's write at 0, a run started at 0 still going
+    const { series } = await checked();
+    const a = labels().a;
+    const real = series.find((x) => x.name === 'zettabee_pair_lag_seconds' && x.labels.pair === a)!.labels;
+    const sel = (name: string, more: Record<string, string> = {}) => `${name}{${Object.entries({ ...real, ...more }).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`;
+    const constant = (v: number) => `${v}x240`;
+    const input = [
+      { series: sel('zettabee_pair_last_snapshot_timestamp_seconds'), values: constant(0) },
+      { series: sel('zettabee_pair_run_started_timestamp_seconds'), values: constant(0) },
+      { series: 'zettabee_textfile_written_timestamp_seconds{instance="backup1:9100",job="node"}', values: constant(0) },
+      ...['Idle', 'Running', 'Initializing', 'Failed'].map((st) => ({ series: sel('zettabee_pair_status', { status: st }), values: constant(st === 'Failed' ? 1 : 0) })),
+      ...['Synchronized', 'Uninitialized', 'Inconsistent', 'Unknown'].map((st) => ({ series: sel('zettabee_pair_state', { state: st }), values: constant(st === 'Inconsistent' ? 1 : 0) })),
+      ...['lag_warning', 'lag_critical', 'run_warning', 'run_critical'].flatMap((t) => {
+        const name = `zettabee_pair_${t}_threshold_seconds`;
+        const v = valueOf(series, name, a);
+        return v === undefined ? [] : [{ series: sel(name), values: constant(v) }];
+      }),
+    ];
+    expect(input.filter((i) => i.series.includes('threshold'))).to.have.length(4); // wlag, clag, wrun, crun of pair a
+    const alert = (severity: string, summary: string, more: Record<string, string> = {}) => ({ exp_labels: { ...real, ...more, severity }, exp_annotations: { summary } });
+    const at = (t: string, name: string, exp: unknown[]) => ({ eval_time: t, alertname: name, exp_alerts: exp });
+    const tests = {
+      rule_files: [rules],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series: input,
+          alert_rule_test: [
+            at('30m', 'ZettabeeLagWarning', []),
+            at('90m', 'ZettabeeLagWarning', [alert('warning', `${a}: lag 1h 30m 0s, at or past wlag`)]),
+            at('90m', 'ZettabeeLagCritical', []),
+            at('150m', 'ZettabeeLagWarning', []),
+            at('150m', 'ZettabeeLagCritical', [alert('critical', `${a}: lag 2h 30m 0s, at or past clag`)]),
+            at('30m', 'ZettabeeRunTooLong', []),
+            at('90m', 'ZettabeeRunTooLong', [alert('critical', `${a}: a run has been going for 1h 30m 0s, at or past crun`)]),
+            at('5m', 'ZettabeeRunFailed', [alert('warning', `${a}: the last run failed or died, or its lock is stale: see zettabee logfile ${a}`, { status: 'Failed' })]),
+            at('5m', 'ZettabeeInconsistent', [alert('critical', `${a} is Inconsistent: see zettabee status --fullstatus ${a}`, { state: 'Inconsistent' })]),
+            at('10m', 'ZettabeeTextfileStale', []),
+            at('20m', 'ZettabeeTextfileStale', [{ exp_labels: { instance: 'backup1:9100', job: 'node', severity: 'warning' }, exp_annotations: { summary: 'zettabee has not written its textfile on backup1:9100 for 20m 0s' } }]),
+            at('20m', 'ZettabeeTextfileMissing', []),
+          ],
+        },
+      ],
+    };
+    const file = join(bed.workdir, `rules-test-${Date.now()}.yml`);
+    writeFileSync(file, JSON.stringify(tests, null, 2)); // JSON is YAML
+    const t = await execa('promtool', ['test', 'rules', file], { reject: false });
+    expect(t.exitCode, `${t.stdout}${t.stderr}`).to.equal(0);
+    expect(t.stdout).to.contain('SUCCESS');
   });
 
   it('a textfile that cannot be written: the update still succeeds, with one warning on stderr and in the pair log; status warns too, exit 0', async () => {
