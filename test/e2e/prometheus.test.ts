@@ -221,12 +221,21 @@ describe('e2e: Prometheus textfile (real zfs-fuse, sshd and promtool)', function
     expect(statusOf(parse(readFileSync(textfile(), 'utf8')), a)).to.deep.equal(['Idle']);
   });
 
-  it('the example alert rules (etc/prometheus/zettabee.rules.yml) pass promtool check rules, and fire on the real label sets', async function () {
+  it('the example alert rules (etc/prometheus/zettabee.rules.yml, and the one in zettabee(1)) pass promtool check rules, and fire on the real label sets', async function () {
     this.timeout(60_000);
     const rules = fileURLToPath(new URL('../../../etc/prometheus/zettabee.rules.yml', import.meta.url));
     const check = await execa('promtool', ['check', 'rules', rules], { reject: false });
     expect(check.exitCode, `${check.stdout}${check.stderr}`).to.equal(0);
     expect(check.stdout).to.contain('SUCCESS: 7 rules found');
+    // the example in zettabee(1), as a reader would copy it
+    const man = readFileSync(fileURLToPath(new URL('../../../man/zettabee.1', import.meta.url)), 'utf8');
+    const example = /\n\.nf\n(groups:\n[^]*?)\.fi\n/.exec(man)![1]!.replace(/\\-/g, '-').replace(/\\\(aq/g, "'");
+    expect(example).not.to.contain('\\');
+    const manRules = join(bed.workdir, `man-rules-${Date.now()}.yml`);
+    writeFileSync(manRules, example);
+    const manCheck = await execa('promtool', ['check', 'rules', manRules], { reject: false });
+    expect(manCheck.exitCode, `${manCheck.stdout}${manCheck.stderr}\n${example}`).to.equal(0);
+    expect(manCheck.stdout).to.contain('SUCCESS: 2 rules found');
     // pair a as the real file labels it, with its real thresholds; the
     // times are made up (promtool's clock starts at 0): the newest snapshot
     // and the file's write at 0, a run started at 0 still going

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { parseSettings, builtinSettings } from '../../src/config/settings.js';
 import { formatProblem } from '../../src/config/pairs.js';
 
@@ -34,6 +35,16 @@ describe('settings file', () => {
     const { settings, problems } = parseSettings('[prometheus]\ntextfile = /var/lib/node_exporter/textfile_collector/zettabee.prom ; node_exporter reads it\n', F);
     expect(problems).to.deep.equal([]);
     expect(settings.prometheus).to.deep.equal({ textfile: '/var/lib/node_exporter/textfile_collector/zettabee.prom' });
+  });
+
+  it('etc/zettabee.ini.example: no textfile as shipped; its commented textfile line, uncommented, is a valid [prometheus] textfile', () => {
+    const text = readFileSync(new URL('../../../etc/zettabee.ini.example', import.meta.url), 'utf8');
+    const shipped = parseSettings(text, F);
+    expect(shipped.problems).to.deep.equal([]);
+    expect(shipped.settings.prometheus).to.deep.equal({});
+    const on = parseSettings(text.replace(/^; (textfile = )/m, '$1'), F);
+    expect(on.problems).to.deep.equal([]);
+    expect(on.settings.prometheus).to.deep.equal({ textfile: '/var/lib/node_exporter/textfile_collector/zettabee.prom' });
   });
 
   const table: Array<[string, string, RegExp]> = [
