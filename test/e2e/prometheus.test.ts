@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StatusRecord } from '../../src/state/status.js';
 import { ensurePackages, getBed, type Bed } from '../harness/bed.js';
-import { freezeSend, sleep, thaw, waitFor } from './procs.js';
+import { freezeSend, noTransferLeft, sleep, thaw, waitFor } from './procs.js';
 import { makeSite, mountpointOf, must, renameUnmounted, sshKeys, writeRandom, type Site } from './support.js';
 
 const MiB = 1024 * 1024;
@@ -350,6 +350,39 @@ describe('e2e: Prometheus textfile (real zfs-fuse, sshd and promtool)', function
     }
     expect(readdirSync(collector)).to.deep.equal(['zettabee.prom']);
     expect(existsSync(join(site.paths.lock, 'textfile.lock'))).to.equal(false);
+  });
+
+  it('a run killed (kill -9) leaves the file saying Running; unlock rewrites it (Failed, no run start), and the next update puts it right', async () => {
+    const a = labels().a;
+    writeRandom(`${await mountpointOf(bed, `${src}/a`)}/five.bin`, 40 * MiB);
+    const child = site.spawn(['update', 'a']);
+    let exited = false;
+    void child.finally(() => (exited = true));
+    const frozen = await freezeSend(`${src}/a`, child, () => exited);
+    try {
+      await waitFor('the file to show the run', 30_000, () => statusOf(parse(readFileSync(textfile(), 'utf8')), a)[0] === 'Running');
+      process.kill(child.pid!, 'SIGKILL');
+      expect((await child).signal).to.equal('SIGKILL');
+    } finally {
+      thaw(frozen);
+    }
+    await noTransferLeft([`${src}/a`, `${dst}/a`]);
+    // nobody wrote since the run started: the file still says so (the stale-file alert is for this)
+    const left = parse(readFileSync(textfile(), 'utf8'));
+    expect(statusOf(left, a)).to.deep.equal(['Running']);
+    expect(valueOf(left, 'zettabee_pair_run_started_timestamp_seconds', a)).to.be.a('number');
+    const r = await site.run(['unlock', 'a']);
+    must(r, 0);
+    expect(r.stderr).to.equal('');
+    const { series } = await checked();
+    expect(written(series)).to.be.above(written(left));
+    expect(statusOf(series, a)).to.deep.equal(['Failed']);
+    expect(valueOf(series, 'zettabee_pair_run_started_timestamp_seconds', a)).to.equal(undefined);
+    expect(recordOf(series, a).run!.error).to.contain('interrupted');
+    must(await site.run(['update', 'a']), 0);
+    const after = (await checked()).series;
+    expect(statusOf(after, a)).to.deep.equal(['Idle']);
+    expect(stateOf(after, a)).to.deep.equal(['Synchronized']);
   });
 
   it('purge pull: the pair stays in the file (it is still in the pairs file), Uninitialized, without lag', async () => {
