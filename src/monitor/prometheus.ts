@@ -35,7 +35,8 @@ export const PAIR_STATUSES = Object.keys(STATUSES) as readonly StatusWord[];
 type Labels = ReadonlyArray<readonly [string, string]>;
 
 export interface Sample {
-  labels: Labels;
+  /** the label pairs as written between the braces, escaped (labelText); '' for none */
+  labels: string;
   value: number;
 }
 
@@ -62,9 +63,13 @@ export function formatValue(n: number): string {
   return String(Math.round(n * 1000) / 1000);
 }
 
+/** `k="v",...` with the values escaped: what goes between a sample's braces */
+export function labelText(labels: Labels): string {
+  return labels.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',');
+}
+
 function sampleLine(name: string, s: Sample): string {
-  const labels = s.labels.length ? `{${s.labels.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',')}}` : '';
-  return `${name}${labels} ${formatValue(s.value)}`;
+  return `${name}${s.labels ? `{${s.labels}}` : ''} ${formatValue(s.value)}`;
 }
 
 /** the text exposition format: HELP, TYPE, then the samples of each family; families without samples are left out */
@@ -93,48 +98,53 @@ function unixSeconds(iso: string | undefined): number | undefined {
   return Number.isFinite(ms) ? ms / 1000 : undefined;
 }
 
+/** each view with its pair's labels, escaped once for the dozen series of the pair */
+type Labelled = { v: PairView; labels: string };
+
 /** a per-pair gauge: one sample for each pair whose value is known */
-function perPair(name: string, help: string, views: readonly PairView[], value: (v: PairView) => number | null | undefined): Family {
+function perPair(name: string, help: string, pairs: readonly Labelled[], value: (v: PairView) => number | null | undefined): Family {
   const samples: Sample[] = [];
-  for (const v of views) {
+  for (const { v, labels } of pairs) {
     const n = value(v);
-    if (n !== null && n !== undefined) samples.push({ labels: pairLabels(v.pair), value: n });
+    if (n !== null && n !== undefined) samples.push({ labels, value: n });
   }
   return { name, help, samples };
 }
 
 /** a set of 0/1 gauges, one per possible value, 1 for the current one (Prometheus' way to export an enum) */
-function stateSet<T extends string>(name: string, help: string, label: string, values: readonly T[], views: readonly PairView[], current: (v: PairView) => T): Family {
-  return {
-    name,
-    help,
-    samples: views.flatMap((v) => values.map((x) => ({ labels: [...pairLabels(v.pair), [label, x] as const], value: current(v) === x ? 1 : 0 }))),
-  };
+function stateSet<T extends string>(name: string, help: string, label: string, values: readonly T[], pairs: readonly Labelled[], current: (v: PairView) => T): Family {
+  const samples: Sample[] = [];
+  for (const { v, labels } of pairs) {
+    const now = current(v);
+    for (const x of values) samples.push({ labels: `${labels},${labelText([[label, x]])}`, value: now === x ? 1 : 0 });
+  }
+  return { name, help, samples };
 }
 
 /** pure: the file's metric families for these views, all taken at `now` (ms since the epoch) */
 export function textfileFamilies(views: readonly PairView[], now: number): Family[] {
   const running = (v: PairView) => (v.status === 'Running' || v.status === 'Initializing') && v.record?.run?.result === 'running';
+  const pairs: Labelled[] = views.map((v) => ({ v, labels: labelText(pairLabels(v.pair)) }));
   return [
-    { name: 'zettabee_textfile_written_timestamp_seconds', help: 'Unix time zettabee wrote this file (a run starting or ending, zettabee status, purge or unlock).', samples: [{ labels: [], value: now / 1000 }] },
+    { name: 'zettabee_textfile_written_timestamp_seconds', help: 'Unix time zettabee wrote this file (a run starting or ending, zettabee status, purge or unlock).', samples: [{ labels: '', value: now / 1000 }] },
     {
       name: 'zettabee_pair_info',
       help: 'Always 1: a pair of the pairs file, with its fingerprint (the name of its status and log files) and transport.',
-      samples: views.map((v) => ({ labels: [...pairLabels(v.pair), ['fingerprint', v.pair.fingerprint] as const, ['transport', v.pair.transport] as const], value: 1 })),
+      samples: pairs.map(({ v, labels }) => ({ labels: `${labels},${labelText([['fingerprint', v.pair.fingerprint], ['transport', v.pair.transport]])}`, value: 1 })),
     },
-    stateSet('zettabee_pair_state', 'The pair state zettabee status shows: 1 for the current one, 0 for the others (Unknown: the status file is unreadable).', 'state', PAIR_STATES, views, (v) => v.state),
-    stateSet('zettabee_pair_status', 'The run status zettabee status shows: 1 for the current one, 0 for the others (Failed: the last run failed or died, or its lock is stale).', 'status', PAIR_STATUSES, views, (v) => v.status),
-    perPair('zettabee_pair_lag_seconds', 'Seconds since the newest pair snapshot on the destination was taken, as of this file being written (as zettabee status and check compute it).', views, (v) => v.lag),
-    perPair('zettabee_pair_last_snapshot_timestamp_seconds', 'Unix time the newest pair snapshot on the destination was taken (time() minus this is the lag now).', views, (v) => v.record?.lastSnapshot?.creation),
-    perPair('zettabee_pair_last_success_timestamp_seconds', 'Unix time the last run that ended well ended.', views, (v) => unixSeconds(v.record?.lastSuccess?.ended)),
-    perPair('zettabee_pair_last_success_duration_seconds', 'Seconds the last run that ended well took.', views, (v) => v.record?.lastSuccess?.seconds),
-    perPair('zettabee_pair_last_success_bytes', 'Stream bytes the last run that ended well moved.', views, (v) => v.record?.lastSuccess?.bytes),
-    perPair('zettabee_pair_run_duration_seconds', 'Seconds the last run took, whatever its result; while a run is going, how long it has run so far (the runtime zettabee status shows).', views, (v) => v.runtime),
-    perPair('zettabee_pair_run_started_timestamp_seconds', 'Unix time the run now going started; only while one runs (time() minus this is its runtime now).', views, (v) => (running(v) ? unixSeconds(v.record?.run?.started) : undefined)),
-    perPair('zettabee_pair_lag_warning_threshold_seconds', 'The pair\'s wlag: check warns at this lag.', views, (v) => v.pair.options.wlag),
-    perPair('zettabee_pair_lag_critical_threshold_seconds', 'The pair\'s clag: check is critical at this lag.', views, (v) => v.pair.options.clag),
-    perPair('zettabee_pair_run_warning_threshold_seconds', 'The pair\'s wrun: check warns when a run goes on this long.', views, (v) => v.pair.options.wrun),
-    perPair('zettabee_pair_run_critical_threshold_seconds', 'The pair\'s crun: check is critical when a run goes on this long.', views, (v) => v.pair.options.crun),
+    stateSet('zettabee_pair_state', 'The pair state zettabee status shows: 1 for the current one, 0 for the others (Unknown: the status file is unreadable).', 'state', PAIR_STATES, pairs, (v) => v.state),
+    stateSet('zettabee_pair_status', 'The run status zettabee status shows: 1 for the current one, 0 for the others (Failed: the last run failed or died, or its lock is stale).', 'status', PAIR_STATUSES, pairs, (v) => v.status),
+    perPair('zettabee_pair_lag_seconds', 'Seconds since the newest pair snapshot on the destination was taken, as of this file being written (as zettabee status and check compute it).', pairs, (v) => v.lag),
+    perPair('zettabee_pair_last_snapshot_timestamp_seconds', 'Unix time the newest pair snapshot on the destination was taken (time() minus this is the lag now).', pairs, (v) => v.record?.lastSnapshot?.creation),
+    perPair('zettabee_pair_last_success_timestamp_seconds', 'Unix time the last run that ended well ended.', pairs, (v) => unixSeconds(v.record?.lastSuccess?.ended)),
+    perPair('zettabee_pair_last_success_duration_seconds', 'Seconds the last run that ended well took.', pairs, (v) => v.record?.lastSuccess?.seconds),
+    perPair('zettabee_pair_last_success_bytes', 'Stream bytes the last run that ended well moved.', pairs, (v) => v.record?.lastSuccess?.bytes),
+    perPair('zettabee_pair_run_duration_seconds', 'Seconds the last run took, whatever its result; while a run is going, how long it has run so far (the runtime zettabee status shows).', pairs, (v) => v.runtime),
+    perPair('zettabee_pair_run_started_timestamp_seconds', 'Unix time the run now going started; only while one runs (time() minus this is its runtime now).', pairs, (v) => (running(v) ? unixSeconds(v.record?.run?.started) : undefined)),
+    perPair('zettabee_pair_lag_warning_threshold_seconds', 'The pair\'s wlag: check warns at this lag.', pairs, (v) => v.pair.options.wlag),
+    perPair('zettabee_pair_lag_critical_threshold_seconds', 'The pair\'s clag: check is critical at this lag.', pairs, (v) => v.pair.options.clag),
+    perPair('zettabee_pair_run_warning_threshold_seconds', 'The pair\'s wrun: check warns when a run goes on this long.', pairs, (v) => v.pair.options.wrun),
+    perPair('zettabee_pair_run_critical_threshold_seconds', 'The pair\'s crun: check is critical when a run goes on this long.', pairs, (v) => v.pair.options.crun),
   ];
 }
 

@@ -14,6 +14,7 @@ import {
   escapeLabelValue,
   formatExposition,
   formatValue,
+  labelText,
   PAIR_STATES,
   PAIR_STATUSES,
   refreshTextfile,
@@ -107,11 +108,11 @@ describe('prometheus textfile: formatting (pure)', () => {
 
   it('exposition: HELP and TYPE gauge before the samples, families without samples left out, a final line feed', () => {
     const text = formatExposition([
-      { name: 'x_seconds', help: 'X.', samples: [{ labels: [['pair', 'a"b']], value: 1.5 }, { labels: [['pair', 'c']], value: 2 }] },
+      { name: 'x_seconds', help: 'X.', samples: [{ labels: labelText([['pair', 'a"b']]), value: 1.5 }, { labels: labelText([['pair', 'c'], ['state', 'x\ny']]), value: 2 }] },
       { name: 'y_bytes', help: 'Never.', samples: [] },
-      { name: 'z_timestamp_seconds', help: 'Z.', samples: [{ labels: [], value: 3 }] },
+      { name: 'z_timestamp_seconds', help: 'Z.', samples: [{ labels: labelText([]), value: 3 }] },
     ]);
-    expect(text).to.equal('# HELP x_seconds X.\n# TYPE x_seconds gauge\nx_seconds{pair="a\\"b"} 1.5\nx_seconds{pair="c"} 2\n# HELP z_timestamp_seconds Z.\n# TYPE z_timestamp_seconds gauge\nz_timestamp_seconds 3\n');
+    expect(text).to.equal('# HELP x_seconds X.\n# TYPE x_seconds gauge\nx_seconds{pair="a\\"b"} 1.5\nx_seconds{pair="c",state="x\\ny"} 2\n# HELP z_timestamp_seconds Z.\n# TYPE z_timestamp_seconds gauge\nz_timestamp_seconds 3\n');
   });
 
   it('a synchronized pair: lag, timestamps, last success, runtime and its four thresholds, labelled pair/source/destination', () => {
