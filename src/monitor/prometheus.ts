@@ -16,13 +16,14 @@
 // short lock (<lock>/textfile.lock) orders the rebuilds of concurrent
 // processes, so the last file renamed in is built from the newest records.
 import { dirname, join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import type { Pair } from '../config/pairs.js';
 import { endpointText } from '../config/pairs.js';
 import type { Settings } from '../config/settings.js';
 import { collectViews, type PairView, type StatusWord } from '../app/status.js';
-import { writeFileAtomic } from '../state/atomic.js';
+import { tempNameOwner, writeFileAtomic } from '../state/atomic.js';
+import { pidAlive } from '../state/lock.js';
 
 // Records: a key that is missing is a compile error when a state or a status is added
 const STATES: Record<PairView['state'], true> = { Synchronized: true, Uninitialized: true, Inconsistent: true, Unknown: true };
@@ -187,6 +188,25 @@ async function orderLock(settings: Settings): Promise<(() => Promise<void>) | nu
   }
 }
 
+/**
+ * Remove the temp files that writers killed mid-write (kill -9 in the
+ * milliseconds between create and rename) left next to the textfile: names
+ * of state/atomic.ts's tempName whose pid is gone. node_exporter never reads
+ * them (they do not end in .prom), but the directory is shared.
+ */
+export function removeDeadTemps(path: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return; // the write has just said what is wrong with the directory
+  }
+  for (const name of names) {
+    const pid = tempNameOwner(path, name);
+    if (pid !== null && !pidAlive(pid)) rmSync(join(dirname(path), name), { force: true });
+  }
+}
+
 /** what a failed write says: the file, and why in words */
 export function writeProblem(path: string, err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
@@ -213,6 +233,7 @@ export async function refreshTextfile(settings: Settings, pairs: readonly Pair[]
   try {
     const at = now();
     writeFileAtomic(path, textfileText(collectViews(settings, pairs, at), at), { durable: true, mode: 0o644 });
+    removeDeadTemps(path);
   } catch (e) {
     warn(writeProblem(path, e));
   } finally {

@@ -24,6 +24,14 @@ export function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}`);
 }
 
+/** the pid in `name` when it is one of tempName's names for `path`, else null */
+export function tempNameOwner(path: string, name: string): number | null {
+  const prefix = `.${basename(path)}.`;
+  if (!name.startsWith(prefix)) return null;
+  const m = /^(\d+)\.[0-9a-f]{12}$/.exec(name.slice(prefix.length));
+  return m ? Number(m[1]) : null;
+}
+
 /** replace `path` with `data` atomically; on failure the temp file is gone and the old file untouched */
 export function writeFileAtomic(path: string, data: string | Buffer, o: AtomicOptions): void {
   const dir = dirname(path);

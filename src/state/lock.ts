@@ -116,18 +116,23 @@ function isOtherHost(h: LockHolder): boolean {
   return h.host !== hostname();
 }
 
+/** whether a process of this machine has this pid (EPERM: it exists but belongs to another user) */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** null when alive (or when we cannot tell: another host); else why it is dead */
 function deadReason(h: LockHolder): string | null {
   if (isOtherHost(h)) return null;
   const who = `pid ${h.pid} (${h.action}, started ${h.started})`;
   const boot = currentBootId();
   if (h.bootId && boot && h.bootId !== boot) return `${who} ran before the last reboot`;
-  try {
-    process.kill(h.pid, 0);
-  } catch (err) {
-    // EPERM: the pid exists but belongs to another user; still alive
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return `${who} is no longer running`;
-  }
+  if (!pidAlive(h.pid)) return `${who} is no longer running`;
   if (h.procStart) {
     const now = procStartOf(h.pid);
     if (now !== undefined && now !== h.procStart) return `${who} is no longer running (pid ${h.pid} is now another process)`;

@@ -2,7 +2,7 @@
 // (temp dirs, real files and processes, no zfs).
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePairs } from '../../src/config/pairs.js';
@@ -295,6 +295,17 @@ describe('prometheus textfile: writing it', () => {
     expect(warnings).to.deep.equal([]);
     expect(readFileSync(textfile(), 'utf8')).to.contain('zettabee_pair_info{pair="pool/tank/a"');
     expect(existsSync(textfileLockPath(settings)), 'the other holder keeps its lock').to.equal(true);
+  });
+
+  it('temp files of writers killed mid-write (their pid gone) are removed; a live writer\'s and other files are kept', async () => {
+    const dead = spawn(process.execPath, ['-e', '0']);
+    const deadPid = await new Promise<number>((resolve) => dead.on('exit', () => resolve(dead.pid!)));
+    const c = join(dir, 'collector');
+    const names = [`.zettabee.prom.${deadPid}.0123456789ab`, `.zettabee.prom.${process.pid}.0123456789ab`, `.zettabee.prom.${deadPid}.not-hex-at-all`, `.other.prom.${deadPid}.0123456789ab`, 'node.prom'];
+    for (const n of names) writeFileSync(join(c, n), 'x');
+    await refreshTextfile(settings, pairs, warn, () => NOW);
+    expect(warnings).to.deep.equal([]);
+    expect(readdirSync(c).sort()).to.deep.equal([...names.slice(1), 'zettabee.prom'].sort());
   });
 
   it('concurrent writers in three processes: every read is a whole file of one writer, none torn, no temp file left', async function () {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { tempName, writeFileAtomic, writeJsonAtomic } from '../../src/state/atomic.js';
+import { tempName, tempNameOwner, writeFileAtomic, writeJsonAtomic } from '../../src/state/atomic.js';
 
 describe('state/atomic', () => {
   let dir: string;
@@ -55,6 +55,20 @@ describe('state/atomic', () => {
       expect(dirname(n)).to.equal(dir);
       expect(basename(n)).to.match(new RegExp(`^\\.zettabee\\.prom\\.${process.pid}\\.[0-9a-f]{12}$`));
       expect(n.endsWith('.prom')).to.equal(false);
+      expect(tempNameOwner(path, basename(n))).to.equal(process.pid);
     }
   });
+
+  const owners: Array<[string, number | null]> = [
+    ['.zettabee.prom.4711.0123456789ab', 4711],
+    ['.zettabee.prom.4711.0123456789AB', null], // not what tempName writes
+    ['.zettabee.prom.4711.0123456789a', null],
+    ['.zettabee.prom.x.0123456789ab', null],
+    ['.zettabee.prom', null],
+    ['zettabee.prom.4711.0123456789ab', null],
+    ['.other.prom.4711.0123456789ab', null],
+  ];
+  for (const [name, pid] of owners) {
+    it(`tempNameOwner of ${name}: ${pid}`, () => expect(tempNameOwner('/d/zettabee.prom', name)).to.equal(pid));
+  }
 });
