@@ -11,6 +11,7 @@ import type { Hosts } from '../exec/hosts.js';
 import { PairLock, waitForEvicted } from '../state/lock.js';
 
 import type { PairLog, PairLogs } from '../state/log.js';
+import { refreshTextfile } from '../monitor/prometheus.js';
 import { readStatus, StatusFileError, writeStatus, type Inconsistency, type PairState, type SnapshotRef, type StatusRecord } from '../state/status.js';
 import type { Progress } from '../transport/pipeline.js';
 import { removeProgress, writeProgress } from '../state/progress.js';
@@ -33,6 +34,8 @@ export class PairError extends ActionError {
 
 export interface EngineDeps {
   settings: Settings;
+  /** every pair of the pairs file: the Prometheus textfile a run rewrites covers them all */
+  allPairs: readonly Pair[];
   hosts: Hosts;
   logs: PairLogs;
   /** aborts the running transfer (SIGINT/SIGTERM) */
@@ -116,11 +119,32 @@ function oneLine(e: unknown): string {
 
 /**
  * Run `body` for one pair under its lock. BusyError (a live run holds the
- * lock) leaves the status file alone. Every other ending is recorded.
+ * lock) leaves the status file alone. Every other ending is recorded. The
+ * Prometheus textfile is rewritten once the run has recorded its start, and
+ * again after it ended, whatever the ending (busy and not started too).
  */
 export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initialize' | 'update', body: (run: PairRun) => Promise<Outcome>): Promise<Outcome> {
-  const { settings, logs } = deps;
-  const log = logs.for(pair.fingerprint);
+  const log = deps.logs.for(pair.fingerprint);
+  // a textfile that cannot be written is a warning, in the pair's log and
+  // on stderr; once a run (the start's and the end's would say the same)
+  let warned = false;
+  const metrics = () =>
+    refreshTextfile(deps.settings, deps.allPairs, (line) => {
+      if (warned) return;
+      warned = true;
+      log.warn(`${action}: ${line}`);
+      deps.warn?.(pair, line);
+    });
+  try {
+    return await runLocked(pair, deps, action, body, log, metrics);
+  } finally {
+    // after the lock is released: the file must not show this pair still running
+    await metrics();
+  }
+}
+
+async function runLocked(pair: Pair, deps: EngineDeps, action: 'initialize' | 'update', body: (run: PairRun) => Promise<Outcome>, log: PairLog, metrics: () => Promise<void>): Promise<Outcome> {
+  const { settings } = deps;
   const now = deps.now ?? (() => new Date());
   const local = new AbortController();
   const signal = deps.signal ? AbortSignal.any([deps.signal, local.signal]) : local.signal;
@@ -169,6 +193,7 @@ export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initi
       log.warn(`${action}: took over a stale lock of pid ${h.pid} (${h.action}, started ${h.started}); stale_lock = recover`);
     }
     writeStatus(settings, pair.fingerprint, record);
+    await metrics();
     // every transfer publishes its progress for `runstatus`, besides whatever the caller shows
     let streamStarted: string | undefined;
     const publish = (p: Progress) => {

@@ -4,6 +4,7 @@ import { DEFAULT_PAIRS_FILE, DEFAULT_SETTINGS_FILE, loadConfig } from '../config
 import type { Pair } from '../config/pairs.js';
 import type { Settings } from '../config/settings.js';
 import type { Reporter } from '../monitor/report.js';
+import type { PairLog } from '../state/log.js';
 
 export interface GlobalArgs {
   config?: string;
@@ -53,4 +54,22 @@ export async function reporterFor(args: GlobalArgs, io: Io, settings: Settings, 
   if (args.nagios === undefined && !args.icinga) return null;
   const { makeReporter } = await import('../monitor/report.js');
   return makeReporter(args, io, settings, action);
+}
+
+/**
+ * Rewrite the Prometheus textfile ([prometheus] textfile) over every pair
+ * of the pairs file, after `action` read or changed status records. Its code
+ * is loaded only when a textfile is set. A file that cannot be written is a
+ * warning on stderr (and in the pair's log, when there is one), never a
+ * failure of the action. `now` (ms): the instant the action's own output
+ * was computed for, so both show the same lag.
+ */
+export async function refreshTextfileFor(ctx: Context, io: Io, action: string, o: { log?: PairLog; now?: number } = {}): Promise<void> {
+  if (!ctx.settings.prometheus.textfile) return;
+  const { refreshTextfile } = await import('../monitor/prometheus.js');
+  const warn = (line: string) => {
+    o.log?.warn(`${action}: ${line}`);
+    io.err(`zettabee: warning: ${action}: ${line}`);
+  };
+  await refreshTextfile(ctx.settings, ctx.pairs, warn, o.now === undefined ? undefined : () => o.now!);
 }

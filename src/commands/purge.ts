@@ -4,7 +4,7 @@ import { selectPair } from '../config/select.js';
 import { UsageError } from '../errors.js';
 import { Hosts } from '../exec/hosts.js';
 import { PairLogs } from '../state/log.js';
-import { loadContext, reporterFor, type GlobalArgs, type Io } from './context.js';
+import { loadContext, refreshTextfileFor, reporterFor, type GlobalArgs, type Io } from './context.js';
 
 type Args = GlobalArgs & { dest: string; yes?: boolean; 'destination-snapshots'?: boolean; 'dry-run'?: boolean };
 
@@ -62,6 +62,7 @@ export function purgeCommand(io: Io): CommandModule<GlobalArgs, Args> {
       } finally {
         // done, failed, declined or busy: the monitor learns what the pair looks like now
         await reporter?.report([pair], logs);
+        await refreshTextfileFor(ctx, io, 'purge', { log: logs.for(pair.fingerprint) });
         await hosts.close();
         await logs.close();
       }

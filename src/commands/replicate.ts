@@ -36,6 +36,8 @@ async function dryRunPairs(io: Io, ctx: Context, args: Args, action: 'initialize
     settings: ctx.settings,
     hosts,
     logs,
+    // a dry run writes no Prometheus textfile: nothing changed
+    allPairs: ctx.pairs,
     ...(io.signal ? { signal: io.signal } : {}),
     note: (p, line) => {
       if (args.verbose) io.out(`${action} ${p.label}: ${line}`);
@@ -83,6 +85,7 @@ async function runPairs(io: Io, ctx: Context, args: Args, action: 'initialize' |
   const showProgress = io.progress && pairs.length === 1 ? io.progress : undefined;
   const deps: EngineDeps = {
     settings: ctx.settings,
+    allPairs: ctx.pairs,
     hosts,
     logs,
     ...(io.signal ? { signal: io.signal } : {}),

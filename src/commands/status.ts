@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { selectPairs } from '../config/select.js';
 import { ExitError, EXIT_FAILED } from '../errors.js';
-import { loadContext, reporterFor, type GlobalArgs, type Io } from './context.js';
+import { loadContext, refreshTextfileFor, reporterFor, type GlobalArgs, type Io } from './context.js';
 
 type Args = GlobalArgs & { dest?: string; fullstatus?: boolean; json?: boolean };
 
@@ -20,11 +20,14 @@ export function statusCommand(io: Io): CommandModule<GlobalArgs, Args> {
       const reporter = await reporterFor(args, io, ctx.settings, 'status');
       const { collectViews, statusJson, statusLines } = await import('../app/status.js');
       const pairs = selectPairs(ctx.pairs, args.dest);
-      const views = collectViews(ctx.settings, pairs);
+      const now = Date.now();
+      const views = collectViews(ctx.settings, pairs, now);
       if (args.json) io.out(JSON.stringify(statusJson(views), null, 2));
       else statusLines(views, Boolean(args.fullstatus)).forEach((l) => io.out(l));
       const unreadable = views.filter((v) => v.unreadable);
       for (const v of unreadable) io.err(`zettabee: error: status ${v.pair.label}: status file unreadable: ${v.unreadable}`);
+      // every pair of the pairs file, whatever DEST selects: a cron line keeps lag and staleness fresh between runs
+      await refreshTextfileFor(ctx, io, 'status', { now });
       // every selected pair, so one cron line reports lag and stuck runs between updates
       await reporter?.report(pairs);
       if (unreadable.length) throw new ExitError(EXIT_FAILED);

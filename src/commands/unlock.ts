@@ -6,7 +6,7 @@ import { loadRecord } from '../app/pair-run.js';
 import { unlockPair } from '../state/lock.js';
 import { PairLogs } from '../state/log.js';
 import { writeStatus } from '../state/status.js';
-import { loadContext, reporterFor, type GlobalArgs, type Io } from './context.js';
+import { loadContext, refreshTextfileFor, reporterFor, type GlobalArgs, type Io } from './context.js';
 
 type Args = GlobalArgs & { dest: string; force?: boolean };
 
@@ -50,6 +50,7 @@ export function unlockCommand(io: Io): CommandModule<GlobalArgs, Args> {
       } finally {
         // the removed lock no longer counts against the pair
         await reporter?.report([pair], logs);
+        await refreshTextfileFor(ctx, io, 'unlock', { log: logs.for(pair.fingerprint) });
         await logs.close();
       }
       io.out(`${pair.label}: removed the ${r.removed} lock of ${who}`);

@@ -19,6 +19,8 @@ export interface Settings {
   nagios: { send_nsca: string; config: string; server?: string; port: number; host: string; service: string; report_interval: number };
   icinga: { url?: string; user?: string; password_file?: string; ca?: string; host: string; service: string; report_interval: number };
   ssh: { known_hosts?: string; connect_timeout: number };
+  /** textfile: the file for node_exporter's textfile collector; none is written when unset */
+  prometheus: { textfile?: string };
 }
 
 /** the built-in report_interval: the five-minute `zettabee --nagios status` line of etc/cron.d/zettabee */
@@ -34,6 +36,7 @@ export function builtinSettings(): Settings {
     nagios: { send_nsca: '/usr/sbin/send_nsca', config: '/etc/send_nsca.cfg', port: 5667, host: '{dhost}', service: 'zettabee {dzfs}', report_interval: DEFAULT_REPORT_INTERVAL },
     icinga: { host: '{dhost}', service: 'zettabee {dzfs}', report_interval: DEFAULT_REPORT_INTERVAL },
     ssh: { connect_timeout: 10 },
+    prometheus: {},
   };
 }
 
@@ -41,6 +44,8 @@ type Check = (value: string) => string | null; // null = fine, else the problem
 
 const absolutePath: Check = (v) => (isAbsolute(v) ? null : `'${v}' must be an absolute path`);
 const sshPath: Check = (v) => absolutePath(v) ?? sshPathProblem(v);
+/** node_exporter's textfile collector reads only *.prom files of its directory */
+const textfile: Check = (v) => absolutePath(v) ?? (/[^/]\.prom$/.test(v) ? null : `'${v}' must be a file name ending in .prom (node_exporter's textfile collector reads only *.prom files)`);
 const nonEmpty: Check = (v) => (v.trim() ? null : 'must not be empty');
 const port: Check = (v) => (/^\d{1,5}$/.test(v) && +v >= 1 && +v <= 65535 ? null : `'${v}' is not a TCP port (1 to 65535)`);
 const seconds: Check = (v) => (/^\d{1,4}$/.test(v) && +v >= 1 && +v <= 3600 ? null : `'${v}' is not a number of seconds (1 to 3600)`);
@@ -82,6 +87,7 @@ const SCHEMA = new Map<string, Map<string, Check> | 'pair-options'>([
   ['nagios', new Map([['send_nsca', absolutePath], ['config', absolutePath], ['server', hostName], ['port', port], ['host', template], ['service', template], ['report_interval', reportInterval]])],
   ['icinga', new Map([['url', url], ['user', nonEmpty], ['password_file', absolutePath], ['ca', absolutePath], ['host', template], ['service', template], ['report_interval', reportInterval]])],
   ['ssh', new Map([['known_hosts', sshPath], ['connect_timeout', seconds]])],
+  ['prometheus', new Map([['textfile', textfile]])],
 ]);
 
 /** the index where a comment starts (a mark at the start or after a blank), or -1 */

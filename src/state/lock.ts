@@ -2,13 +2,13 @@
 // plus a holder file <lock>/<fp>.holder (JSON) that says who holds it, so a
 // second run can say "busy: pid N on HOST since T" and `unlock` can tell a
 // live holder from a dead one.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { Settings } from '../config/settings.js';
 import { ActionError, BusyError } from '../errors.js';
+import { writeFileAtomic } from './atomic.js';
 import { evictedFile, holderFile, lockFile } from './paths.js';
 
 export interface LockHolder {
@@ -109,26 +109,21 @@ function readHolder(path: string): LockHolder | null {
 
 /** temp file + rename so a concurrent inspectLock never reads half a holder */
 function writeHolder(path: string, holder: LockHolder): void {
-  const tmp = join(dirname(path), `.${holder.pid}.${randomBytes(6).toString('hex')}.holder.tmp`);
-  const data = Buffer.from(JSON.stringify(holder, null, 2) + '\n', 'utf8');
-  let fd: number | null = null;
-  try {
-    fd = openSync(tmp, 'wx', 0o640);
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = null;
-    renameSync(tmp, path);
-  } catch (err) {
-    if (fd !== null) try { closeSync(fd); } catch { /* already failing */ }
-    try { unlinkSync(tmp); } catch { /* ignore */ }
-    throw err;
-  }
+  writeFileAtomic(path, JSON.stringify(holder, null, 2) + '\n', { durable: true, mode: 0o640 });
 }
 
 function isOtherHost(h: LockHolder): boolean {
   return h.host !== hostname();
+}
+
+/** whether a process of this machine has this pid (EPERM: it exists but belongs to another user) */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** null when alive (or when we cannot tell: another host); else why it is dead */
@@ -137,12 +132,7 @@ function deadReason(h: LockHolder): string | null {
   const who = `pid ${h.pid} (${h.action}, started ${h.started})`;
   const boot = currentBootId();
   if (h.bootId && boot && h.bootId !== boot) return `${who} ran before the last reboot`;
-  try {
-    process.kill(h.pid, 0);
-  } catch (err) {
-    // EPERM: the pid exists but belongs to another user; still alive
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return `${who} is no longer running`;
-  }
+  if (!pidAlive(h.pid)) return `${who} is no longer running`;
   if (h.procStart) {
     const now = procStartOf(h.pid);
     if (now !== undefined && now !== h.procStart) return `${who} is no longer running (pid ${h.pid} is now another process)`;

@@ -3,7 +3,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import type { Settings } from '../config/settings.js';
 import { progressFile } from './paths.js';
-import { writeJsonAtomic } from './status.js';
+import { writeJsonAtomic } from './atomic.js';
 
 export interface ProgressRecord {
   pid: number;

@@ -1,9 +1,8 @@
 // A pair's status file, <state>/<fp>.status: JSON, written atomically, read by
 // `status`, `check` and the monitors without touching zfs or ssh.
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
 import type { Settings } from '../config/settings.js';
+import { writeJsonAtomic } from './atomic.js';
 import { progressFile, statusFile } from './paths.js';
 
 export type PairState = 'Synchronized' | 'Uninitialized' | 'Inconsistent';
@@ -118,47 +117,6 @@ function recordProblem(v: unknown): string | null {
 /** write atomically (temp file in the same directory, fsync, rename), mode 0640; creates the directory (0750) if missing */
 export function writeStatus(settings: Settings, fp: string, record: StatusRecord): void {
   writeJsonAtomic(statusFile(settings, fp), record, true);
-}
-
-/**
- * Replace `path` with `value` as JSON so a reader sees the old or the new
- * file, never half of one. `durable`: fsync the data and the directory too
- * (the status file must survive a power cut; a progress file need not).
- */
-export function writeJsonAtomic(path: string, value: unknown, durable: boolean): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o750 });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}`);
-  const data = Buffer.from(JSON.stringify(value, null, 2) + '\n', 'utf8');
-  let fd: number | null = null;
-  try {
-    fd = openSync(tmp, 'wx', 0o640);
-    fchmodSync(fd, 0o640); // the umask must not decide who may read it
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    if (durable) fsyncSync(fd); // the data is on disk before the name points at it (no empty file after a crash)
-    closeSync(fd);
-    fd = null;
-    renameSync(tmp, path);
-  } catch (err) {
-    if (fd !== null) try { closeSync(fd); } catch { /* already failing */ }
-    try { unlinkSync(tmp); } catch { /* never created, or already renamed */ }
-    throw err;
-  }
-  if (durable) syncDir(dir);
-}
-
-/** make the rename itself durable; best effort (not every filesystem allows fsync on a directory) */
-function syncDir(dir: string): void {
-  let fd: number | null = null;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    /* the file is written; only its durability across a power cut is less certain */
-  } finally {
-    if (fd !== null) try { closeSync(fd); } catch { /* ignore */ }
-  }
 }
 
 /** remove the status file (and a progress file next to it); no error when missing */

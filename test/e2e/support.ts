@@ -1,5 +1,6 @@
 // Running the real zettabee launcher as a cron job would: a child process,
 // its own pairs and settings files, the exit code and both output streams.
+import { expect } from 'chai';
 import { execa, type ResultPromise } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,11 @@ export interface Site {
   /** start the launcher as Site.run does, without waiting: for kill -9 and overlap tests */
   spawn(args: string[]): ResultPromise;
   writePairs(lines: string[]): void;
+}
+
+/** expect this exit code, showing both output streams when it is another */
+export function must(r: Result, code: number): void {
+  expect(r.code, `exit code; stdout: ${r.stdout}; stderr: ${r.stderr}`).to.equal(code);
 }
 
 /**

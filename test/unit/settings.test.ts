@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { parseSettings, builtinSettings } from '../../src/config/settings.js';
 import { formatProblem } from '../../src/config/pairs.js';
 
@@ -27,6 +28,23 @@ describe('settings file', () => {
     expect(problems).to.deep.equal([]);
     expect(settings.nagios.report_interval).to.equal(900);
     expect(settings.icinga.report_interval).to.equal(3600);
+  });
+
+  it('[prometheus] textfile: unset by default, an absolute *.prom path when set', () => {
+    expect(builtinSettings().prometheus).to.deep.equal({});
+    const { settings, problems } = parseSettings('[prometheus]\ntextfile = /var/lib/node_exporter/textfile_collector/zettabee.prom ; node_exporter reads it\n', F);
+    expect(problems).to.deep.equal([]);
+    expect(settings.prometheus).to.deep.equal({ textfile: '/var/lib/node_exporter/textfile_collector/zettabee.prom' });
+  });
+
+  it('etc/zettabee.ini.example: no textfile as shipped; its commented textfile line, uncommented, is a valid [prometheus] textfile', () => {
+    const text = readFileSync(new URL('../../../etc/zettabee.ini.example', import.meta.url), 'utf8');
+    const shipped = parseSettings(text, F);
+    expect(shipped.problems).to.deep.equal([]);
+    expect(shipped.settings.prometheus).to.deep.equal({});
+    const on = parseSettings(text.replace(/^; (textfile = )/m, '$1'), F);
+    expect(on.problems).to.deep.equal([]);
+    expect(on.settings.prometheus).to.deep.equal({ textfile: '/var/lib/node_exporter/textfile_collector/zettabee.prom' });
   });
 
   const table: Array<[string, string, RegExp]> = [
@@ -69,6 +87,12 @@ describe('settings file', () => {
     ['a prototype key in [paths]', '[paths]\nconstructor = /x', /:2: unknown key 'constructor' in \[paths\]/],
     ['__proto__ in [defaults]', '[defaults]\n__proto__ = 1', /:2: \[defaults\]: unknown key '__proto__'/],
     ['toString in [ssh]', '[ssh]\ntoString = 1', /:2: unknown key 'toString' in \[ssh\]/],
+    ['a relative textfile', '[prometheus]\ntextfile = zettabee.prom', /:2: \[prometheus\] textfile: 'zettabee.prom' must be an absolute path/],
+    ['a textfile not ending in .prom', '[prometheus]\n\ntextfile = /var/lib/node_exporter/zettabee.txt', /:3: \[prometheus\] textfile: '\/var\/lib\/node_exporter\/zettabee.txt' must be a file name ending in .prom \(node_exporter's textfile collector reads only \*.prom files\)/],
+    ['a textfile that is only .prom', '[prometheus]\ntextfile = /var/lib/node_exporter/.prom', /:2: \[prometheus\] textfile: .* must be a file name ending in .prom/],
+    ['an empty textfile', '[prometheus]\ntextfile =', /:2: \[prometheus\] textfile: '' must be an absolute path/],
+    ['an unknown key in [prometheus]', '[prometheus]\ndir = /var/lib', /:2: unknown key 'dir' in \[prometheus\]; known keys: textfile/],
+    ['textfile twice', '[prometheus]\ntextfile = /a/z.prom\ntextfile = /b/z.prom', /:3: textfile is set twice in \[prometheus\]/],
   ];
   for (const [name, text, re] of table) {
     it(`reports ${name} with its line`, () => {
