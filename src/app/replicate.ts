@@ -5,7 +5,7 @@
 // down for a week does not collect a snapshot per cron run.
 import type { Pair } from '../config/pairs.js';
 import { Hosts } from '../exec/hosts.js';
-import { newestPairSnapshot, pairSnapshots, planRetention, planUpdate, destinationAfterReceive, type SnapshotInfo } from '../domain/plan.js';
+import { newestPairSnapshot, pairSnapshots, planRetention, planUpdate, destinationAfterReceive, withArrival, type SnapshotInfo } from '../domain/plan.js';
 import { parentDataset } from '../domain/names.js';
 import { newSnapshotName } from '../domain/snapshot-name.js';
 import { formatBytes, formatTransfer } from '../domain/units.js';
@@ -456,7 +456,7 @@ function planCatchUp(
       step.resume = { token: t.decision.token, to: t.to };
       // what the resume brings, as the source lists it
       const arrives = snaps.find((x) => x.snapshot === t.to);
-      if (arrives) d = [...d, arrives];
+      if (arrives) d = withArrival(d, arrives);
       if (arrives?.guid === at.guid) {
         steps.push(step);
         continue;
@@ -1369,7 +1369,7 @@ function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
     resume = { target: dds, token: g.token.decision.token, to: to ?? '?' };
     // the rest is planned as if the resume delivered its snapshot (the run plans again after it)
     const arrives = to ? g.srcList.snapshots.find((s) => s.snapshot === to) : undefined;
-    if (arrives) dstSnaps = [...dstSnaps, arrives];
+    if (arrives) dstSnaps = withArrival(dstSnaps, arrives);
   }
   const sends = notedSends(run.settings, fp).filter((x) => x.host === run.src.name);
   const releaseSends =

@@ -127,6 +127,17 @@ export function planUpdate<S extends SnapshotInfo>(fp: string, source: readonly 
 }
 
 /**
+ * The destination's snapshots once a receive delivers `arrived` (a source
+ * snapshot; a resumed receive's). createtxg is per pool: the source's number
+ * means nothing among the destination's, so the arrival is numbered after
+ * the destination's newest, which is where the receive puts it.
+ */
+export function withArrival<S extends SnapshotInfo>(destination: readonly S[], arrived: S): S[] {
+  const txg = destination.reduce((m, s) => (s.createtxg > m ? s.createtxg : m), 0n);
+  return [...destination.filter((s) => s.guid !== arrived.guid), { ...arrived, createtxg: txg + 1n }];
+}
+
+/**
  * The destination's snapshots after an incremental receive of `-I base new`:
  * what it had, plus every source snapshot after the base up to the new one.
  */

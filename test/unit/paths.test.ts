@@ -33,6 +33,7 @@ const NOT_INSTALLED: Record<string, string> = {
   '/etc/systemd/system/zettabee-update.service': 'the service, installed from a checkout',
   '/etc/systemd/system/zettabee-update.timer': 'the timer, installed from a checkout',
   '/var/cache/zettabee-test/openzfs': 'the test suite\'s cache of guest images',
+  '/var/lib/node_exporter/textfile_collector/zettabee.prom': 'an example [prometheus] textfile; node_exporter\'s directory',
 };
 
 const settings = builtinSettings();

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { destinationAfterReceive, newestPairSnapshot, planRetention, planUpdate, type SnapshotInfo } from '../../src/domain/plan.js';
+import { destinationAfterReceive, newestPairSnapshot, planRetention, planUpdate, withArrival, type SnapshotInfo } from '../../src/domain/plan.js';
 
 const FP = 'a'.repeat(32);
 const OTHER = 'b'.repeat(32);
@@ -102,6 +102,22 @@ describe('planner: update decisions (pure)', () => {
     const s2 = snap('20260102000000', '2');
     const d = planUpdate(FP, [s1, s2], [s1]);
     expect(d.kind === 'incremental' && d.base.guid).to.equal('1');
+  });
+
+  it('a resumed receive\'s snapshot counts as the destination\'s newest, whatever its createtxg on the source (pools number txgs apart)', () => {
+    // source: base (txg 50), @mine (60), new (70); the destination got base
+    // (txg 900) and @mine (910), and a resume delivers new. Numbered as the
+    // source numbers it, new (70) would look older than @mine (910): a false
+    // "diverged" (seen on OpenZFS 2.3 after a kill -9 of an -I update)
+    const base = snap('20260101000000', '1', 50n);
+    const mine = snap('mine', '2', 60n);
+    const next = snap('20260102000000', '3', 70n);
+    const dst = [{ ...base, createtxg: 900n }, { ...mine, createtxg: 910n }];
+    expect(planUpdate(FP, [base, mine, next], [...dst, next]).kind).to.equal('conflict');
+    const after = withArrival(dst, next);
+    expect(after.map((s) => [s.guid, s.createtxg])).to.deep.equal([['1', 900n], ['2', 910n], ['3', 911n]]);
+    const d = planUpdate(FP, [base, mine, next], after);
+    expect(d.kind === 'incremental' && d.base.guid).to.equal('3');
   });
 });
 
