@@ -3,7 +3,7 @@
 // the man page all follow it.
 import { isAbsolute } from 'node:path';
 import { sshPathProblem } from '../domain/names.js';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 
 export type Transport = 'local' | 'ssh' | 'mbuffer';
 
@@ -60,7 +60,14 @@ export interface PairOptions {
   post?: string[];
   /** seconds a pre or post command may take before it is killed */
   hook_timeout?: number;
+  /** seconds between the starts of a pair's updates in `zettabee daemon` (cron runs ignore it) */
+  interval?: number;
 }
+
+/** the daemon's interval when a pair sets no interval= */
+export const DEFAULT_INTERVAL = 60;
+/** the range of interval=: 15 s to a day */
+export const INTERVAL_RANGE = { min: 15, max: 86400 } as const;
 
 /** seconds a hook may run when a pair sets no hook_timeout= */
 export const DEFAULT_HOOK_TIMEOUT = 300;
@@ -196,6 +203,13 @@ function duration(text: string): Parsed {
   return typeof r === 'number' ? { value: r } : r;
 }
 
+function interval(text: string): Parsed {
+  const r = parseDuration(text);
+  if (typeof r !== 'number') return r;
+  if (r < INTERVAL_RANGE.min || r > INTERVAL_RANGE.max) return { error: `${formatDuration(r)} is out of range (15s to 1d)` };
+  return { value: r };
+}
+
 const KEYS: Record<OptionKey, { help: string; parse: (text: string) => Parsed }> = {
   transport: {
     help: 'local, ssh or mbuffer',
@@ -271,6 +285,7 @@ const KEYS: Record<OptionKey, { help: string; parse: (text: string) => Parsed }>
   pre: { help: "a command run before the snapshot, e.g. \"/usr/local/bin/db-flush --wait 'a b'\"", parse: command },
   post: { help: 'a command run after the snapshot', parse: command },
   hook_timeout: { help: 'how long pre or post may take, e.g. 5m', parse: duration },
+  interval: { help: 'how often the daemon updates the pair, 15s to 1d, e.g. 1m', parse: interval },
 };
 
 export const KNOWN_KEYS = Object.keys(KEYS) as OptionKey[];

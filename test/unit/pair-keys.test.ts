@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { parseCommand } from '../../src/config/keys.js';
 import { formatProblem, parsePairs } from '../../src/config/pairs.js';
 import { hookEnv } from '../../src/app/hooks.js';
+import { parseSettings } from '../../src/config/settings.js';
 
 const F = '/etc/zettabee/zettabee.cfg';
 
@@ -86,5 +87,47 @@ describe('pair keys: props, recv_exclude, recv_set, pre, post, hook_timeout', ()
       ZETTABEE_SNAPSHOT_NAME: 'zettabee.x.20261201000000UTC',
       ZETTABEE_SNAPSHOT_TAKEN: 'no',
     });
+  });
+});
+
+describe('pair key interval (zettabee daemon)', () => {
+  const good: Array<[string, number]> = [
+    ['interval=15s', 15],
+    ['interval=15', 15],
+    ['interval=1m', 60],
+    ['interval=1h30m', 5400],
+    ['interval=1d', 86400],
+    ['interval=24h', 86400],
+  ];
+  for (const [text, want] of good) {
+    it(`takes ${text}`, () => expect(options(text)).to.deep.include({ interval: want }));
+  }
+
+  const bad: Array<[string, RegExp]> = [
+    ['interval=14s', /interval: 14s is out of range \(15s to 1d\)/],
+    ['interval=0', /interval: 0s is out of range \(15s to 1d\)/],
+    ['interval=1d1s', /interval: 1d1s is out of range \(15s to 1d\)/],
+    ['interval=2w', /interval: 2w is out of range/],
+    ['interval=often', /interval: 'often' is not a duration/],
+    ['interval=', /interval has no value \(write interval=<how often the daemon updates the pair/],
+  ];
+  for (const [text, want] of bad) {
+    it(`refuses ${text}, naming the file and line`, () => {
+      const p = problem(text);
+      expect(p).to.match(/^\/etc\/zettabee\/zettabee\.cfg:1/);
+      expect(p).to.match(want);
+    });
+  }
+
+  it('[defaults] interval applies to every pair that sets none', () => {
+    const s = parseSettings('[defaults]\ninterval = 5m\n', '/etc/zettabee/zettabee.ini');
+    expect(s.problems).to.deep.equal([]);
+    const r = parsePairs('tank/a backup/a\ntank/b backup/b interval=30s', F, s.settings.defaults);
+    expect(r.pairs.map((p) => p.options.interval)).to.deep.equal([300, 30]);
+  });
+
+  it('[defaults] interval out of range is an error of the settings file and line', () => {
+    const s = parseSettings('[defaults]\n\ninterval = 10s\n', '/etc/zettabee/zettabee.ini');
+    expect(s.problems.map(formatProblem)).to.deep.equal(['/etc/zettabee/zettabee.ini:3: [defaults]: interval: 10s is out of range (15s to 1d)']);
   });
 });
