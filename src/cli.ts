@@ -8,6 +8,7 @@ import { fingerprintCommand } from './commands/fingerprint.js';
 import { logfileCommand } from './commands/logfile.js';
 import { setupCommand } from './commands/setup.js';
 import { initializeCommand, updateCommand } from './commands/replicate.js';
+import { daemonCommand, stopCommand } from './commands/daemon.js';
 import { statusCommand } from './commands/status.js';
 import { unlockCommand } from './commands/unlock.js';
 import { purgeCommand } from './commands/purge.js';
@@ -18,10 +19,10 @@ import { formatError } from './commands/report.js';
 import { hostNameProblem } from './domain/names.js';
 import { printable } from './domain/printable.js';
 
-export const ACTIONS = ['setup', 'initialize', 'update', 'status', 'runstatus', 'unlock', 'purge', 'logfile', 'fingerprint', 'check', 'nagios-config', 'icinga-config'] as const;
+export const ACTIONS = ['setup', 'initialize', 'update', 'daemon', 'stop', 'status', 'runstatus', 'unlock', 'purge', 'logfile', 'fingerprint', 'check', 'nagios-config', 'icinga-config'] as const;
 
 /** action options that take a value, so their value is not mistaken for DEST */
-const VALUE_OPTIONS = ['--jobs', '-j', '--interval'];
+const VALUE_OPTIONS = ['--jobs', '-j', '--interval', '--grace', '--timeout'];
 
 interface GlobalOption {
   name: string;
@@ -123,6 +124,11 @@ export function normalizeArgv(argv: readonly string[]): string[] {
   return out;
 }
 
+/** the action word of a (normalized) command line */
+function firstAction(argv: readonly string[]): string | undefined {
+  return argv.find((a) => !a.startsWith('-') && (ACTIONS as readonly string[]).includes(a));
+}
+
 type ActionHandler = (args: Record<string, unknown>) => void | Promise<void>;
 
 /**
@@ -147,6 +153,8 @@ function buildParser(argv: string[], io: Io, handlers: Map<string, ActionHandler
     .command(only(setupCommand(io)))
     .command(only(initializeCommand(io)))
     .command(only(updateCommand(io)))
+    .command(only(daemonCommand(io)))
+    .command(only(stopCommand(io)))
     .command(only(statusCommand(io)))
     .command(only(runstatusCommand(io)))
     .command(only(unlockCommand(io)))
@@ -196,7 +204,7 @@ export async function main(rawArgv: readonly string[], rawIo: Io): Promise<numbe
   // every line printed goes through printable: input quoted into a message cannot drive the terminal
   const io: Io = { ...rawIo, out: (l) => rawIo.out(printable(l)), err: (l) => rawIo.err(printable(l)) };
   const argv = normalizeArgv(rawArgv);
-  const action = argv.find((a) => !a.startsWith('-') && (ACTIONS as readonly string[]).includes(a));
+  const action = firstAction(argv);
   const actionIndex = action ? argv.indexOf(action) : -1;
   const rest = actionIndex >= 0 ? argv.slice(actionIndex + 1) : [];
   // the first word after the action that is neither an option nor an option's value
@@ -238,7 +246,10 @@ export function run(): void {
   // (removes its unsent snapshot, records the failure, releases the lock).
   // An action that does not listen is ended after a grace period.
   const interrupt = new AbortController();
-  for (const sig of Object.keys(SIGNAL_NUMBERS)) {
+  // the daemon handles its signals itself: SIGTERM lets running updates
+  // finish within its grace period, SIGHUP reloads
+  const daemon = firstAction(normalizeArgv(process.argv.slice(2))) === 'daemon';
+  for (const sig of daemon ? [] : Object.keys(SIGNAL_NUMBERS)) {
     process.once(sig, () => {
       interrupt.abort(`interrupted by ${sig}`);
       setTimeout(() => process.exit(128 + SIGNAL_NUMBERS[sig]!), 15_000).unref();

@@ -1,5 +1,6 @@
 // What each end's zfs can do, probed once and remembered in the pair's status
-// record for a day: an update then costs no probe commands at all.
+// record for a day (the daemon: a few hours, and again after a failed run):
+// an update then costs no probe commands at all.
 import { ActionError } from '../errors.js';
 import type { Host } from '../exec/host.js';
 import { noZfsCapabilities, probeCapabilities, type Capabilities } from '../zfs/probe.js';
@@ -36,7 +37,10 @@ async function side(run: PairRun, which: 'source' | 'destination', host: Host, f
   const store = (run.cache.capabilities ??= {}) as Record<string, Cached | undefined>;
   const c = store[which];
   const now = run.now().getTime();
-  if (!fresh && c && c.host === host.name && c.pool === pool && now - Date.parse(c.probed) < MAX_AGE_MS && complete(c.caps)) return c.caps;
+  const policy = run.deps.probe;
+  const maxAge = policy?.maxAgeMs ?? MAX_AGE_MS;
+  if (policy?.afterFailure && run.status.run?.result === 'failed') fresh = true;
+  if (!fresh && c && c.host === host.name && c.pool === pool && now - Date.parse(c.probed) < maxAge && complete(c.caps)) return c.caps;
   const caps = await probeCapabilities(host, pool);
   if (!caps.zfsPresent) throw new ActionError(`zfs is not available on the ${which} host ${host.name}`, caps.notes.join('; ') || 'install ZFS there, or put zfs on the PATH of the ssh user');
   if (!caps.poolExists) throw new ActionError(`pool ${pool} is not imported on the ${which} host ${host.name}`, 'check the pairs file, or import the pool (zpool import)');

@@ -47,6 +47,11 @@ export interface EngineDeps {
   note?: (pair: Pair, line: string) => void;
   /** what a warning prints on stderr (a run that succeeded with trouble) */
   warn?: (pair: Pair, line: string) => void;
+  /**
+   * how long a capability probe is trusted (default a day), and whether a
+   * pair whose last run failed probes again: the daemon's policy
+   */
+  probe?: { maxAgeMs: number; afterFailure: boolean };
 }
 
 export interface Outcome {

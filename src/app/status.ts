@@ -25,6 +25,29 @@ export interface PairView {
   runtime: number | null;
   /** one short sentence when something needs attention */
   note?: string;
+  /** when a running daemon updates the pair next (ms since the epoch); running: its update runs now */
+  planned?: { next: number; running: boolean; failures: number };
+}
+
+/** a running daemon's plan for each pair, by fingerprint: the views get their next run from it */
+export type Planned = ReadonlyMap<string, NonNullable<PairView['planned']>>;
+
+/** the plans of a daemon's schedule file, as status shows them */
+export function plannedOf(schedule: { pairs: Record<string, { next: string; running: boolean; failures: number }> } | null | undefined): Planned {
+  const out = new Map<string, NonNullable<PairView['planned']>>();
+  for (const [fp, p] of Object.entries(schedule?.pairs ?? {})) {
+    const next = Date.parse(p.next);
+    if (Number.isFinite(next)) out.set(fp, { next, running: Boolean(p.running), failures: Number(p.failures) || 0 });
+  }
+  return out;
+}
+
+/** "in 0:00:42", "now", "running": the next-run column while a daemon runs */
+export function formatPlanned(p: PairView['planned'], now: number): string {
+  if (!p) return '-';
+  if (p.running) return 'running';
+  const wait = (p.next - now) / 1000;
+  return `${wait <= 0 ? 'now' : `in ${formatLag(Math.ceil(wait))}`}${p.failures > 1 ? ` (after ${p.failures} failures)` : ''}`;
 }
 
 /** pure: the view of one pair from its record and lock state at `now` */
@@ -66,7 +89,7 @@ export function viewOf(pair: Pair, record: StatusRecord | null, lock: LockState,
   return view;
 }
 
-export function collectViews(settings: Settings, pairs: readonly Pair[], now = Date.now()): PairView[] {
+export function collectViews(settings: Settings, pairs: readonly Pair[], now = Date.now(), planned?: Planned): PairView[] {
   return pairs.map((p) => {
     let record: StatusRecord | null = null;
     let unreadable: string | undefined;
@@ -76,7 +99,10 @@ export function collectViews(settings: Settings, pairs: readonly Pair[], now = D
       if (!(e instanceof StatusFileError)) throw e;
       unreadable = e.message;
     }
-    return viewOf(p, record, inspectLock(settings, p.fingerprint), now, unreadable);
+    const v = viewOf(p, record, inspectLock(settings, p.fingerprint), now, unreadable);
+    const plan = planned?.get(p.fingerprint);
+    if (plan) v.planned = plan;
+    return v;
   });
 }
 
@@ -85,9 +111,14 @@ function columns(rows: string[][]): string[] {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
 }
 
-/** `source destination state lag flag status (runtime)`, aligned; --fullstatus adds fingerprint, last snapshot, port */
-export function statusLines(views: readonly PairView[], full: boolean): string[] {
+/**
+ * `source destination state lag flag status (runtime)`, aligned, and `next
+ * in H:MM:SS` when a daemon runs (`now`: for that column); --fullstatus adds
+ * fingerprint, last snapshot, port
+ */
+export function statusLines(views: readonly PairView[], full: boolean, now = Date.now()): string[] {
   if (views.length === 0) return [];
+  const daemon = views.some((v) => v.planned);
   const rows = views.map((v) => {
     const row = [
       endpointText(v.pair.source),
@@ -97,6 +128,7 @@ export function statusLines(views: readonly PairView[], full: boolean): string[]
       v.flags || '-',
       `${v.status} (${v.runtime === null ? '-' : formatLag(v.runtime)})`,
     ];
+    if (daemon) row.push(`next ${formatPlanned(v.planned, now)}`);
     if (full) {
       row.push(v.pair.fingerprint, v.record?.lastSnapshot?.name ?? '-', v.pair.transport === 'mbuffer' ? String(v.pair.options.port) : '-');
     }
@@ -129,5 +161,6 @@ export function statusJson(views: readonly PairView[]): unknown[] {
     lastRun: v.record?.run ?? null,
     inconsistency: v.record?.inconsistency ?? null,
     note: v.note ?? null,
+    ...(v.planned ? { daemon: { next: new Date(v.planned.next).toISOString(), running: v.planned.running, failures: v.planned.failures } } : {}),
   }));
 }

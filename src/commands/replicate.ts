@@ -9,6 +9,7 @@ import { formatBytes, formatRate } from '../domain/units.js';
 import { BusyError, EXIT_BUSY, EXIT_FAILED, ExitError, UsageError } from '../errors.js';
 import { Hosts } from '../exec/hosts.js';
 import { PairLogs } from '../state/log.js';
+import { liveDaemon } from '../state/daemon.js';
 import { mapLimit } from '../app/parallel.js';
 import type { EngineDeps } from '../app/pair-run.js';
 import { loadContext, reporterFor, type Context, type GlobalArgs, type Io } from './context.js';
@@ -96,9 +97,13 @@ async function runPairs(io: Io, ctx: Context, args: Args, action: 'initialize' |
     warn: (p, line) => io.err(`zettabee: warning: ${action} ${p.label}: ${line}`),
   };
   const run = action === 'initialize' ? initializePair : updatePair;
+  // a pair that a running daemon updates is its alone: a cron update would only double its work
+  const daemon = action === 'update' ? liveDaemon(ctx.settings) : null;
   let results;
   try {
     results = await mapLimit(pairs, jobs, async (p) => {
+      const planned = daemon?.schedule?.pairs[p.fingerprint];
+      if (daemon && planned) throw new BusyError(`busy: the zettabee daemon (pid ${daemon.pid}) updates this pair; its next update ${planned.running ? 'runs now' : `starts at ${planned.next}`}`, 'stop the daemon (zettabee stop) to run updates by hand; this is not an error for cron');
       const o = await run(p, deps);
       showProgress?.(null);
       if (args.verbose) io.out(`${action} ${p.label}: ok, @${o.snapshot}`);

@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { selectPairs } from '../config/select.js';
 import { ExitError, EXIT_FAILED } from '../errors.js';
+import { liveDaemon } from '../state/daemon.js';
 import { loadContext, refreshTextfileFor, reporterFor, type GlobalArgs, type Io } from './context.js';
 
 type Args = GlobalArgs & { dest?: string; fullstatus?: boolean; json?: boolean };
@@ -18,12 +19,14 @@ export function statusCommand(io: Io): CommandModule<GlobalArgs, Args> {
     handler: async (args) => {
       const ctx = loadContext(args, io);
       const reporter = await reporterFor(args, io, ctx.settings, 'status');
-      const { collectViews, statusJson, statusLines } = await import('../app/status.js');
+      const { collectViews, plannedOf, statusJson, statusLines } = await import('../app/status.js');
       const pairs = selectPairs(ctx.pairs, args.dest);
       const now = Date.now();
-      const views = collectViews(ctx.settings, pairs, now);
+      // while a daemon runs: each pair's next planned update
+      const daemon = liveDaemon(ctx.settings);
+      const views = collectViews(ctx.settings, pairs, now, daemon ? plannedOf(daemon.schedule) : undefined);
       if (args.json) io.out(JSON.stringify(statusJson(views), null, 2));
-      else statusLines(views, Boolean(args.fullstatus)).forEach((l) => io.out(l));
+      else statusLines(views, Boolean(args.fullstatus), now).forEach((l) => io.out(l));
       const unreadable = views.filter((v) => v.unreadable);
       for (const v of unreadable) io.err(`zettabee: error: status ${v.pair.label}: status file unreadable: ${v.unreadable}`);
       // every pair of the pairs file, whatever DEST selects: a cron line keeps lag and staleness fresh between runs

@@ -4,7 +4,7 @@
 // Commands run through node:child_process, not execa (so do the streams,
 // in runPipeline): loading execa costs ~45 ms of every start-up.
 import { spawn } from 'node:child_process';
-import { lstatSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sshPercentEscape } from '../domain/names.js';
@@ -259,6 +259,12 @@ export class SshControl {
   private dir: string | undefined;
   private readonly hosts = new Set<SshHost>();
 
+  /**
+   * `persist`: seconds a master stays up once idle (ssh ControlPersist);
+   * the daemon keeps its masters up across its cycles
+   */
+  constructor(readonly persist = 60) {}
+
   /** the private directory, made on first use */
   controlDir(): string {
     if (!this.dir) {
@@ -266,6 +272,15 @@ export class SshControl {
       this.dir = mkdtempSync(join(tmpdir(), 'zettabee-ssh-'));
     }
     return this.dir;
+  }
+
+  /**
+   * a long-lived process's directory may have been swept away by another
+   * run while all its masters were idle and gone (an empty directory older
+   * than ten minutes): make a new one, so later masters have a place
+   */
+  ensureDir(): void {
+    if (this.dir && !existsSync(this.dir)) this.dir = undefined;
   }
 
   /** the socket path as ssh takes it in -o ControlPath: %C is a hash of host, port and user, short enough for a socket */
@@ -356,7 +371,7 @@ export class SshHost extends BaseHost {
     ];
     if (this.settings.knownHosts) a.push('-o', `UserKnownHostsFile=${sshFileOption(this.settings.knownHosts)}`);
     if (this.control) {
-      a.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${this.control.controlPath()}`, '-o', 'ControlPersist=60');
+      a.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${this.control.controlPath()}`, '-o', `ControlPersist=${this.control.persist}`);
     }
     for (const o of this.settings.options) a.push('-o', o);
     if (this.target.port !== undefined) a.push('-p', String(this.target.port));
@@ -418,6 +433,24 @@ export class SshHost extends BaseHost {
       this.active--;
       this.waiting.shift()?.();
     }
+  }
+
+  /**
+   * for a long-lived process: whether the master connection still answers
+   * (`ssh -O check`); when it died (the host rebooted, the network dropped
+   * it, it idled out), start a new one the way open() does. Resolves once
+   * the check (and any reopening) is done; never rejects: a host that
+   * cannot be reached shows in the next command.
+   */
+  async revive(): Promise<boolean> {
+    if (!this.control || !this.warm) return true;
+    this.control.ensureDir();
+    const r = await collect('ssh', [...this.sshArgs(), '-O', 'check', this.target.host], { timeoutMs: 5000 });
+    if (r.exitCode === 0) return true;
+    this.warm = undefined;
+    this.open();
+    await this.warm;
+    return false;
   }
 
   async closeMaster(): Promise<void> {

@@ -6,12 +6,14 @@ import { sshAddress } from '../domain/names.js';
 import { LocalHost, SshControl, SshHost, type Host, type SshSettings } from './host.js';
 
 export class Hosts {
-  private readonly control = new SshControl();
+  private readonly control: SshControl;
   private readonly local = new LocalHost();
   private readonly remote = new Map<string, SshHost>();
   private readonly ssh: SshSettings;
 
-  constructor(settings: Settings) {
+  /** `persist`: seconds an idle ssh master stays up (ControlPersist) */
+  constructor(settings: Settings, persist?: number) {
+    this.control = new SshControl(persist);
     this.ssh = {
       knownHosts: settings.ssh.known_hosts,
       connectTimeout: settings.ssh.connect_timeout,
@@ -40,6 +42,16 @@ export class Hosts {
     if (endpoint.local) return 'localhost';
     const o = pair.options;
     return `${o.sshuser ? `${o.sshuser}@` : ''}${endpoint.host}${o.sshport ? ` port ${o.sshport}` : ''}`;
+  }
+
+  /** check the master connections of a pair's remote hosts; reopen those that died. Resolves to the hosts reopened */
+  async revive(pair: Pair): Promise<string[]> {
+    const hosts = new Set([pair.source, pair.destination].filter((e) => !e.local).map((e) => this.for(e, pair) as SshHost));
+    const reopened: string[] = [];
+    await Promise.all([...hosts].map(async (h) => {
+      if (!(await h.revive())) reopened.push(h.name);
+    }));
+    return reopened;
   }
 
   async close(): Promise<void> {

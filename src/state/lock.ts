@@ -78,7 +78,7 @@ function currentBootId(): string | undefined {
  * contain spaces and parentheses, so count fields from after the LAST ')':
  * the text after it starts with field 3.
  */
-function procStartOf(pid: number): string | undefined {
+export function procStartOf(pid: number): string | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const close = text.lastIndexOf(')');

@@ -27,3 +27,13 @@ export function evictedFile(s: Settings, fp: string): string {
 export function progressFile(s: Settings, fp: string): string {
   return join(s.paths.state, `${fp}.progress`);
 }
+
+/** the running daemon's pid (`zettabee stop` reads it): one daemon per lock directory */
+export function daemonPidFile(s: Settings): string {
+  return join(s.paths.lock, 'zettabee-daemon.pid');
+}
+
+/** the running daemon's schedule: each pair's next planned run, for `status` */
+export function daemonScheduleFile(s: Settings): string {
+  return join(s.paths.lock, 'zettabee-daemon.json');
+}

@@ -1,0 +1,75 @@
+// The sd_notify protocol (READY=1, RELOADING=1, STOPPING=1, STATUS=...,
+// WATCHDOG=1) for the daemon under systemd's Type=notify.
+//
+// The protocol is one datagram to the AF_UNIX socket named by NOTIFY_SOCKET.
+// Node cannot send on a datagram unix socket (dgram knows only UDP), so each
+// message goes out through systemd's own `systemd-notify`, with --pid naming
+// this process: run as root (as the daemon runs), it sends the datagram with
+// this process's pid in its credentials, so systemd accounts the message to
+// the main process and not to a short-lived child it may no longer find (the
+// known race of systemd-notify); the unit still says NotifyAccess=all for a
+// daemon run without that privilege. Messages go out one at a time, in order.
+//
+// NOTIFY_SOCKET is taken out of the environment as the daemon starts, so the
+// hooks and programs it runs cannot talk to systemd in its name.
+import { spawn } from 'node:child_process';
+
+export class SdNotify {
+  private readonly socket: string | undefined;
+  private readonly watchdogUsec: number | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private warned = false;
+
+  constructor(
+    env: NodeJS.ProcessEnv,
+    private readonly warn: (line: string) => void,
+    private readonly program = 'systemd-notify',
+  ) {
+    this.socket = env.NOTIFY_SOCKET || undefined;
+    const usec = Number(env.WATCHDOG_USEC);
+    const forUs = !env.WATCHDOG_PID || Number(env.WATCHDOG_PID) === process.pid;
+    if (Number.isFinite(usec) && usec > 0 && forUs) this.watchdogUsec = usec;
+    delete env.NOTIFY_SOCKET;
+    delete env.WATCHDOG_USEC;
+    delete env.WATCHDOG_PID;
+  }
+
+  get enabled(): boolean {
+    return this.socket !== undefined;
+  }
+
+  /** how often WATCHDOG=1 must go out (half of WatchdogSec), or null without a watchdog */
+  watchdogIntervalMs(): number | null {
+    return this.enabled && this.watchdogUsec !== undefined ? Math.max(500, Math.floor(this.watchdogUsec / 2000)) : null;
+  }
+
+  /** send one message (KEY=value lines); resolves once it went out, or failed (warned once) */
+  send(...assignments: string[]): Promise<void> {
+    if (!this.socket) return Promise.resolve();
+    const socket = this.socket;
+    // STATUS= is one line: a newline would start another assignment
+    const clean = assignments.map((a) => a.replace(/[\r\n]+/g, ' '));
+    this.queue = this.queue.then(() => this.spawnOne(socket, clean));
+    return this.queue;
+  }
+
+  private spawnOne(socket: string, assignments: string[]): Promise<void> {
+    return new Promise((resolve) => {
+      const child = spawn(this.program, [`--pid=${process.pid}`, ...assignments], { env: { ...process.env, NOTIFY_SOCKET: socket }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+      const fail = (why: string) => {
+        if (!this.warned) this.warn(`cannot notify systemd (NOTIFY_SOCKET=${socket}): ${why}`);
+        this.warned = true;
+      };
+      child.once('error', (e) => {
+        fail(`${this.program}: ${e.message} (it comes with the systemd package)`);
+        resolve();
+      });
+      child.once('close', (code) => {
+        if (code !== 0 && code !== null) fail(`${this.program} exited ${code}${err.trim() ? `: ${err.trim().split('\n')[0]}` : ''}`);
+        resolve();
+      });
+    });
+  }
+}
