@@ -1,0 +1,226 @@
+// zettabee daemon end to end: the real launcher started as the systemd unit
+// starts it (NOTIFY_SOCKET set, read here by a real datagram socket that
+// python3 binds), real zfs-fuse pools, a real sshd for the pull pair, the
+// real send_nsca and the bed's real nsca daemon.
+//
+// The cycles are shortened with ZETTABEE_TEST_DAEMON_INTERVAL_MS (a test's
+// hook, not for operators: interval= takes 15s at least), so that the file
+// sees many cycles within a few seconds.
+import { expect } from 'chai';
+import { execa, type ResultPromise } from 'execa';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fingerprint } from '../../src/domain/fingerprint.js';
+import { ensurePackages, getBed, type Bed } from '../harness/bed.js';
+import { freezeSend, noTransferLeft, processes, sleep, thaw, waitFor } from './procs.js';
+import { LAUNCHER, makeSite, mountpointOf, must, snapshotsOf, sshKeys, writeRandom, type Site } from './support.js';
+
+const MiB = 1024 * 1024;
+const CYCLE_MS = 1500;
+
+interface Running {
+  child: ResultPromise;
+  /** stderr so far */
+  err(): string;
+  exited(): boolean;
+  /** the datagrams systemd would have received, one a line (repr) */
+  notified(): string[];
+  reader?: ResultPromise;
+}
+
+describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read by python3)', function () {
+  let bed: Bed;
+  let site: Site;
+  let src: string;
+  let dst: string;
+  let tmp: string;
+  let sendLog: string;
+  const lines = () => [`${src}/a  ${dst}/a`, `127.0.0.1:${src}/b  ${dst}/b  ${sshKeys(bed)}`];
+  const fpA = () => fingerprint('localhost', `${src}/a`, 'localhost', `${dst}/a`);
+
+  before(async function () {
+    this.timeout(600_000); // apt-get on a bare machine
+    await ensurePackages(['python3-minimal', 'systemd']);
+    bed = await getBed();
+    src = await bed.createPool('dmnsrc', 256);
+    dst = await bed.createPool('dmndst', 256);
+    for (const n of ['a', 'b']) await bed.run(['zfs', 'create', `${src}/${n}`]);
+    // send_nsca as installed, behind a wrapper that counts its runs and the results of each
+    const dir = join(bed.workdir, `daemon-${Date.now()}`);
+    mkdirSync(dir);
+    sendLog = join(dir, 'send_nsca.runs');
+    const wrapper = join(dir, 'send_nsca');
+    writeFileSync(wrapper, `#!/bin/sh\nin=$(cat)\nprintf '%s' "$in" | tr -cd '\\027' | wc -c >> ${sendLog}\nprintf '%s' "$in" | exec /usr/sbin/send_nsca "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    site = makeSite(bed, `\n[nagios]\nsend_nsca = ${wrapper}\nconfig = ${bed.nsca.sendConfig}\nserver = ${bed.nsca.host}\nport = ${bed.nsca.port}\n`);
+    // short: the ssh control sockets live below it (a socket path has at most 107 bytes)
+    tmp = mkdtempSync('/tmp/zbd-');
+    site.writePairs(lines());
+    for (const n of ['a', 'b']) must(await site.run(['initialize', `${dst}/${n}`]), 0);
+  });
+
+  after(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** every pair snapshot left on the source is on the destination too: none was left unsent */
+  async function noUnsentSnapshot(n: string): Promise<void> {
+    const onDst = await snapshotsOf(bed, `${dst}/${n}`);
+    expect((await snapshotsOf(bed, `${src}/${n}`)).filter((s) => !onDst.includes(s)), `snapshots of ${src}/${n} not on the destination`).to.deep.equal([]);
+  }
+
+  /** start the daemon as the unit does: NOTIFY_SOCKET set, read by python3 */
+  async function start(args: string[] = []): Promise<Running> {
+    site.writePairs(lines());
+    const sock = join(site.dir, `notify-${Date.now()}.sock`);
+    const reader = execa('/usr/bin/python3', ['-u', '-c', 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("bound",flush=True)\nwhile True:\n  print(repr(s.recv(65536)),flush=True)', sock], { reject: false });
+    let notes = '';
+    reader.stdout!.on('data', (c: Buffer) => (notes += c.toString()));
+    await waitFor('the notify socket to be bound', 10_000, () => notes.includes('bound'));
+    const child = execa(LAUNCHER, ['-c', site.pairsFile, '--settings', site.settingsFile, '--nagios', 'daemon', '--jobs', '2', ...args], {
+      reject: false,
+      timeout: 120_000,
+      env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', NOTIFY_SOCKET: sock, ZETTABEE_TEST_DAEMON_INTERVAL_MS: String(CYCLE_MS), TMPDIR: tmp },
+    });
+    let err = '';
+    let done = false;
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    void child.finally(() => {
+      done = true;
+      reader.kill();
+    });
+    return { child, reader, err: () => err, exited: () => done, notified: () => notes.split('\n').filter((l) => l.startsWith('b')) };
+  }
+
+  /** after the daemon ended: no lock, no pid or schedule file, no ssh process, nothing in its TMPDIR */
+  function nothingLeft(): void {
+    expect(readdirSync(site.paths.lock).filter((f) => f.endsWith('.lock') || f.startsWith('zettabee-daemon')), 'the lock directory').to.deep.equal([]);
+    expect(processes().filter((p) => p.argv.join(' ').includes(tmp)).map((p) => p.argv.join(' ')), 'processes using the daemon\'s TMPDIR').to.deep.equal([]);
+    expect(readdirSync(tmp), 'the daemon\'s TMPDIR').to.deep.equal([]);
+  }
+
+  const referenced = async (ds: string) => Number((await bed.run(['zfs', 'get', '-Hp', '-o', 'value', 'referenced', ds])).trim());
+
+  describe('one daemon, started as the unit starts it', () => {
+    let d: Running;
+    after(async () => {
+      if (d && !d.exited()) {
+        d.child.kill('SIGTERM');
+        await d.child;
+      }
+    });
+
+    it('reports READY=1 with its pid; writes to both sources reach the destinations within seconds; one send_nsca per cycle carries both results', async () => {
+      bed.nsca.clear();
+      writeFileSync(sendLog, '');
+      const before = { a: await referenced(`${dst}/a`), b: await referenced(`${dst}/b`) };
+      d = await start();
+      const ready = await waitFor('READY=1 on the notify socket', 20_000, () => {
+        if (d.exited()) throw new Error(`the daemon ended: ${d.err()}`);
+        return d.notified().find((n) => n.includes('READY=1'));
+      });
+      expect(ready).to.contain(`MAINPID=${d.child.pid}`);
+      expect(ready).to.match(/STATUS=2 pairs, /);
+      const t0 = Date.now();
+      writeRandom(`${await mountpointOf(bed, `${src}/a`)}/one.bin`, MiB);
+      writeRandom(`${await mountpointOf(bed, `${src}/b`)}/one.bin`, MiB);
+      for (const n of ['a', 'b'] as const) {
+        const ds = `${dst}/${n}`;
+        for (;;) {
+          if ((await referenced(ds)) >= before[n] + 0.9 * MiB) break;
+          expect(Date.now() - t0, `${ds} to follow its source; stderr: ${d.err()}`).to.be.below(15_000);
+          await sleep(100);
+        }
+      }
+      // the results: one send_nsca run per cycle, each with both pairs once both ran
+      await waitFor('results at nsca', 10_000, () => bed.nsca.readCommands().length >= 2);
+      const runs = readFileSync(sendLog, 'utf8').split('\n').filter(Boolean).map(Number);
+      expect(runs.length, 'send_nsca runs').to.be.at.least(1);
+      expect(runs, 'results per send_nsca run').to.include(2);
+      expect(bed.nsca.readCommands().join('\n')).to.match(new RegExp(`;zettabee ${dst}/a;0;ZETTABEE OK`));
+      expect(d.err()).to.match(/zettabee: daemon: started \(pid \d+\): 2 pairs of .*, 2 at a time/);
+      expect(d.err()).not.to.match(/error|warning/);
+    });
+
+    it('a cron update of its pair exits 75 quietly; -v says the daemon has it; status shows the next run', async () => {
+      const r = await site.run(['update']);
+      expect(r).to.deep.include({ code: 75, stdout: '', stderr: '' });
+      const v = await site.run(['-v', 'update', `${dst}/a`]);
+      must(v, 75);
+      expect(v.stderr).to.contain(`busy: the zettabee daemon (pid ${d.child.pid}) updates this pair`);
+      const s = await site.run(['status']);
+      must(s, 0);
+      for (const l of s.stdout.split('\n')) expect(l).to.match(/ next (in \d+:\d\d:\d\d|now|running)$/);
+      const j = JSON.parse((await site.run(['status', '--json'])).stdout) as Array<{ daemon?: { next: string } }>;
+      expect(j.map((p) => Number.isFinite(Date.parse(p.daemon!.next)))).to.deep.equal([true, true]);
+    });
+
+    it('SIGHUP with a broken pairs file: it says what is wrong (file:line), keeps running and updating; a fixed file is taken', async () => {
+      site.writePairs([...lines(), `${src}/c  ${dst}/c  nokey=1`]);
+      d.child.kill('SIGHUP');
+      await waitFor('the reload to be refused', 10_000, () => d.err().includes('the configuration stays as it was'));
+      expect(d.err()).to.contain(`zettabee: error: ${site.pairsFile}:3:39: unknown key 'nokey'`);
+      expect(d.err()).to.contain(`zettabee: error: daemon: reload: 1 mistake in ${site.pairsFile}\n`);
+      const log = join(site.paths.log, `${fpA()}.log`);
+      const ends = () => (readFileSync(log, 'utf8').match(/update END/g) ?? []).length;
+      const n = ends();
+      await waitFor('another update of a after the broken reload', 15_000, () => !d.exited() && ends() > n);
+      site.writePairs(lines());
+      d.child.kill('SIGHUP');
+      await waitFor('the reload', 10_000, () => d.err().includes('reloaded'));
+      expect(d.notified().some((x) => x.includes('RELOADING=1'))).to.equal(true);
+      expect(d.exited()).to.equal(false);
+    });
+
+    it('the kill file stops it: exit 0, the kill file removed, no lock, pid file, ssh process or snapshot left over', async () => {
+      writeFileSync(`${site.pairsFile}.kill`, '');
+      const r = await d.child;
+      expect(r.exitCode, d.err()).to.equal(0);
+      expect(d.err()).to.match(/stopping: the kill file .*\.kill appeared/);
+      expect(existsSync(`${site.pairsFile}.kill`)).to.equal(false);
+      expect(d.notified().some((x) => x.includes('STOPPING=1'))).to.equal(true);
+      nothingLeft();
+      for (const n of ['a', 'b']) await noUnsentSnapshot(n);
+    });
+  });
+
+  describe('stopping', () => {
+    it('SIGTERM mid-transfer, past --grace: the transfer is aborted cleanly (exit 0, no lock, unsent snapshot or process left)', async () => {
+      writeRandom(`${await mountpointOf(bed, `${src}/a`)}/big.bin`, 24 * MiB);
+      const d = await start(['--grace', '1s']);
+      const frozen = await freezeSend(`${src}/a`, d.child, d.exited).catch((e: Error) => {
+      throw new Error(`${e.message}; stderr: ${d.err()}`);
+    });
+      try {
+        d.child.kill('SIGTERM');
+        await waitFor('the grace period to pass', 10_000, () => /aborting [12] updates/.test(d.err()));
+      } finally {
+        thaw(frozen);
+      }
+      const r = await d.child;
+      expect(r.exitCode, d.err()).to.equal(0);
+      expect(d.err()).to.match(/stopping: SIGTERM; [12] running updates get 1s to finish/);
+      await noTransferLeft([`${src}/a`, `${dst}/a`]);
+      nothingLeft();
+      await noUnsentSnapshot('a');
+    });
+
+    it('a second daemon on the same lock directory exits 75; zettabee stop stops the first and waits for it', async () => {
+      const d = await start();
+      await waitFor('READY=1', 20_000, () => d.notified().some((n) => n.includes('READY=1')));
+      const second = await site.run(['daemon']);
+      must(second, 75);
+      expect(second.stderr).to.contain(`a daemon already runs with the lock directory ${site.paths.lock} (pid ${d.child.pid})`);
+      const t0 = Date.now();
+      must(await site.run(['stop']), 0);
+      // stop returns once the daemon is gone; its exit reaches this process a moment later
+      await waitFor('the daemon to be reaped', 2000, d.exited);
+      expect(Date.now() - t0).to.be.below(30_000);
+      expect((await d.child).exitCode, d.err()).to.equal(0);
+      nothingLeft();
+      const again = await site.run(['stop']);
+      must(again, 1);
+      expect(again.stderr).to.contain('no zettabee daemon runs');
+  });
+});
+});
