@@ -43,6 +43,7 @@ export const ENTRIES: readonly Entry[] = [
   { path: '/etc/logrotate.d/zettabee', from: 'etc/logrotate.d/zettabee', how: 'copy', conffile: true },
   { path: `${UNIT_DIR}/zettabee-update.service`, from: 'etc/systemd/zettabee-update.service', how: 'copy' },
   { path: `${UNIT_DIR}/zettabee-update.timer`, from: 'etc/systemd/zettabee-update.timer', how: 'copy' },
+  { path: `${UNIT_DIR}/zettabee.service`, from: 'etc/systemd/zettabee.service', how: 'copy' },
   { path: '/usr/share/man/man1/zettabee.1.gz', from: 'man/zettabee.1', how: 'gzip' },
   { path: '/usr/share/man/man5/zettabee.cfg.5.gz', from: 'man/zettabee.cfg.5', how: 'gzip' },
   { path: `${EXAMPLES_DIR}/zettabee.cfg.example`, from: 'etc/zettabee.cfg.example', how: 'copy' },

@@ -350,7 +350,9 @@ export class Daemon {
     this.reloadWanted = false;
     await this.o.notify.send('RELOADING=1');
     const keep = (e: unknown) => {
-      formatError('daemon: reload', e, Boolean(this.o.args.debug)).lines.forEach((l) => this.o.io.err(l));
+      // the files' mistakes, as a run prints them; but the daemon goes on running
+      const shown = e instanceof ConfigError ? new ConfigError(e.message.replace(/; nothing was run$/, ''), e.details, e.hint) : e;
+      formatError('daemon: reload', shown, Boolean(this.o.args.debug)).lines.forEach((l) => this.o.io.err(l));
       this.say('the configuration stays as it was; fix the files and send SIGHUP again');
     };
     try {

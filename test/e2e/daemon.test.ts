@@ -70,7 +70,7 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
   }
 
   /** start the daemon as the unit does: NOTIFY_SOCKET set, read by python3 */
-  async function start(args: string[] = []): Promise<Running> {
+  async function start(args: string[] = [], env: Record<string, string> = {}): Promise<Running> {
     site.writePairs(lines());
     const sock = join(site.dir, `notify-${Date.now()}.sock`);
     const reader = execa('/usr/bin/python3', ['-u', '-c', 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("bound",flush=True)\nwhile True:\n  print(repr(s.recv(65536)),flush=True)', sock], { reject: false });
@@ -80,7 +80,7 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
     const child = execa(LAUNCHER, ['-c', site.pairsFile, '--settings', site.settingsFile, '--nagios', 'daemon', '--jobs', '2', ...args], {
       reject: false,
       timeout: 120_000,
-      env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', NOTIFY_SOCKET: sock, ZETTABEE_TEST_DAEMON_INTERVAL_MS: String(CYCLE_MS), TMPDIR: tmp },
+      env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', NOTIFY_SOCKET: sock, ZETTABEE_TEST_DAEMON_INTERVAL_MS: String(CYCLE_MS), TMPDIR: tmp, ...env },
     });
     let err = '';
     let done = false;
@@ -114,7 +114,8 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       bed.nsca.clear();
       writeFileSync(sendLog, '');
       const before = { a: await referenced(`${dst}/a`), b: await referenced(`${dst}/b`) };
-      d = await start();
+      // a watchdog of 2 s, as WatchdogSec=2s would set: WATCHDOG=1 every second
+      d = await start([], { WATCHDOG_USEC: '2000000' });
       const ready = await waitFor('READY=1 on the notify socket', 20_000, () => {
         if (d.exited()) throw new Error(`the daemon ended: ${d.err()}`);
         return d.notified().find((n) => n.includes('READY=1'));
@@ -140,6 +141,7 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       expect(bed.nsca.readCommands().join('\n')).to.match(new RegExp(`;zettabee ${dst}/a;0;ZETTABEE OK`));
       expect(d.err()).to.match(/zettabee: daemon: started \(pid \d+\): 2 pairs of .*, 2 at a time/);
       expect(d.err()).not.to.match(/error|warning/);
+      expect(d.notified().filter((n) => n.includes('WATCHDOG=1')).length, 'watchdog pings').to.be.at.least(2);
     });
 
     it('a cron update of its pair exits 75 quietly; -v says the daemon has it; status shows the next run', async () => {
@@ -182,6 +184,20 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       nothingLeft();
       for (const n of ['a', 'b']) await noUnsentSnapshot(n);
     });
+  });
+
+  it('the unit passes systemd-analyze verify (its ExecStart pointed at this checkout\'s launcher, as the README does for a checkout)', async () => {
+    const unit = readFileSync(new URL('../../../etc/systemd/zettabee.service', import.meta.url), 'utf8');
+    expect(unit).to.match(/^Type=notify$/m).and.match(/^Restart=on-failure$/m).and.match(/^WatchdogSec=/m).and.match(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+    const dir = mkdtempSync(join(site.dir, 'unit-'));
+    const file = join(dir, 'zettabee.service');
+    writeFileSync(file, unit.replace(/^ExecStart=\/usr\/sbin\/zettabee /m, `ExecStart=${LAUNCHER} `));
+    const r = await execa('systemd-analyze', ['verify', '--man=no', file], { reject: false });
+    expect({ code: r.exitCode, out: `${r.stdout}${r.stderr}` }).to.deep.equal({ code: 0, out: '' });
+    // and it does complain about a mistake: the check is not a no-op
+    writeFileSync(file, unit.replace(/^Type=notify$/m, 'Type=notfy'));
+    const bad = await execa('systemd-analyze', ['verify', '--man=no', file], { reject: false });
+    expect(bad.stderr).to.contain('Failed to parse service type');
   });
 
   describe('stopping', () => {

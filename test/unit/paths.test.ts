@@ -32,6 +32,7 @@ const NOT_INSTALLED: Record<string, string> = {
   '/usr/local/sbin/zettabee': 'the link to bin/zettabee, installed from a checkout',
   '/etc/systemd/system/zettabee-update.service': 'the service, installed from a checkout',
   '/etc/systemd/system/zettabee-update.timer': 'the timer, installed from a checkout',
+  '/etc/systemd/system/zettabee.service': 'the daemon\'s service, installed from a checkout',
   '/var/cache/zettabee-test/openzfs': 'the test suite\'s cache of guest images',
   '/var/lib/node_exporter/textfile_collector/zettabee.prom': 'an example [prometheus] textfile; node_exporter\'s directory',
 };
@@ -62,9 +63,10 @@ describe('paths: the documents name what the Debian package installs', () => {
     expect(zettabeePaths('ln -s "$PWD/bin/zettabee" and /tmp/zettabee-x and /srv/zb')).to.deep.equal([]);
   });
 
-  it('the service runs the launcher the package installs; its man pages are installed', () => {
+  it('the services run the launcher the package installs; their man pages are installed', () => {
     expect(/^ExecStart=(\S+) /m.exec(service)?.[1]).to.equal(LAUNCHER);
-    for (const unit of [service, read('etc/systemd/zettabee-update.timer')]) {
+    expect(/^ExecStart=(\S+) daemon /m.exec(read('etc/systemd/zettabee.service'))?.[1]).to.equal(LAUNCHER);
+    for (const unit of [service, read('etc/systemd/zettabee-update.timer'), read('etc/systemd/zettabee.service')]) {
       const pages = [.../man:([\w.-]+)\((\d)\)/g[Symbol.matchAll](/^Documentation=.*$/m.exec(unit)![0])];
       expect(pages).to.not.be.empty;
       for (const [, name, section] of pages) expect(installed.has(`/usr/share/man/man${section}/${name}.${section}.gz`), `${name}(${section})`).to.equal(true);
