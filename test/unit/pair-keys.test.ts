@@ -21,6 +21,17 @@ function problem(opts: string): string {
   return formatProblem(r.problems[0]!);
 }
 
+/** one test per option text: refused with a message naming the file and line, and matching */
+function refusesEach(bad: ReadonlyArray<[string, RegExp]>): void {
+  for (const [text, want] of bad) {
+    it(`refuses ${text}, naming the file and line`, () => {
+      const p = problem(text);
+      expect(p).to.match(/^\/etc\/zettabee\/zettabee\.cfg:1/);
+      expect(p).to.match(want);
+    });
+  }
+}
+
 describe('pair keys: props, recv_exclude, recv_set, pre, post, hook_timeout', () => {
   const good: Array<[string, Record<string, unknown>]> = [
     ['props=yes', { props: true }],
@@ -57,13 +68,7 @@ describe('pair keys: props, recv_exclude, recv_set, pre, post, hook_timeout', ()
     ['post=""', /post has no value/],
     ['hook_timeout=0', /hook_timeout must be more than 0 s/],
   ];
-  for (const [text, want] of bad) {
-    it(`refuses ${text}, naming the file and line`, () => {
-      const p = problem(text);
-      expect(p).to.match(/^\/etc\/zettabee\/zettabee\.cfg:1/);
-      expect(p).to.match(want);
-    });
-  }
+  refusesEach(bad);
 
   it('a hook command: blanks split words, single quotes group them, nothing else is special', () => {
     expect(parseCommand("/bin/echo a  'b c' d'e f'g $HOME \"x\"")).to.deep.equal(['/bin/echo', 'a', 'b c', 'de fg', '$HOME', '"x"']);
@@ -111,13 +116,7 @@ describe('pair key interval (zettabee daemon)', () => {
     ['interval=often', /interval: 'often' is not a duration/],
     ['interval=', /interval has no value \(write interval=<how often the daemon updates the pair/],
   ];
-  for (const [text, want] of bad) {
-    it(`refuses ${text}, naming the file and line`, () => {
-      const p = problem(text);
-      expect(p).to.match(/^\/etc\/zettabee\/zettabee\.cfg:1/);
-      expect(p).to.match(want);
-    });
-  }
+  refusesEach(bad);
 
   it('[defaults] interval applies to every pair that sets none', () => {
     const s = parseSettings('[defaults]\ninterval = 5m\n', '/etc/zettabee/zettabee.ini');
