@@ -14,7 +14,8 @@
 // finish, then they are aborted (each removes its unsent snapshot and
 // releases its lock, as a cron run does on SIGTERM); a second signal aborts
 // at once. SIGHUP reads the pairs and settings files again; when either is
-// broken, the mistakes are logged and the old configuration stays.
+// broken, the mistakes are logged and the old configuration stays. SIGUSR1
+// makes every pair due at once.
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Context, GlobalArgs, Io } from '../commands/context.js';
@@ -126,6 +127,14 @@ export class Daemon {
 
   requestReload(): void {
     this.reloadWanted = true;
+    this.wake();
+  }
+
+  /** SIGUSR1: every pair that is not running is due now (the backoff of a failing pair too) */
+  requestRunNow(): void {
+    const now = Date.now();
+    for (const t of this.times.values()) t.next = Math.min(t.next, now);
+    this.dirty = true;
     this.wake();
   }
 
@@ -264,7 +273,7 @@ export class Daemon {
       try {
         const { updatePair } = await import('./replicate.js');
         const o = await updatePair(pair, this.deps(gen, controller.signal));
-        if (this.o.args.verbose) this.o.io.out(`update ${pair.label}: ok, @${o.snapshot}`);
+        if (this.o.args.verbose) this.o.io.out(`update ${pair.label}: ok, @${o.snapshot} (${((Date.now() - started) / 1000).toFixed(3)} s)`);
       } catch (e) {
         result = e instanceof BusyError ? 'busy' : 'failed';
         if (result === 'failed' || this.o.args.verbose) formatError(`update ${pair.label}`, e, Boolean(this.o.args.debug)).lines.forEach((l) => this.o.io.err(l));

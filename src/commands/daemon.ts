@@ -65,6 +65,7 @@ export function daemonCommand(io: Io): CommandModule<GlobalArgs, DaemonArgs> {
         ['SIGTERM', () => daemon.requestStop('SIGTERM')],
         ['SIGINT', () => daemon.requestStop('SIGINT')],
         ['SIGHUP', () => daemon.requestReload()],
+        ['SIGUSR1', () => daemon.requestRunNow()],
       ];
       for (const [sig, h] of handlers) process.on(sig, h);
       try {

@@ -221,9 +221,16 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       await noUnsentSnapshot('a');
     });
 
-    it('a second daemon on the same lock directory exits 75; zettabee stop stops the first and waits for it', async () => {
-      const d = await start();
+    it('SIGUSR1 runs every pair now; a second daemon on the same lock directory exits 75; zettabee stop stops the first and waits for it', async () => {
+      // a ten-minute interval: only the first cycle and SIGUSR1 run the pairs
+      const d = await start([], { ZETTABEE_TEST_DAEMON_INTERVAL_MS: '600000' });
       await waitFor('READY=1', 20_000, () => d.notified().some((n) => n.includes('READY=1')));
+      const log = join(site.paths.log, `${fpA()}.log`);
+      const ends = () => (readFileSync(log, 'utf8').match(/update END/g) ?? []).length;
+      await waitFor('the first cycle', 20_000, () => /"running":false/.test(readFileSync(join(site.paths.lock, 'zettabee-daemon.json'), 'utf8')) && !/"running":true/.test(readFileSync(join(site.paths.lock, 'zettabee-daemon.json'), 'utf8')));
+      const n = ends();
+      d.child.kill('SIGUSR1');
+      await waitFor('an update after SIGUSR1', 15_000, () => ends() > n);
       const second = await site.run(['daemon']);
       must(second, 75);
       expect(second.stderr).to.contain(`a daemon already runs with the lock directory ${site.paths.lock} (pid ${d.child.pid})`);
