@@ -6,6 +6,8 @@
 //   BENCH_RUNS=n   timed runs per contender (default 5; the median is reported)
 //   BENCH_ONLY=1,3 run only these figures (for profiling)
 //   BENCH_TRACE=1  print every program zettabee started in figures 3 and 4 (strace timeline)
+//   BENCH_LAG_SECONDS=s  how long figure 12 (the daemon's lag under a steady writer) runs (default 600)
+//   BENCH_CYCLES=n       how many updates figure 13 (the daemon's memory) runs (default 2000)
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
@@ -15,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { ensurePackages, freePort, getBed, teardownBed, type Bed } from '../test/harness/bed.js';
 import { LAUNCHER, makeSite, sshKeys, type Site } from '../test/e2e/support.js';
 import { fingerprint } from '../src/domain/fingerprint.js';
+import { BenchDaemon, footprintOver, watchLag } from './daemon.js';
 import { bash, countExecs, describeExecs, fmtRate, fmtS, log, median, q, secs, sideBySide, sleep, timed, type ExecCount, type SpawnOptions, type Timed } from './lib.js';
 
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5) || 5);
@@ -716,6 +719,202 @@ async function manySnapshots(): Promise<void> {
 
 // ---------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------
+// Figures 10 to 13: zettabee daemon (issue 16)
+
+/** figure 10: a 1 MiB local update inside a running daemon (SIGUSR1 starts it) against syncoid */
+async function daemonLocal(): Promise<void> {
+  const dz = `${SRC}/d10z`;
+  const ds = `${SRC}/d10s`;
+  const dr = `${SRC}/d10r`;
+  for (const d of [dz, ds, dr]) {
+    await zfs('create', d);
+    await writeRandom(d, 'base.bin', 4 * MiB);
+  }
+  const site = makeSite(bed);
+  const tz = `${DST}/f10zb`;
+  const ts = `${DST}/f10sy`;
+  const tr = `${DST}/f10raw`;
+  site.writePairs([`${dz} ${tz}`]);
+  await zb(site, ['initialize', tz]);
+  const syncoid = ['syncoid', '--quiet', '--no-privilege-elevation', ds, ts];
+  await timed(syncoid);
+  let lastSyncoid = Date.now();
+  await zfs('snapshot', `${dr}@r0`);
+  await bash(`zfs send ${dr}@r0 | zfs recv ${tr} && zfs set readonly=on ${tr}`);
+  let rawN = 0;
+  // an hour: the daemon updates only when SIGUSR1 asks
+  const d = new BenchDaemon(site, [], 3_600_000);
+  try {
+    await d.until(tz, 1);
+    const zbRun = async () => {
+      await change(dz, MiB);
+      return { seconds: await d.once(tz) };
+    };
+    const syncoidRun = async () => {
+      const wait = lastSyncoid + 1100 - Date.now();
+      if (wait > 0) await sleep(wait);
+      await change(ds, MiB);
+      lastSyncoid = Date.now();
+      return timed(syncoid);
+    };
+    const rawRun = async () => {
+      await change(dr, MiB);
+      rawN++;
+      return bash(`zfs snapshot ${dr}@r${rawN} && zfs send -i ${dr}@r${rawN - 1} ${dr}@r${rawN} | zfs recv ${tr}`);
+    };
+    log('figure 10: 1 MiB incremental, local, inside the daemon: zettabee daemon, syncoid, raw');
+    const [z, sy, r] = await sideBySide(RUNS, [zbRun, syncoidRun, rawRun]);
+    const zm = median(secs(z!));
+    const sm = median(secs(sy!));
+    const rm = median(secs(r!));
+    report({
+      n: 10,
+      title: '1 MiB incremental update, both ends local, inside a running `zettabee daemon` vs syncoid 2.1 (--quiet)',
+      text: `daemon/syncoid ${(zm / sm).toFixed(2)} (target <= 0.30); daemon ${fmtS(zm)}, syncoid ${fmtS(sm)}, raw snapshot + send -i | recv ${fmtS(rm)}`,
+      met: zm / sm <= 0.3,
+      details: [
+        'daemon: the update as the daemon times it (-v), from its start (lock, status file) to its end (retention done, status written); started by SIGUSR1',
+        `samples daemon: ${secs(z!).map(fmtS).join(', ')}; syncoid: ${secs(sy!).map(fmtS).join(', ')}; raw: ${secs(r!).map(fmtS).join(', ')}`,
+      ],
+    });
+  } finally {
+    await d.stop();
+  }
+}
+
+/** figure 11: the same over ssh against the raw pipe over an ssh connection already open */
+async function daemonSsh(): Promise<void> {
+  const dz = `${SRC}/d11z`;
+  const dr = `${SRC}/d11r`;
+  for (const d of [dz, dr]) {
+    await zfs('create', d);
+    await writeRandom(d, 'base.bin', 4 * MiB);
+  }
+  const site = makeSite(bed);
+  const tz = `${DST}/f11zb`;
+  const tr = `${DST}/f11raw`;
+  const label = `127.0.0.1:${tz}`;
+  site.writePairs([`${dz} ${label} ${sshKeys(bed)}`]);
+  await zb(site, ['initialize', label]);
+  await zfs('snapshot', `${dr}@r0`);
+  await bash(`zfs send ${dr}@r0 | zfs recv ${tr} && zfs set readonly=on ${tr}`);
+  const ctl = join(bed.workdir, `ctl11-${Date.now()}`);
+  mkdirSync(ctl, { mode: 0o700 });
+  const ssh = ['ssh', '-c', cipher, ...sshArgs(), '-o', `ControlPath=${join(ctl, '%C')}`];
+  await timed([...ssh, '-o', 'ControlMaster=yes', '-o', 'ControlPersist=900', '-f', '-N', bed.ssh.target]);
+  const sshRaw = [...ssh, bed.ssh.target].map(q).join(' ');
+  let rawN = 0;
+  const d = new BenchDaemon(site, [], 3_600_000);
+  try {
+    await d.until(label, 1);
+    const zbRun = async () => {
+      await change(dz, MiB);
+      return { seconds: await d.once(label) };
+    };
+    const rawRun = async () => {
+      await change(dr, MiB);
+      rawN++;
+      return bash(`zfs snapshot ${dr}@r${rawN} && zfs send -i ${dr}@r${rawN - 1} ${dr}@r${rawN} | ${sshRaw} zfs recv ${tr}`);
+    };
+    log('figure 11: 1 MiB incremental over ssh inside the daemon, against snapshot + send -i | ssh recv over an open connection');
+    const [z, r] = await sideBySide(RUNS, [zbRun, rawRun]);
+    const zm = median(secs(z!));
+    const rm = median(secs(r!));
+    report({
+      n: 11,
+      title: `1 MiB incremental update, transport=ssh to 127.0.0.1, inside a running \`zettabee daemon\` vs raw \`zfs snapshot\` + \`zfs send -i | ssh -c ${cipher} zfs recv\` over an open ssh connection`,
+      text: `daemon/raw ${(zm / rm).toFixed(2)} (target <= 1.10); daemon ${fmtS(zm)}, raw ${fmtS(rm)}`,
+      met: zm / rm <= 1.1,
+      details: [`samples daemon: ${secs(z!).map(fmtS).join(', ')}; raw: ${secs(r!).map(fmtS).join(', ')}`],
+    });
+  } finally {
+    await d.stop();
+    await timed([...ssh, '-O', 'exit', bed.ssh.target], { okCodes: [0, 255] });
+  }
+}
+
+/** figure 12: 10 pairs, interval=15s, each source written at 1 MiB/s: the worst lag of each */
+async function daemonLag(): Promise<void> {
+  const N = 10;
+  const seconds = Math.max(30, Number(process.env.BENCH_LAG_SECONDS ?? 600) || 600);
+  await zfs('create', `${SRC}/l`);
+  await zfs('create', `${DST}/l`);
+  const pairs = Array.from({ length: N }, (_, i) => ({ src: `${SRC}/l/p${i}`, dst: `${DST}/l/p${i}` }));
+  const site = makeSite(bed);
+  site.writePairs(pairs.map((p) => `${p.src} ${p.dst} interval=15s`));
+  const files: Array<{ fd: number; at: number }> = [];
+  for (const p of pairs) {
+    await zfs('create', p.src);
+    await writeRandom(p.src, 'data.bin', 8 * MiB);
+    await zb(site, ['initialize', p.dst]);
+    files.push({ fd: openSync(join(await mountpoint(p.src), 'data.bin'), 'r+'), at: 0 });
+  }
+  // 1 MiB a second into each source, over and over the same 8 MiB: a change to carry, no growth
+  const writer = () => {
+    for (const f of files) {
+      writeSync(f.fd, randomBytes(MiB), 0, MiB, f.at);
+      f.at = (f.at + MiB) % (8 * MiB);
+    }
+  };
+  const statusOf = () =>
+    pairs.map((p) => {
+      try {
+        const rec = JSON.parse(readFileSync(join(site.paths.state, `${fpOf(p.src, p.dst)}.status`), 'utf8')) as { lastSnapshot?: { creation: number } };
+        return { label: p.dst, creation: rec.lastSnapshot?.creation ?? null };
+      } catch {
+        return { label: p.dst, creation: null };
+      }
+    });
+  const d = new BenchDaemon(site, ['--jobs', '2']);
+  let worst: Map<string, number>;
+  try {
+    log(`figure 12: 10 pairs, interval=15s, 1 MiB/s into each, for ${seconds} s`);
+    worst = await watchLag(statusOf, seconds, writer);
+  } finally {
+    await d.stop();
+    for (const f of files) closeSync(f.fd);
+  }
+  const max = Math.max(...worst.values());
+  const updates = pairs.map((p) => d.count(p.dst));
+  report({
+    n: 12,
+    title: `10 pairs, interval=15s, --jobs 2, each source written at 1 MiB/s, for ${seconds} s`,
+    text: `worst lag of any pair ${max.toFixed(1)} s (target < 30 s); updates per pair ${Math.min(...updates)} to ${Math.max(...updates)}`,
+    met: max < 30,
+    details: [`worst lag per pair (s): ${[...worst.values()].map((x) => x.toFixed(1)).join(', ')}; median update ${fmtS(median(pairs.flatMap((p) => d.done.get(p.dst) ?? [])))}`],
+  });
+}
+
+/** figure 13: resident memory and open files after 2,000 cycles against after 100 */
+async function daemonFootprint(): Promise<void> {
+  const cycles = Math.max(200, Number(process.env.BENCH_CYCLES ?? 2000) || 2000);
+  const src = `${SRC}/d13`;
+  await zfs('create', src);
+  await writeRandom(src, 'base.bin', MiB);
+  const site = makeSite(bed);
+  const dst = `${DST}/f13`;
+  site.writePairs([`${src} ${dst}`]);
+  await zb(site, ['initialize', dst]);
+  // 1 ms: each update starts as soon as the last one ended
+  const d = new BenchDaemon(site, [], 1);
+  let r: Awaited<ReturnType<typeof footprintOver>>;
+  try {
+    log(`figure 13: ${cycles} back-to-back updates of one local pair in one daemon`);
+    r = await footprintOver(d, dst, cycles);
+  } finally {
+    await d.stop();
+  }
+  const growth = r.late.rssKiB / r.early.rssKiB - 1;
+  report({
+    n: 13,
+    title: `resident memory of one daemon after ${cycles} updates vs after 100 (VmRSS, medians of 21 samples each)`,
+    text: `${(r.early.rssKiB / 1024).toFixed(1)} MiB after 100, ${(r.late.rssKiB / 1024).toFixed(1)} MiB after ${cycles}: ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (target within 10%); open fds ${r.early.fds} and ${r.late.fds}`,
+    met: Math.abs(growth) <= 0.1 && r.late.fds <= r.early.fds,
+    details: [`${cycles} updates in ${r.seconds.toFixed(0)} s (${fmtS(r.seconds / cycles)} each, back to back)`],
+  });
+}
+
 async function machine(): Promise<string[]> {
   const version = async (argv: string[]): Promise<string> => {
     const r = await execa(argv[0]!, argv.slice(1), { reject: false, all: true });
@@ -753,6 +952,10 @@ async function main(): Promise<number> {
   if (want(5)) await manyPairs();
   if (want(6)) await thousandPairs();
   if (want(7)) await manySnapshots();
+  if (want(10)) await daemonLocal();
+  if (want(11)) await daemonSsh();
+  if (want(12)) await daemonLag();
+  if (want(13)) await daemonFootprint();
 
   const took = (performance.now() - started) / 1000;
   figures.sort((a, b) => a.n - b.n);

@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { afterRun, backoffFactor, duePairs, firstTimes, untilNext, type PairTimes } from '../../src/app/schedule.js';
 import { formatPlanned, plannedOf, statusLines, viewOf } from '../../src/app/status.js';
 import { parsePairs } from '../../src/config/pairs.js';
+import { SdNotify } from '../../src/exec/sdnotify.js';
 
 const T0 = Date.parse('2026-12-01T12:00:00Z');
 const S = 1000;
@@ -71,5 +72,23 @@ describe('status with a running daemon (pure)', () => {
     const p = plannedOf({ pairs: { a: { next: '2026-12-01T12:01:00Z', running: false, failures: 2 }, b: { next: 'soon', running: false, failures: 0 } } });
     expect([...p.entries()]).to.deep.equal([['a', { next: T0 + 60 * S, running: false, failures: 2 }]]);
     expect(plannedOf(null).size).to.equal(0);
+  });
+});
+
+describe('sd_notify settings from the environment (pure)', () => {
+  it('the watchdog wants a ping at half its period; NOTIFY_SOCKET and WATCHDOG_* leave the environment the daemon passes on', () => {
+    const env: NodeJS.ProcessEnv = { NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '180000000', WATCHDOG_PID: String(process.pid), PATH: '/bin' };
+    const n = new SdNotify(env, () => {});
+    expect(n.enabled).to.equal(true);
+    expect(n.watchdogIntervalMs()).to.equal(90_000);
+    expect(env).to.deep.equal({ PATH: '/bin' });
+  });
+
+  it('no watchdog when WATCHDOG_PID names another process, or without NOTIFY_SOCKET; nothing sent without a socket', async () => {
+    expect(new SdNotify({ NOTIFY_SOCKET: '/x', WATCHDOG_USEC: '1000000', WATCHDOG_PID: '1' }, () => {}).watchdogIntervalMs()).to.equal(null);
+    const none = new SdNotify({ WATCHDOG_USEC: '1000000' }, () => {});
+    expect(none.enabled).to.equal(false);
+    expect(none.watchdogIntervalMs()).to.equal(null);
+    await none.send('READY=1');
   });
 });
