@@ -293,8 +293,10 @@ export class Daemon {
       this.pending.set(fp, pair);
       this.dirty = true;
       this.wake();
-      // off the path of the next run: a dead master is reopened now
-      if (!controller.signal.aborted) {
+      // a failed run may have lost its ssh master: reopen it now, off the
+      // path of the next run (a master that died between successful runs
+      // is replaced by the next command, ControlMaster=auto)
+      if (result === 'failed' && !controller.signal.aborted) {
         const reopened = await gen.hosts.revive(pair);
         for (const h of reopened) this.say(`the ssh connection to ${h} had closed; opened it again`);
       }

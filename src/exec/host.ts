@@ -438,19 +438,19 @@ export class SshHost extends BaseHost {
   /**
    * for a long-lived process: whether the master connection still answers
    * (`ssh -O check`); when it died (the host rebooted, the network dropped
-   * it, it idled out), start a new one the way open() does. Resolves once
-   * the check (and any reopening) is done; never rejects: a host that
-   * cannot be reached shows in the next command.
+   * it), start a new one the way open() does, and say whether that one is
+   * up. Never rejects: a host that cannot be reached shows in the next
+   * command.
    */
-  async revive(): Promise<boolean> {
-    if (!this.control || !this.warm) return true;
+  async revive(): Promise<'alive' | 'reopened' | 'down'> {
+    if (!this.control) return 'alive';
     this.control.ensureDir();
-    const r = await collect('ssh', [...this.sshArgs(), '-O', 'check', this.target.host], { timeoutMs: 5000 });
-    if (r.exitCode === 0) return true;
+    const check = () => collect('ssh', [...this.sshArgs(), '-O', 'check', this.target.host], { timeoutMs: 5000 });
+    if (this.warm && (await check()).exitCode === 0) return 'alive';
     this.warm = undefined;
     this.open();
     await this.warm;
-    return false;
+    return (await check()).exitCode === 0 ? 'reopened' : 'down';
   }
 
   async closeMaster(): Promise<void> {

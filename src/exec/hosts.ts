@@ -44,13 +44,15 @@ export class Hosts {
     return `${o.sshuser ? `${o.sshuser}@` : ''}${endpoint.host}${o.sshport ? ` port ${o.sshport}` : ''}`;
   }
 
-  /** check the master connections of a pair's remote hosts; reopen those that died. Resolves to the hosts reopened */
+  /** check the master connections of a pair's remote hosts and reopen those that died: the hosts reopened */
   async revive(pair: Pair): Promise<string[]> {
     const hosts = new Set([pair.source, pair.destination].filter((e) => !e.local).map((e) => this.for(e, pair) as SshHost));
     const reopened: string[] = [];
-    await Promise.all([...hosts].map(async (h) => {
-      if (!(await h.revive())) reopened.push(h.name);
-    }));
+    await Promise.all(
+      [...hosts].map(async (h) => {
+        if ((await h.revive()) === 'reopened') reopened.push(h.name);
+      }),
+    );
     return reopened;
   }
 

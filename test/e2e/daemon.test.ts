@@ -200,6 +200,36 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
     expect(bad.stderr).to.contain('Failed to parse service type');
   });
 
+  it('a destination that goes down: its pair backs off (1, 2, 4 intervals) without piling up snapshots, the other pair goes on; back up, the ssh connection is reopened and the pair catches up', async () => {
+    const d = await start([], { ZETTABEE_TEST_DAEMON_INTERVAL_MS: '1000' });
+    const logOf = (n: string) => join(site.paths.log, `${fingerprint(n === 'b' ? '127.0.0.1' : 'localhost', `${src}/${n}`, 'localhost', `${dst}/${n}`)}.log`);
+    const ends = (n: string) => (existsSync(logOf(n)) ? (readFileSync(logOf(n), 'utf8').match(/update END/g) ?? []).length : 0);
+    try {
+      const b0 = ends('b');
+      await waitFor('an update of b', 20_000, () => ends('b') > b0);
+      await bed.ssh.stop();
+      try {
+        const kept = await snapshotsOf(bed, `${src}/b`);
+        const a0 = ends('a');
+        await waitFor('three failures of b in a row', 30_000, () => /update \S+\/b failed 3 times in a row; next attempt in [34]s/.test(d.err()));
+        expect(d.err()).to.match(/update \S+\/b failed 2 times in a row; next attempt in [12]s/);
+        expect(await snapshotsOf(bed, `${src}/b`), 'no snapshot piled up on the source of b').to.deep.equal(kept);
+        expect(ends('a'), 'a went on meanwhile').to.be.above(a0);
+      } finally {
+        await bed.ssh.start();
+      }
+      const b1 = ends('b');
+      d.child.kill('SIGUSR1');
+      await waitFor('b to catch up once sshd is back', 30_000, () => ends('b') > b1);
+      // the daemon has an ssh master connection again, in its own control directory
+      expect(processes().filter((p) => p.argv[0]!.startsWith(`ssh: ${tmp}/zettabee-ssh-`)).length, 'ssh master processes').to.equal(1);
+    } finally {
+      d.child.kill('SIGTERM');
+      expect((await d.child).exitCode, d.err()).to.equal(0);
+    }
+    nothingLeft();
+  });
+
   describe('stopping', () => {
     it('SIGTERM mid-transfer, past --grace: the transfer is aborted cleanly (exit 0, no lock, unsent snapshot or process left)', async () => {
       writeRandom(`${await mountpointOf(bed, `${src}/a`)}/big.bin`, 24 * MiB);
