@@ -112,9 +112,9 @@ function columns(rows: string[][]): string[] {
 }
 
 /**
- * `source destination state lag flag status (runtime)`, aligned, and `next
- * in H:MM:SS` when a daemon runs (`now`: for that column); --fullstatus adds
- * fingerprint, last snapshot, port
+ * `source destination state lag flag status (runtime)`, aligned; --fullstatus
+ * adds fingerprint, last snapshot, port; `next in H:MM:SS` ends the line
+ * while a daemon runs (`now`: for that column)
  */
 export function statusLines(views: readonly PairView[], full: boolean, now = Date.now()): string[] {
   if (views.length === 0) return [];
@@ -128,10 +128,11 @@ export function statusLines(views: readonly PairView[], full: boolean, now = Dat
       v.flags || '-',
       `${v.status} (${v.runtime === null ? '-' : formatLag(v.runtime)})`,
     ];
-    if (daemon) row.push(`next ${formatPlanned(v.planned, now)}`);
     if (full) {
       row.push(v.pair.fingerprint, v.record?.lastSnapshot?.name ?? '-', v.pair.transport === 'mbuffer' ? String(v.pair.options.port) : '-');
     }
+    // last, so that the columns before it stay where scripts expect them
+    if (daemon) row.push(`next ${formatPlanned(v.planned, now)}`);
     return row;
   });
   const lines = columns(rows);

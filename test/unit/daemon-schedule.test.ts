@@ -66,6 +66,8 @@ describe('status with a running daemon (pure)', () => {
   it('a next column only while a daemon runs', () => {
     expect(statusLines([view()], false, T0)).to.deep.equal(['src:tank/a  pool/tank/a  Uninitialized  -  -  Idle (-)']);
     expect(statusLines([view({ next: T0 + 60 * S, running: false, failures: 0 })], false, T0)).to.deep.equal(['src:tank/a  pool/tank/a  Uninitialized  -  -  Idle (-)  next in 0:01:00']);
+    const full = statusLines([view({ next: T0 + 60 * S, running: false, failures: 0 })], true, T0)[0]!;
+    expect(full).to.match(new RegExp(`Idle \\(-\\)  ${pair!.fingerprint}  -  -  next in 0:01:00$`));
   });
 
   it('the schedule file read back: bad times are left out', () => {
