@@ -808,25 +808,37 @@ async function daemonSsh(): Promise<void> {
   const d = new BenchDaemon(site, [], 3_600_000);
   try {
     await d.until(label, 1);
+    /** the run, and the ssh connections and sessions sshd saw meanwhile */
+    const counted = async <T extends { seconds: number }>(fn: () => Promise<T>) => {
+      const c0 = acceptedConnections();
+      const s0 = startedSessions();
+      const t = await fn();
+      await sleep(50); // sshd writes its log lines asynchronously
+      return { ...t, connections: acceptedConnections() - c0, sessions: startedSessions() - s0 };
+    };
     const zbRun = async () => {
       await change(dz, MiB);
-      return { seconds: await d.once(label) };
+      return counted(async () => ({ seconds: await d.once(label) }));
     };
     const rawRun = async () => {
       await change(dr, MiB);
       rawN++;
-      return bash(`zfs snapshot ${dr}@r${rawN} && zfs send -i ${dr}@r${rawN - 1} ${dr}@r${rawN} | ${sshRaw} zfs recv ${tr}`);
+      return counted(() => bash(`zfs snapshot ${dr}@r${rawN} && zfs send -i ${dr}@r${rawN - 1} ${dr}@r${rawN} | ${sshRaw} zfs recv ${tr}`));
     };
     log('figure 11: 1 MiB incremental over ssh inside the daemon, against snapshot + send -i | ssh recv over an open connection');
     const [z, r] = await sideBySide(RUNS, [zbRun, rawRun]);
     const zm = median(secs(z!));
     const rm = median(secs(r!));
+    const per = (xs: ReadonlyArray<{ connections: number; sessions: number }>, k: 'connections' | 'sessions') => [...new Set(xs.map((x) => x[k]))].join('/');
     report({
       n: 11,
       title: `1 MiB incremental update, transport=ssh to 127.0.0.1, inside a running \`zettabee daemon\` vs raw \`zfs snapshot\` + \`zfs send -i | ssh -c ${cipher} zfs recv\` over an open ssh connection`,
       text: `daemon/raw ${(zm / rm).toFixed(2)} (target <= 1.10); daemon ${fmtS(zm)}, raw ${fmtS(rm)}`,
       met: zm / rm <= 1.1,
-      details: [`samples daemon: ${secs(z!).map(fmtS).join(', ')}; raw: ${secs(r!).map(fmtS).join(', ')}`],
+      details: [
+        `ssh connections per update: daemon ${per(z!, 'connections')}, raw ${per(r!, 'connections')}; sessions: daemon ${per(z!, 'sessions')}, raw ${per(r!, 'sessions')}`,
+        `samples daemon: ${secs(z!).map(fmtS).join(', ')}; raw: ${secs(r!).map(fmtS).join(', ')}`,
+      ],
     });
   } finally {
     await d.stop();
