@@ -15,7 +15,7 @@ function complete(c: Capabilities): boolean {
   return KNOWN.every((k) => k in c);
 }
 
-interface Cached {
+export interface Cached {
   host: string;
   pool: string;
   probed: string;
@@ -31,16 +31,31 @@ function poolOf(ds: string): string {
   return ds.split('/')[0]!;
 }
 
+/**
+ * whether a cached probe answer may stand in for a probe now: the same host
+ * and pool, complete, younger than the policy's age (a day by default), and
+ * (with afterFailure, the daemon's) the pair's last run did not fail
+ */
+export function cachedStillGood(
+  c: Cached | undefined,
+  host: string,
+  pool: string,
+  now: number,
+  policy: { maxAgeMs: number; afterFailure: boolean } | undefined,
+  lastResult: string | undefined,
+): boolean {
+  if (!c || c.host !== host || c.pool !== pool || !complete(c.caps)) return false;
+  if (policy?.afterFailure && lastResult === 'failed') return false;
+  return now - Date.parse(c.probed) < (policy?.maxAgeMs ?? MAX_AGE_MS);
+}
+
 async function side(run: PairRun, which: 'source' | 'destination', host: Host, fresh: boolean): Promise<Capabilities> {
   const ds = run.pair[which].dataset;
   const pool = poolOf(ds);
   const store = (run.cache.capabilities ??= {}) as Record<string, Cached | undefined>;
   const c = store[which];
   const now = run.now().getTime();
-  const policy = run.deps.probe;
-  const maxAge = policy?.maxAgeMs ?? MAX_AGE_MS;
-  if (policy?.afterFailure && run.status.run?.result === 'failed') fresh = true;
-  if (!fresh && c && c.host === host.name && c.pool === pool && now - Date.parse(c.probed) < maxAge && complete(c.caps)) return c.caps;
+  if (!fresh && cachedStillGood(c, host.name, pool, now, run.deps.probe, run.status.run?.result)) return c!.caps;
   const caps = await probeCapabilities(host, pool);
   if (!caps.zfsPresent) throw new ActionError(`zfs is not available on the ${which} host ${host.name}`, caps.notes.join('; ') || 'install ZFS there, or put zfs on the PATH of the ssh user');
   if (!caps.poolExists) throw new ActionError(`pool ${pool} is not imported on the ${which} host ${host.name}`, 'check the pairs file, or import the pool (zpool import)');

@@ -22,6 +22,7 @@ import type { Context, GlobalArgs, Io } from '../commands/context.js';
 import { reporterFor } from '../commands/context.js';
 import { formatError } from '../commands/report.js';
 import { DEFAULT_INTERVAL } from '../config/keys.js';
+import { DEFAULT_REPORT_INTERVAL } from '../config/settings.js';
 import type { Pair } from '../config/pairs.js';
 import { BusyError, ConfigError } from '../errors.js';
 import { Hosts } from '../exec/hosts.js';
@@ -91,6 +92,7 @@ export class Daemon {
   private flushing = false;
   private dirty = true;
   private lastWatchdog = 0;
+  private lastTextfile = Date.now();
   private wakeUp: (() => void) | null = null;
   private readonly started = new Date();
   private cycles = 0;
@@ -220,6 +222,7 @@ export class Daemon {
       for (const fp of due) this.launch(fp);
     }
     this.queueStaleReports(now);
+    this.refreshTextfile(now);
     if (this.pending.size && !this.flushing && (this.running.size === 0 || now - this.pendingSince >= this.shortestIntervalMs())) this.flush();
     if (this.dirty) this.writeSchedule();
     const every = this.o.notify.watchdogIntervalMs();
@@ -322,6 +325,21 @@ export class Daemon {
       if (this.pending.size === 0) this.pendingSince = now;
       this.pending.set(p.fingerprint, p);
     }
+  }
+
+  /**
+   * the Prometheus textfile every report_interval (5m by default) even when
+   * no update runs (a long interval): its timestamp and the lags stay fresh,
+   * as the status cron line keeps them for cron runs
+   */
+  private refreshTextfile(now: number): void {
+    const s = this.gen.ctx.settings;
+    if (!s.prometheus.textfile || now - this.lastTextfile < DEFAULT_REPORT_INTERVAL * 1000) return;
+    this.lastTextfile = now;
+    const pairs = this.gen.ctx.pairs;
+    this.track(
+      import('../monitor/prometheus.js').then(({ refreshTextfile }) => refreshTextfile(s, pairs, (line) => this.say(`warning: ${line}`))),
+    );
   }
 
   /** the results of the runs that ended since the last flush, in one send_nsca run (and one Icinga request each) */

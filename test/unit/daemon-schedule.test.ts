@@ -5,6 +5,9 @@ import { afterRun, backoffFactor, duePairs, firstTimes, untilNext, type PairTime
 import { formatPlanned, plannedOf, statusLines, viewOf } from '../../src/app/status.js';
 import { parsePairs } from '../../src/config/pairs.js';
 import { SdNotify } from '../../src/exec/sdnotify.js';
+import { cachedStillGood, type Cached } from '../../src/app/capabilities.js';
+import { PROBE_MAX_AGE_MS } from '../../src/app/daemon.js';
+import { noZfsCapabilities } from '../../src/zfs/probe.js';
 
 const T0 = Date.parse('2026-12-01T12:00:00Z');
 const S = 1000;
@@ -93,4 +96,25 @@ describe('sd_notify settings from the environment (pure)', () => {
     expect(none.watchdogIntervalMs()).to.equal(null);
     await none.send('READY=1');
   });
+});
+
+describe('capability probes: when a cached answer stands (pure)', () => {
+  const caps = noZfsCapabilities();
+  const probed = '2026-12-01T12:00:00.000Z';
+  const c: Cached = { host: 'db1', pool: 'tank', probed, caps };
+  const H = 3600 * 1000;
+  const daemon = { maxAgeMs: PROBE_MAX_AGE_MS, afterFailure: true };
+  const cases: Array<[string, Cached | undefined, number, typeof daemon | undefined, string | undefined, boolean]> = [
+    ['cron: a day old at most', c, T0 + 23 * H, undefined, 'ok', true],
+    ['cron: older than a day, probed again', c, T0 + 25 * H, undefined, 'ok', false],
+    ['cron: after a failure, still cached', c, T0 + H, undefined, 'failed', true],
+    ['daemon: three hours old stands', c, T0 + 3 * H, daemon, 'ok', true],
+    ['daemon: every four hours, probed again', c, T0 + 4 * H, daemon, 'ok', false],
+    ['daemon: after a failed run, probed again', c, T0 + 60 * S, daemon, 'failed', false],
+    ['another host', { ...c, host: 'db2' }, T0, daemon, 'ok', false],
+    ['nothing cached', undefined, T0, daemon, undefined, false],
+  ];
+  for (const [name, cached, now, policy, last, want] of cases) {
+    it(name, () => expect(cachedStillGood(cached, 'db1', 'tank', now, policy, last)).to.equal(want));
+  }
 });
