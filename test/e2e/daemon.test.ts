@@ -141,7 +141,8 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       expect(bed.nsca.readCommands().join('\n')).to.match(new RegExp(`;zettabee ${dst}/a;0;ZETTABEE OK`));
       expect(d.err()).to.match(/zettabee: daemon: started \(pid \d+\): 2 pairs of .*, 2 at a time/);
       expect(d.err()).not.to.match(/error|warning/);
-      expect(d.notified().filter((n) => n.includes('WATCHDOG=1')).length, 'watchdog pings').to.be.at.least(2);
+      // WatchdogSec=2s: a WATCHDOG=1 every second
+      await waitFor('two watchdog pings', 5000, () => d.notified().filter((n) => n.includes('WATCHDOG=1')).length >= 2);
     });
 
     it('a cron update of its pair exits 75 quietly; -v says the daemon has it; status shows the next run', async () => {
