@@ -24,7 +24,7 @@ import { formatError } from '../commands/report.js';
 import { DEFAULT_INTERVAL } from '../config/keys.js';
 import { DEFAULT_REPORT_INTERVAL } from '../config/settings.js';
 import type { Pair } from '../config/pairs.js';
-import { BusyError, ConfigError } from '../errors.js';
+import { ActionError, BusyError, ConfigError } from '../errors.js';
 import { Hosts } from '../exec/hosts.js';
 import type { SdNotify } from '../exec/sdnotify.js';
 import type { Reporter } from '../monitor/report.js';
@@ -173,8 +173,7 @@ export class Daemon {
       await this.stop();
     } finally {
       await Promise.allSettled([...this.background]);
-      const gens = new Set([this.gen.hosts]);
-      await Promise.all([...gens].map((h) => h.close()));
+      await this.gen.hosts.close();
       await this.logs.close();
       removeDaemonFiles(this.gen.ctx.settings);
     }
@@ -188,7 +187,10 @@ export class Daemon {
   }
 
   private sleep(): Promise<void> {
-    const wait = untilNext(this.times, new Set(this.running.keys()), Date.now());
+    // no job free, or the logs wait for the runs to end: nothing can start
+    // before a run ends, and that wakes the loop anyway
+    const canStart = this.running.size < this.o.jobs && this.logsFor === this.logsKey();
+    const wait = canStart ? untilNext(this.times, new Set(this.running.keys()), Date.now()) : null;
     return this.nap(Math.min(TICK_MS, wait ?? TICK_MS));
   }
 
@@ -427,7 +429,7 @@ export class Daemon {
       for (const c of this.running.values()) c.abort(`the daemon was stopped (${this.stopReason})`);
       const giveUp = Date.now() + ABORT_WAIT_MS;
       while (this.running.size && Date.now() < giveUp) await this.waitRuns(giveUp);
-      if (this.running.size) throw new Error(`${this.running.size} aborted updates did not end within ${ABORT_WAIT_MS / 1000} s`);
+      if (this.running.size) throw new ActionError(`${this.running.size} aborted updates did not end within ${ABORT_WAIT_MS / 1000} s; the daemon exits without them`, 'their locks may be left: zettabee status shows them, zettabee unlock removes them');
     }
     // the last results, then the daemon's files go
     if (this.pending.size) this.flush();
