@@ -63,6 +63,20 @@ async function holdsOn(node: ZfsNode, ds: string): Promise<Record<string, string
   return out;
 }
 
+/**
+ * zfs destroy -r of a file system. zfs-fuse refuses to unmount one that was
+ * just used ("dataset is busy") for a moment now and then when the machine is
+ * loaded: that is retried for a few seconds, and nothing else is.
+ */
+async function destroyTree(node: ZfsNode, ds: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    const e = await zfs(node, 'zfs', 'destroy', '-r', ds).then(() => null, (err: Error) => err);
+    if (!e) return;
+    if (node.kind !== 'fuse' || !/dataset is busy/.test(e.message) || i >= 10) throw e;
+    await sleep(500);
+  }
+}
+
 /** the faults' tests on a row where zettabee runs on this machine over ssh (it kills zettabee's process group, and points its ssh elsewhere) */
 export type Fault = 'half-way' | 'vanished child' | 'killed initialize' | 'crash during -I' | 'unlock --force' | 'unreachable' | 'exclude';
 export const ALL_FAULTS: readonly Fault[] = ['half-way', 'vanished child', 'killed initialize', 'crash during -I', 'unlock --force', 'unreachable', 'exclude'];
@@ -202,7 +216,7 @@ export function defineHardening(name: WorldName, faults: readonly Fault[] = ALL_
       // the pair's hold is on the child's snapshot too: release it first (zettabee(1) says how)
       const [snap] = pairSnaps(await snapshots(w.src, `${s('vc')}/gone`), fp('vc'));
       await zfs(w.src, 'zfs', 'release', `zettabee.${fp('vc')}`, `${s('vc')}/gone@${snap}`);
-      await zfs(w.src, 'zfs', 'destroy', '-r', `${s('vc')}/gone`);
+      await destroyTree(w.src, `${s('vc')}/gone`);
       const r = await w.site.run(['update', w.dest(d('vc'))]);
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stderr).to.contain(`${d('vc')}/gone has no source any more`);
@@ -212,13 +226,7 @@ export function defineHardening(name: WorldName, faults: readonly Fault[] = ALL_
       expect(c.stdout).to.contain(`${d('vc')}/gone has no source any more`);
       expect(await exists(w.dst, `${d('vc')}/gone`)).to.equal(true);
       // retired as the warning says
-      // zfs-fuse may refuse to unmount a file system that was just read ("dataset is busy") for a moment
-      for (let i = 0; ; i++) {
-        const r = await zfs(w.dst, 'zfs', 'destroy', '-r', `${d('vc')}/gone`).then(() => null, (e: Error) => e);
-        if (!r) break;
-        if (w.dst.kind !== 'fuse' || !/dataset is busy/.test(r.message) || i >= 10) throw r;
-        await sleep(500);
-      }
+      await destroyTree(w.dst, `${d('vc')}/gone`);
       ok(await w.site.run(['update', w.dest(d('vc'))]));
       expect((await w.site.run(['check', w.dest(d('vc'))])).code).to.equal(0);
     });
