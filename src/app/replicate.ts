@@ -23,6 +23,7 @@ import { finishInReceive, streamPipeline } from '../transport/topology.js';
 import * as zargv from '../zfs/argv.js';
 import { classifyZfsError, sshFailure, sshHint, type ClassifiedZfsError } from '../zfs/classify.js';
 import { exists, getProps, getTreeProps, listAndProps, listDatasets, listSnapshots, must, userProp, ZfsFailure } from '../zfs/ops.js';
+import { excludedTops, exclusion, withoutExcluded, type Exclusion } from '../domain/exclude.js';
 import { decideEncryption, type DestinationEncryption, type SourceEncryption } from '../domain/encryption.js';
 import { describeDiff, parseDiff, parseHolds, parseResumeTarget, parseSendEstimate, parseSnapshotList, type BookmarkEntry, type PropValue, type SnapshotEntry, type SnapshotListing } from '../zfs/parse.js';
 import { isPairSnapshot } from '../domain/snapshot-name.js';
@@ -374,6 +375,76 @@ function sendsLeakHolds(c: Capabilities): boolean {
   return c.holds && !c.holdsList;
 }
 
+/**
+ * exclude= of a recursive pair: its tree is replicated one dataset at a
+ * time (the top, then each child, parents first) instead of with one -R
+ * stream, so that excluded children are neither snapshotted, sent nor
+ * reported. Undefined for every other pair.
+ */
+function exclusionOf(run: PairRun): Exclusion | undefined {
+  const o = run.pair.options;
+  return o.recursive && o.exclude?.length ? exclusion(o.exclude) : undefined;
+}
+
+/** how the pair snapshot of a pair with exclude= is taken */
+export type SnapshotLayout =
+  /** one atomic `zfs snapshot` of every included dataset (OpenZFS takes several names) */
+  | { names: string[] }
+  /** `zfs snapshot -r`, then the excluded children's new snapshot destroyed (zfs-fuse takes one name) */
+  | { destroy: string[] };
+
+function snapshotLayout(run: PairRun, caps: BothCapabilities, included: Iterable<string>, excluded: readonly string[]): SnapshotLayout | undefined {
+  if (!exclusionOf(run)) return undefined;
+  return caps.source.snapshotMany ? { names: [...included].sort() } : { destroy: [...excluded] };
+}
+
+/**
+ * The children's own streams of a pair with exclude=, after the top's: each
+ * included child from the base (which every child has, after the catch-up)
+ * to the new snapshot, -I where a user's snapshot lies between; a child
+ * made after the base (or every child, for initialize) whole, with its
+ * properties as -R would have carried them.
+ */
+function planChildren(run: PairRun, caps: BothCapabilities, raw: boolean, source: ReadonlyMap<string, SnapshotListing>, name: string, base?: SnapshotInfo, skip: ReadonlySet<string> = new Set()): CatchUpStep[] {
+  const sds = run.pair.source.dataset;
+  const extra = receiveProps(run, caps);
+  const steps: CatchUpStep[] = [];
+  for (const child of [...source.keys()].sort()) {
+    if (child === sds) continue;
+    const target = counterpart(run, child);
+    const receive: zargv.RecvOptions = { target, noMount: caps.destination.recvNoMount, resumable: resumable(caps), ...extra };
+    const snaps = source.get(child)!.snapshots;
+    const at = base ? snaps.find((x) => x.snapshot === base.snapshot) : undefined;
+    if (!at) {
+      steps.push({ target, receive, send: { snapshot: `${child}@${name}`, props: true, ...sendFlags(caps, raw) } });
+      continue;
+    }
+    const between = snaps.some((x) => x.createtxg > at.createtxg && !skip.has(x.snapshot));
+    steps.push({ target, receive, send: { snapshot: `${child}@${name}`, from: `${child}@${at.snapshot}`, incremental: between ? 'I' : 'i', props: true, ...sendFlags(caps, raw) } });
+  }
+  return steps;
+}
+
+/** carry out the children's streams (exclude=); a failure leaves the pair Inconsistent, and the next update catches up */
+async function executeChildren(run: PairRun, steps: readonly CatchUpStep[], snap: SnapshotInfo): Promise<number> {
+  let bytes = 0;
+  for (const c of steps) {
+    try {
+      const started = Date.now();
+      const moved = await transfer(run, zargv.send(c.send!), zargv.recv(c.receive));
+      logMoved(run, moved.bytes, started);
+      bytes += moved.bytes;
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      const message = `the destination's tree is inconsistent: ${c.target} did not get @${snap.snapshot}, which its parent has: ${why}`;
+      const hint = `${e instanceof ActionError && e.hint ? `${e.hint}; ` : ''}once the cause is gone the next update catches it up by itself`;
+      const details = e instanceof ActionError ? e.details : [];
+      throw new PairError(message, hint, details, 'Inconsistent', { kind: 'partial', message, hint, details: [...details] });
+    }
+  }
+  return bytes;
+}
+
 /** the destination's name of a source dataset of the tree */
 function counterpart(run: PairRun, name: string): string {
   return run.pair.destination.dataset + name.slice(run.pair.source.dataset.length);
@@ -539,14 +610,18 @@ async function whatChanged(run: PairRun, caps: Capabilities, base: string): Prom
 }
 
 /** take the pair snapshot on the source and read back its guid, createtxg and creation */
-async function takeSnapshot(run: PairRun, name: string, estimate?: zargv.SendOptions): Promise<{ snap: SnapshotEntry; estimate?: number }> {
+async function takeSnapshot(run: PairRun, name: string, estimate?: zargv.SendOptions, layout?: SnapshotLayout): Promise<{ snap: SnapshotEntry; estimate?: number }> {
   const { pair, src } = run;
   const ds = pair.source.dataset;
   const full = `${ds}@${name}`;
   // the size estimate (send -nvP, OpenZFS) of the stream to come rides in the snapshot's session
-  const argvs = [zargv.snapshot([full], { recursive: Boolean(pair.options.recursive) }), ['zfs', 'get', '-Hp', '-o', 'name,property,value', zargv.SNAPSHOT_PROPS.join(','), full]];
+  const make = layout && 'names' in layout ? zargv.snapshot(layout.names.map((n) => `${n}@${name}`)) : zargv.snapshot([full], { recursive: Boolean(pair.options.recursive) });
+  const argvs = [make, ['zfs', 'get', '-Hp', '-o', 'name,property,value', zargv.SNAPSHOT_PROPS.join(','), full]];
   if (estimate) argvs.push(zargv.send({ ...estimate, dryRun: true }));
-  const [made, got, est] = await step(`cannot snapshot ${ds} on ${describeHost(run, 'source')}`, src.batch(argvs, { guard: 1 }));
+  const unmake = layout && 'destroy' in layout ? layout.destroy.map((t) => zargv.destroy(`${t}@${name}`, { recursive: true })) : [];
+  const [made, got, ...rest] = await step(`cannot snapshot ${ds} on ${describeHost(run, 'source')}`, src.batch([...argvs, ...unmake], { guard: 1 }));
+  const est = estimate ? rest[0] : undefined;
+  const unmade = estimate ? rest.slice(1) : rest;
   if (made!.exitCode !== 0) {
     const z = classifyZfsError(made!.stderr, made!.exitCode, made!.stdout);
     throw new ActionError(`cannot snapshot ${ds} on ${describeHost(run, 'source')}: ${z.message}`, z.hint, [z.detail]);
@@ -554,6 +629,9 @@ async function takeSnapshot(run: PairRun, name: string, estimate?: zargv.SendOpt
   const snap = got!.exitCode === 0 ? parseSnapshotList(got!.stdout, ds).snapshots[0] : undefined;
   if (!snap) throw new ActionError(`took ${full} but cannot read it back: ${firstLines(got!.stderr, 1)[0] ?? 'no output'}`);
   run.log.info(`snapshot ${full} taken`);
+  unmade.forEach((r, i) => {
+    if (r.exitCode !== 0) run.log.warn(`cannot destroy ${layout && 'destroy' in layout ? layout.destroy[i] : '?'}@${name} (excluded): ${firstLines(r.stderr, 1)[0] ?? `exit ${r.exitCode}`}`);
+  });
   let bytes: number | undefined;
   if (est) {
     try {
@@ -588,7 +666,7 @@ async function snapshotBetweenHooks(run: PairRun, action: 'initialize' | 'update
   };
   let taken;
   try {
-    taken = await takeSnapshot(run, plan.snapshot, caps.source.sendDryRunParsable ? plan.send : undefined);
+    taken = await takeSnapshot(run, plan.snapshot, caps.source.sendDryRunParsable ? plan.send : undefined, plan.layout);
   } catch (e) {
     if (run.pair.options.post) await post(false);
     throw e;
@@ -960,6 +1038,10 @@ export interface RunPlan {
   /** why the orphans stay this time (an evicted run may still be sending one) */
   keepOrphans?: string;
   catchUp: CatchUpStep[];
+  /** exclude=: how the snapshot leaves the excluded children out */
+  layout?: SnapshotLayout;
+  /** exclude=: the included children's own streams, after the top's and before the finish */
+  children?: CatchUpStep[];
   /** said on every run until someone acts (a destination child without source) */
   warnings: string[];
   /** the snapshot the stream sends; taken by this run unless `taken` (an interrupted initialize's own) */
@@ -1008,10 +1090,13 @@ export function describePlan(plan: RunPlan, run: PairRun): string[] {
     const pre = describeHook('pre', pair);
     const post = describeHook('post', pair);
     if (pre) out.push(pre);
-    out.push(`snapshot ${sds}@${plan.snapshot}${pair.options.recursive ? ' -r' : ''} on the ${src}`);
+    const l = plan.layout;
+    if (l && 'names' in l) out.push(`snapshot ${l.names.length === 1 ? `${sds}@${plan.snapshot}` : `${sds}@${plan.snapshot} and ${l.names.length - 1} included child${l.names.length === 2 ? '' : 'ren'}`} at once on the ${src}: ${argvText(zargv.snapshot(l.names.map((n) => `${n}@${plan.snapshot}`)))}`);
+    else out.push(`snapshot ${sds}@${plan.snapshot}${pair.options.recursive ? ' -r' : ''} on the ${src}${l?.destroy.length ? `, then destroy it on the excluded ${l.destroy.join(', ')} (destroy -r)` : ''}`);
     if (post) out.push(post);
   }
   if (plan.send && plan.receive) out.push(`stream ${pair.transport}: ${argvText(zargv.send(plan.send))} on the ${src} | ${argvText(zargv.recv(plan.receive))} on the ${dst}`);
+  for (const c of plan.children ?? []) out.push(`then ${c.target}: ${argvText(zargv.send(c.send!))} | ${argvText(zargv.recv(c.receive))}`);
   out.push(`check that @${plan.snapshot} arrived on the ${dst} with the source's guid`);
   for (const a of plan.finish.destination) out.push(`on the ${dst}: ${stepText(a)}`);
   for (const a of [...plan.finish.sourceEarly, ...plan.finish.sourceLate]) out.push(`on the ${src}: ${stepText(a)}`);
@@ -1086,6 +1171,8 @@ interface InitializeState {
   srcTree: Tree | null;
   parent: string;
   parentProps: Map<string, PropValue> | null;
+  /** exclude=: the included datasets of the tree, and the top-most excluded children */
+  split?: { lists: Map<string, SnapshotListing>; excluded: string[] };
   /** what an interrupted initialize of this pair left: its resumable partial receive, or its received snapshot */
   interrupted?: { resume: { token: string; snap: SnapshotEntry } } | { received: SnapshotEntry };
 }
@@ -1124,8 +1211,22 @@ async function gatherInitialize(run: PairRun): Promise<InitializeState> {
     throw new PairError(`the destination pool is version ${dv}, older than the source pool (version ${sv}); it could not receive the stream`, 'upgrade the destination pool (zpool upgrade), or replicate to a newer pool');
   }
   const srcPropNames = sourceProps(caps);
-  const srcTree = srcPropNames.length ? await step(`cannot read the properties of ${sds} on ${describeHost(run, 'source')}`, getTreeProps(src, sds, srcPropNames, { tree: Boolean(pair.options.recursive) })) : null;
-  return { caps, srcList, srcTree, parent, parentProps, ...(interrupted ? { interrupted } : {}) };
+  let srcTree = srcPropNames.length ? await step(`cannot read the properties of ${sds} on ${describeHost(run, 'source')}`, getTreeProps(src, sds, srcPropNames, { tree: Boolean(pair.options.recursive) })) : null;
+  // exclude=: the tree's datasets, to send one by one, without the excluded ones
+  const ex = exclusionOf(run);
+  let split: InitializeState['split'];
+  if (ex) {
+    const all = await step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listDatasets(src, sds, { wholeTree: true, parsable: caps.source.listParsable }));
+    if (!all) throw sourceMissing(run);
+    split = { lists: withoutExcluded(all, sds, ex), excluded: excludedTops(all.keys(), sds, ex) };
+    if (interrupted) {
+      // the children an interrupted initialize never started are sent now; one it left half-received, the next update catches up
+      const there = await step(`cannot list ${dds} on ${dstName}`, listDatasets(dst, dds, { wholeTree: true, parsable: caps.destination.listParsable }));
+      split.lists = new Map([...split.lists].filter(([n]) => n === sds || !there?.has(counterpart(run, n))));
+    }
+    if (srcTree) srcTree = withoutExcluded(srcTree, sds, ex);
+  }
+  return { caps, srcList, srcTree, parent, parentProps, ...(interrupted ? { interrupted } : {}), ...(split ? { split } : {}) };
 }
 
 /**
@@ -1171,8 +1272,10 @@ function planInitialize(run: PairRun, g: InitializeState): RunPlan {
   if (i) {
     const snap = 'resume' in i ? i.resume.snap : i.received;
     const f: FinishInput = { initial: true, caps, snap, sourceAfter: [...g.srcList.snapshots], destinationAfter: [snap], ...mount };
+    const children = g.split && g.split.lists.size > 1 ? planChildren(run, caps, encryptionFor(run, caps, g.srcTree, 'initialize'), g.split.lists, snap.snapshot) : [];
     return {
       action: 'initialize',
+      ...(children.length ? { children } : {}),
       ...('resume' in i ? { resume: { target: dds, token: i.resume.token, to: snap.snapshot } } : {}),
       orphans: [],
       catchUp: [],
@@ -1195,13 +1298,15 @@ function planInitialize(run: PairRun, g: InitializeState): RunPlan {
   const name = newSnapshotName(fp, run.now(), new Set(g.srcList.snapshots.map((s) => s.snapshot)));
   const snap = plannedSnapshot(name, g.srcList.snapshots);
   const f: FinishInput = { initial: true, caps, snap, sourceAfter: [...left, snap], destinationAfter: [snap], sourceBookmarks: g.srcList.bookmarks, ...mount };
+  const split = g.split ? { layout: snapshotLayout(run, caps, g.split.lists.keys(), g.split.excluded)!, children: planChildren(run, caps, raw, g.split.lists, name) } : undefined;
   return {
     action: 'initialize',
     orphans: leftovers,
     catchUp: [],
+    ...(split ?? {}),
     warnings: [],
     snapshot: name,
-    send: { snapshot: `${sds}@${name}`, replicate: Boolean(pair.options.recursive), ...sendProps(run), ...sendFlags(caps, raw) },
+    send: { snapshot: `${sds}@${name}`, replicate: Boolean(pair.options.recursive) && !split, ...(split ? { props: true } : sendProps(run)), ...sendFlags(caps, raw) },
     receive: { target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...props },
     what: raw ? 'full send, raw' : 'full send',
     raw,
@@ -1230,6 +1335,7 @@ async function executeInitialize(run: PairRun, plan: RunPlan): Promise<Outcome> 
       log.warn(`${dds} holds @${snap.snapshot} from an initialize that was interrupted before it finished; finishing it`);
       logStart(run, 'initialize', plan.what);
     }
+    if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, plan.children, snap)) };
     return finish(run, caps, plan.finish, snap, moved);
   }
   const warnings = await retire(run, src, pair.source.dataset, plan.orphans, caps.source, 'removing snapshots of an earlier initialize');
@@ -1240,13 +1346,15 @@ async function executeInitialize(run: PairRun, plan: RunPlan): Promise<Outcome> 
   let moved: Transferred;
   try {
     checkSpace(run, estimate, plan.context.available, plan.context.availableOf);
-    moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!), { finishing: destinationBatch(run, plan.finish, snap), ...(estimate !== undefined ? { total: estimate } : {}) });
+    const finishing = plan.children?.length ? {} : { finishing: destinationBatch(run, plan.finish, snap) };
+    moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!), { ...finishing, ...(estimate !== undefined ? { total: estimate } : {}) });
   } catch (e) {
     // a resumable partial receive keeps its snapshot: the next initialize resumes it
     await dropUnsent(run, snap, caps);
     throw e;
   }
   logMoved(run, moved.bytes, started);
+  if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, plan.children, snap)) };
   const outcome = await finish(run, caps, plan.finish, snap, moved);
   const settled = plan.settle ? await settleRecursive(run, caps.destination, snap.snapshot) : [];
   return { ...outcome, warnings: [...warnings, ...outcome.warnings, ...settled] };
@@ -1284,6 +1392,8 @@ interface UpdateState {
   token?: { decision: ResumeDecision; to?: string };
   /** lagging children's partial receives (recursive pairs) */
   childTokens: Map<string, ChildToken>;
+  /** exclude=: the top-most excluded children on the source (left out of the lists above) */
+  excluded: string[];
 }
 
 /** what a resume token leads to, and whether it still fits: asked of the source without sending */
@@ -1307,7 +1417,7 @@ async function gatherUpdate(run: PairRun): Promise<UpdateState> {
   const caps = await capabilities(run);
   const tree = Boolean(pair.options.recursive);
   // a recursive pair lists its whole tree on both sides: every child is checked, not just the top
-  const [[srcLists, srcTree], [dstLists, dstTree]] = await Promise.all([
+  let [[srcLists, srcTree], [dstLists, dstTree]] = await Promise.all([
     step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listAndProps(src, sds, sourceProps(caps), { tree: tree && caps.source.sendRaw, parsable: caps.source.listParsable, wholeTree: tree })),
     step(
       `cannot list ${dds} on ${dstName}`,
@@ -1318,6 +1428,15 @@ async function gatherUpdate(run: PairRun): Promise<UpdateState> {
       }),
     ),
   ]);
+  // exclude=: the excluded children are not part of the pair, on either side
+  const ex = exclusionOf(run);
+  const excluded = ex && srcLists ? excludedTops(srcLists.keys(), sds, ex) : [];
+  if (ex) {
+    if (srcLists) srcLists = withoutExcluded(srcLists, sds, ex);
+    if (srcTree) srcTree = withoutExcluded(srcTree, sds, ex);
+    if (dstLists) dstLists = withoutExcluded(dstLists, dds, ex);
+    if (dstTree) dstTree = withoutExcluded(dstTree, dds, ex);
+  }
   const dstProps = dstTree?.get(dds) ?? null;
   const srcList = srcLists?.get(sds) ?? null;
   const dstList = dstLists?.get(dds) ?? null;
@@ -1350,7 +1469,7 @@ async function gatherUpdate(run: PairRun): Promise<UpdateState> {
       if (t) childTokens.set(name, t);
     }
   }
-  return { caps, srcLists, dstLists, srcTree, dstTree, srcList, dstList, dstProps, ...(token ? { token } : {}), childTokens };
+  return { caps, srcLists, dstLists, srcTree, dstTree, srcList, dstList, dstProps, ...(token ? { token } : {}), childTokens, excluded };
 }
 
 function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
@@ -1405,6 +1524,7 @@ function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
   // the name must be new on both sides: the destination keeps older ones
   const name = newSnapshotName(fp, run.now(), new Set([...g.srcList.snapshots, ...g.dstList.snapshots].map((s) => s.snapshot)));
   const snap = plannedSnapshot(name, g.srcList.snapshots);
+  const split = exclusionOf(run) && g.srcLists ? { layout: snapshotLayout(run, caps, g.srcLists.keys(), g.excluded)!, children: planChildren(run, caps, raw, g.srcLists, name, decision.base, new Set(decision.orphans.map((o) => o.snapshot))) } : undefined;
   const sourceAfter = [...sourceNow, snap];
   const destinationAfter = destinationAfterReceive(dstSnaps, sourceAfter, decision.base, snap);
   const base = { source: decision.base, destination: decision.baseOnDestination, ...(decision.fromBookmark ? { sourceIsBookmark: true } : {}) };
@@ -1418,9 +1538,10 @@ function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
     orphans: decision.orphans,
     ...(run.evictedAlive ? { keepOrphans: 'the run that unlock --force evicted still runs and may be sending one of them' } : {}),
     catchUp,
+    ...(split ?? {}),
     warnings,
     snapshot: name,
-    send: { snapshot: `${sds}@${name}`, from: `${sds}${from}`, incremental: between ? 'I' : 'i', replicate: tree, ...sendProps(run), ...sendFlags(caps, raw) },
+    send: { snapshot: `${sds}@${name}`, from: `${sds}${from}`, incremental: between ? 'I' : 'i', replicate: tree && !split, ...(split ? { props: true } : sendProps(run)), ...sendFlags(caps, raw) },
     receive: { target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...receiveProps(run, caps) },
     what: `incremental from ${from}${raw ? ', raw' : ''}${decision.fromBookmark ? ' (its snapshot is gone on the source: the bookmark stands in)' : ''}`,
     raw,
@@ -1466,8 +1587,9 @@ async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcome> {
   warnings.push(...hooked);
   const send = zargv.send(plan.send!);
   const receive = zargv.recv(plan.receive!);
-  const finishing = destinationBatch(run, plan.finish, snap);
-  const opts: TransferOptions = { finishing, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) };
+  // the children's streams (exclude=) come between the top's and the finish
+  const finishing = plan.children?.length ? undefined : destinationBatch(run, plan.finish, snap);
+  const opts: TransferOptions = { ...(finishing ? { finishing } : {}), ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) };
   const started = Date.now();
   let moved: Transferred;
   try {
@@ -1494,6 +1616,7 @@ async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcome> {
     throw pair.options.recursive && kept === 'received' && lists ? await partialTree(run, caps, e, snap, lists) : e;
   }
   logMoved(run, moved.bytes, started);
+  if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, plan.children, snap)) };
   const outcome = await finish(run, caps, plan.finish, snap, moved);
   return { ...outcome, warnings: [...warnings, ...outcome.warnings] };
 }

@@ -54,6 +54,8 @@ export interface PairOptions {
   recv_exclude?: string[];
   /** properties set on what arrives (zfs receive -o) */
   recv_set?: Record<string, string>;
+  /** children of a recursive pair (globs below the source) neither sent nor reported */
+  exclude?: string[];
   /** a command (argv) run before the snapshot; when it fails, no snapshot is taken and the run fails */
   pre?: string[];
   /** a command (argv) run after the snapshot (taken or not), once pre succeeded; when it fails, a warning */
@@ -161,6 +163,19 @@ function propertyAssignments(t: string): Parsed {
     out[name] = value;
   }
   return { value: out };
+}
+
+/** globs of children below the source: * and ? within one name, ** across names */
+function globList(t: string): Parsed {
+  const globs = listOf(t);
+  if (globs.length === 0) return { error: 'exclude names no child' };
+  for (const g of globs) {
+    if (g.startsWith('/') || g.endsWith('/') || g.includes('//') || g.includes('@') || g.includes('#')) {
+      return { error: `'${g}' is not a child below the source (write it relative to the source, e.g. exclude="tmp,vm/*/swap")` };
+    }
+    if (!/^[A-Za-z0-9_.:*?/-]+$/.test(g)) return { error: `'${g}' holds a character dataset names cannot hold (a glob knows * ? and **)` };
+  }
+  return { value: [...new Set(globs)] };
 }
 
 /**
@@ -282,6 +297,7 @@ const KEYS: Record<OptionKey, { help: string; parse: (text: string) => Parsed }>
   props: { help: 'yes or no: send the properties too (zfs send -p)', parse: (t) => yesNo('props', t) },
   recv_exclude: { help: 'properties the destination keeps its own of, e.g. "mountpoint,canmount"', parse: (t) => propertyList('recv_exclude', t) },
   recv_set: { help: 'properties set on what arrives, e.g. "canmount=noauto,compression=zstd"', parse: propertyAssignments },
+  exclude: { help: 'children of a recursive pair not replicated, globs below the source, e.g. "tmp,vm/*/swap"', parse: globList },
   pre: { help: "a command run before the snapshot, e.g. \"/usr/local/bin/db-flush --wait 'a b'\"", parse: command },
   post: { help: 'a command run after the snapshot', parse: command },
   hook_timeout: { help: 'how long pre or post may take, e.g. 5m', parse: duration },
@@ -311,8 +327,9 @@ export function parseOption(key: string, text: string): { key: OptionKey; value:
 }
 
 /** problems that involve two keys of the final, merged options (`ofPair`: a pair's, not only [defaults]) */
-export function optionConsistencyProblems(o: PairOptions, _ofPair = false): string[] {
+export function optionConsistencyProblems(o: PairOptions, ofPair = false): string[] {
   const out: string[] = [];
+  if (ofPair && o.exclude?.length && !o.recursive) out.push('exclude= applies to recursive pairs only; set recursive=yes, or remove exclude=');
   for (const p of o.recv_exclude ?? []) if (o.recv_set && p in o.recv_set) out.push(`${p} is in both recv_exclude and recv_set; keep one`);
   if (o.hook_timeout === 0) out.push('hook_timeout must be more than 0 s');
   if (o.wlag !== undefined && o.clag !== undefined && o.wlag > o.clag) out.push(`wlag (${o.wlag}s) is greater than clag (${o.clag}s)`);

@@ -22,6 +22,16 @@ export interface LockHolder {
   procStart?: string;
   /** /proc/sys/kernel/random/boot_id when known: a holder from before a reboot is dead */
   bootId?: string;
+  /**
+   * the lock directory it was written for (inode and birth time): a holder
+   * file left over from an earlier lock never speaks for a new directory
+   */
+  lockId?: string;
+}
+
+/** which lock directory this is: a new mkdir is a new id, whatever its name */
+function lockIdOf(st: { ino: number; birthtimeMs: number }): string {
+  return `${st.ino}:${Math.round(st.birthtimeMs * 1000)}`;
 }
 
 export type LockState =
@@ -104,12 +114,16 @@ function readHolder(path: string): LockHolder | null {
   const holder: LockHolder = { pid: h.pid as number, host: h.host, started: h.started, action: h.action };
   if (typeof h.procStart === 'string') holder.procStart = h.procStart;
   if (typeof h.bootId === 'string') holder.bootId = h.bootId;
+  if (typeof h.lockId === 'string') holder.lockId = h.lockId;
   return holder;
 }
 
 /** temp file + rename so a concurrent inspectLock never reads half a holder */
 function writeHolder(path: string, holder: LockHolder): void {
-  writeFileAtomic(path, JSON.stringify(holder, null, 2) + '\n', { durable: true, mode: 0o640 });
+  // not fsynced: the lock lives in /run (gone after a crash of the machine;
+  // bootId tells a holder from before a reboot anyway), and the time between
+  // mkdir and this file is when a kill leaves a lock nobody can name
+  writeFileAtomic(path, JSON.stringify(holder, null, 2) + '\n', { durable: false, mode: 0o640 });
 }
 
 function isOtherHost(h: LockHolder): boolean {
@@ -151,13 +165,20 @@ function otherHostNote(h: LockHolder): string {
 /** cheap and synchronous (stat + one small read): for status and check */
 export function inspectLock(settings: Settings, fp: string): LockState {
   let mtimeMs: number;
+  let id: string;
   try {
-    mtimeMs = statSync(lockFile(settings, fp)).mtimeMs;
+    const st = statSync(lockFile(settings, fp));
+    mtimeMs = st.mtimeMs;
+    id = lockIdOf(st);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'free' };
     throw err;
   }
-  const holder = readHolder(holderFile(settings, fp));
+  // a holder written for another lock directory (its run died after
+  // proper-lockfile removed the directory) is not this one's: a starter
+  // between its mkdir and its holder write
+  const read = readHolder(holderFile(settings, fp));
+  const holder = read && (read.lockId === undefined || read.lockId === id) ? read : null;
   if (holder) {
     const reason = deadReason(holder);
     return reason ? { kind: 'stale', holder, reason } : { kind: 'held', holder };
@@ -233,10 +254,14 @@ export class PairLock {
     } else {
       // A holder file without a lock dir is left over from a run that ended
       // without release() (a signal or process.exit: proper-lockfile's exit
-      // hook removes the dir, not our file). Drop it now, or between our mkdir
-      // and our holder write another starter would pair our fresh dir with
-      // that dead holder and call it stale.
-      rmSync(holderPath, { force: true });
+      // hook removes the dir, not our file). One that names its lock
+      // directory is harmless (inspectLock ignores it for any other; ours
+      // replaces it). One of an older zettabee, without lockId, is dropped now, or
+      // between our mkdir and our holder write another starter would pair our fresh dir with
+      // that dead holder and call it stale. Never remove a holder with an id:
+      // it may be a racing starter's brand-new one.
+      const left = readHolder(holderPath);
+      if (left && left.lockId === undefined) rmSync(holderPath, { force: true });
     }
 
     let release: () => Promise<void>;
@@ -272,6 +297,7 @@ export class PairLock {
     const bootId = currentBootId();
     if (bootId !== undefined) holder.bootId = bootId;
     try {
+      holder.lockId = lockIdOf(statSync(lockPath));
       writeHolder(holderPath, holder);
     } catch (err) {
       await release().catch(() => undefined);

@@ -1,4 +1,4 @@
-// The keys of issue 14 (props, recv_exclude, recv_set, pre, post,
+// The keys of issue 14 (props, recv_exclude, recv_set, exclude, pre, post,
 // hook_timeout) as the pairs file reads them: what each takes, and the
 // message for what it does not.
 import { expect } from 'chai';
@@ -32,7 +32,7 @@ function refusesEach(bad: ReadonlyArray<[string, RegExp]>): void {
   }
 }
 
-describe('pair keys: props, recv_exclude, recv_set, pre, post, hook_timeout', () => {
+describe('pair keys: props, recv_exclude, recv_set, exclude, pre, post, hook_timeout', () => {
   const good: Array<[string, Record<string, unknown>]> = [
     ['props=yes', { props: true }],
     ['props=no', { props: false }],
@@ -43,6 +43,7 @@ describe('pair keys: props, recv_exclude, recv_set, pre, post, hook_timeout', ()
     ['recv_set="canmount=noauto,compression=zstd"', { recv_set: { canmount: 'noauto', compression: 'zstd' } }],
     ['recv_set=canmount=noauto', { recv_set: { canmount: 'noauto' } }],
     ['recv_set="com.example:owner=ops"', { recv_set: { 'com.example:owner': 'ops' } }],
+    ['recursive=yes,exclude="tmp,vm/*/swap,**/cache"', { recursive: true, exclude: ['tmp', 'vm/*/swap', '**/cache'] }],
     ['pre=/usr/local/bin/flush', { pre: ['/usr/local/bin/flush'] }],
     ["pre=\"/bin/sh -c 'mysql -e flush; sync' zb\"", { pre: ['/bin/sh', '-c', 'mysql -e flush; sync', 'zb'] }],
     ['post="/usr/bin/logger -t zettabee snapshot taken",hook_timeout=30s', { post: ['/usr/bin/logger', '-t', 'zettabee', 'snapshot', 'taken'], hook_timeout: 30 }],
@@ -63,6 +64,10 @@ describe('pair keys: props, recv_exclude, recv_set, pre, post, hook_timeout', ()
     ['recv_set="origin=tank/a@x"', /origin cannot be set/],
     ['recv_exclude=canmount,recv_set=canmount=noauto', /a comma is probably missing|canmount is in both/],
     ['recv_exclude=canmount,recv_set="canmount=noauto"', /canmount is in both recv_exclude and recv_set/],
+    ['exclude=tmp', /exclude= applies to recursive pairs only/],
+    ['recursive=yes,exclude=/tank/a/tmp', /not a child below the source/],
+    ['recursive=yes,exclude="tmp@snap"', /not a child below the source/],
+    ['recursive=yes,exclude="a b$"', /a character dataset names cannot hold/],
     ['pre=flush', /must be an absolute path/],
     ["pre=\"/bin/sh -c 'unclosed\"", /single quote at character 12 has no closing quote/],
     ['post=""', /post has no value/],

@@ -267,6 +267,26 @@ describe('state/lock', () => {
     await lock.release();
   });
 
+  it('a holder file left by a dead run of an earlier lock directory never speaks for a new one (the race of a starter between its mkdir and its holder write)', async () => {
+    // a run killed with SIGTERM left its holder (with the id of its own, removed directory)
+    const h = startHolder(settings);
+    await h.waitFor(/^ready$/);
+    await kill(h, 'SIGTERM');
+    const left = JSON.parse(readFileSync(holderPath(), 'utf8')) as LockHolder;
+    expect(left.lockId).to.be.a('string');
+    // a starter has made its directory and not yet written its holder: held by a starter, not stale
+    mkdirSync(lockDir(), { recursive: true });
+    expect(inspectLock(settings, FP)).to.deep.equal({ kind: 'held', holder: null });
+    expect(await caught(PairLock.acquire(settings, FP, opts(true)))).to.be.instanceOf(BusyError);
+    rmSync(lockDir(), { recursive: true });
+    // a second starter that saw the lock free leaves that holder file alone (it may be a racing starter's new one)
+    const lock = await PairLock.acquire(settings, FP, opts());
+    const mine = (inspectLock(settings, FP) as { holder: LockHolder }).holder;
+    expect(mine.pid).to.equal(process.pid);
+    expect(mine.lockId).to.not.equal(left.lockId);
+    await lock.release();
+  });
+
   it('unlockPair: nothing to do when free; removes a stale lock', async () => {
     expect(await unlockPair(settings, FP, LABEL, false)).to.deep.equal({ removed: 'none', holder: null });
     const dead = { pid: process.pid, host: hostname(), started: '2026-11-22T10:00:00Z', action: 'update', procStart: '1' };
