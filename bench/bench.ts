@@ -358,6 +358,23 @@ async function fullSends(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
+// Figures 3, 4, 10 and 11: a 1 MiB incremental
+
+/** new datasets on the source, each with 4 MiB of data to start from */
+async function startingDatasets(...names: string[]): Promise<void> {
+  for (const d of names) {
+    await zfs('create', d);
+    await writeRandom(d, 'base.bin', 4 * MiB);
+  }
+}
+
+/** the raw reference's first copy: @r0 sent in full, the copy read-only */
+async function rawStart(src: string, dst: string): Promise<void> {
+  await zfs('snapshot', `${src}@r0`);
+  await bash(`zfs send ${src}@r0 | zfs recv ${dst} && zfs set readonly=on ${dst}`);
+}
+
+// ---------------------------------------------------------------------------
 // Figure 3: a 1 MiB incremental, both ends local, against syncoid
 
 async function localIncremental(): Promise<void> {
@@ -365,10 +382,7 @@ async function localIncremental(): Promise<void> {
   const ds = `${SRC}/i3s`;
   const dr = `${SRC}/i3r`;
   const df = `${SRC}/i3f`;
-  for (const d of [dz, ds, dr, df]) {
-    await zfs('create', d);
-    await writeRandom(d, 'base.bin', 4 * MiB);
-  }
+  await startingDatasets(dz, ds, dr, df);
   const site = makeSite(bed);
   const tz = `${DST}/f3zb`;
   const ts = `${DST}/f3sy`;
@@ -380,8 +394,7 @@ async function localIncremental(): Promise<void> {
   await timed(syncoid);
   let lastSyncoid = Date.now();
   let rawN = 0;
-  await zfs('snapshot', `${dr}@r0`);
-  await bash(`zfs send ${dr}@r0 | zfs recv ${tr} && zfs set readonly=on ${tr}`);
+  await rawStart(dr, tr);
   await zfs('snapshot', `${df}@floor.0`);
   await bash(`zfs send ${df}@floor.0 | zfs recv ${tf} && zfs set readonly=on ${tf}`);
   const fp = fpOf(dz, tz);
@@ -461,10 +474,7 @@ async function sshIncremental(): Promise<void> {
   const dz = `${SRC}/i4z`;
   const dr = `${SRC}/i4r`;
   const df = `${SRC}/i4f`;
-  for (const d of [dz, dr, df]) {
-    await zfs('create', d);
-    await writeRandom(d, 'base.bin', 4 * MiB);
-  }
+  await startingDatasets(dz, dr, df);
   const site = makeSite(bed);
   const tz = `${DST}/f4zb`;
   const tr = `${DST}/f4raw`;
@@ -472,8 +482,7 @@ async function sshIncremental(): Promise<void> {
   const label = `127.0.0.1:${tz}`;
   site.writePairs([`${dz} ${label} ${sshKeys(bed)}`]);
   await zb(site, ['initialize', label]);
-  await zfs('snapshot', `${dr}@r0`);
-  await bash(`zfs send ${dr}@r0 | zfs recv ${tr} && zfs set readonly=on ${tr}`);
+  await rawStart(dr, tr);
   await zfs('snapshot', `${df}@floor.0`);
   await bash(`zfs send ${df}@floor.0 | zfs recv ${tf} && zfs set readonly=on ${tf}`);
   const fp = fpOf(dz, tz, '127.0.0.1');
@@ -718,8 +727,6 @@ async function manySnapshots(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
-
-// ---------------------------------------------------------------------------
 // Figures 10 to 13: zettabee daemon (issue 16)
 
 /** figure 10: a 1 MiB local update inside a running daemon (SIGUSR1 starts it) against syncoid */
@@ -727,10 +734,7 @@ async function daemonLocal(): Promise<void> {
   const dz = `${SRC}/d10z`;
   const ds = `${SRC}/d10s`;
   const dr = `${SRC}/d10r`;
-  for (const d of [dz, ds, dr]) {
-    await zfs('create', d);
-    await writeRandom(d, 'base.bin', 4 * MiB);
-  }
+  await startingDatasets(dz, ds, dr);
   const site = makeSite(bed);
   const tz = `${DST}/f10zb`;
   const ts = `${DST}/f10sy`;
@@ -740,8 +744,7 @@ async function daemonLocal(): Promise<void> {
   const syncoid = ['syncoid', '--quiet', '--no-privilege-elevation', ds, ts];
   await timed(syncoid);
   let lastSyncoid = Date.now();
-  await zfs('snapshot', `${dr}@r0`);
-  await bash(`zfs send ${dr}@r0 | zfs recv ${tr} && zfs set readonly=on ${tr}`);
+  await rawStart(dr, tr);
   let rawN = 0;
   // an hour: the daemon updates only when SIGUSR1 asks
   const d = new BenchDaemon(site, [], 3_600_000);
@@ -787,18 +790,14 @@ async function daemonLocal(): Promise<void> {
 async function daemonSsh(): Promise<void> {
   const dz = `${SRC}/d11z`;
   const dr = `${SRC}/d11r`;
-  for (const d of [dz, dr]) {
-    await zfs('create', d);
-    await writeRandom(d, 'base.bin', 4 * MiB);
-  }
+  await startingDatasets(dz, dr);
   const site = makeSite(bed);
   const tz = `${DST}/f11zb`;
   const tr = `${DST}/f11raw`;
   const label = `127.0.0.1:${tz}`;
   site.writePairs([`${dz} ${label} ${sshKeys(bed)}`]);
   await zb(site, ['initialize', label]);
-  await zfs('snapshot', `${dr}@r0`);
-  await bash(`zfs send ${dr}@r0 | zfs recv ${tr} && zfs set readonly=on ${tr}`);
+  await rawStart(dr, tr);
   const ctl = join(bed.workdir, `ctl11-${Date.now()}`);
   mkdirSync(ctl, { mode: 0o700 });
   const ssh = ['ssh', '-c', cipher, ...sshArgs(), '-o', `ControlPath=${join(ctl, '%C')}`];
