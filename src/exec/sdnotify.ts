@@ -7,8 +7,9 @@
 // this process: run as root (as the daemon runs), it sends the datagram with
 // this process's pid in its credentials, so systemd accounts the message to
 // the main process and not to a short-lived child it may no longer find (the
-// known race of systemd-notify); the unit still says NotifyAccess=all for a
-// daemon run without that privilege. Messages go out one at a time, in order.
+// known race of systemd-notify; --no-block then, as there is nothing to wait
+// for); the unit still says NotifyAccess=all for a daemon run without that
+// privilege. Messages go out one at a time, in order.
 //
 // NOTIFY_SOCKET is taken out of the environment as the daemon starts, so the
 // hooks and programs it runs cannot talk to systemd in its name.
@@ -55,7 +56,11 @@ export class SdNotify {
 
   private spawnOne(socket: string, assignments: string[]): Promise<void> {
     return new Promise((resolve) => {
-      const child = spawn(this.program, [`--pid=${process.pid}`, ...assignments], { env: { ...process.env, NOTIFY_SOCKET: socket }, stdio: ['ignore', 'ignore', 'pipe'] });
+      // as root the datagram carries this process's pid, so systemd needs no
+      // barrier to find the sender; otherwise systemd-notify waits (BARRIER=1)
+      // until systemd has read it, the remedy for the race it would lose
+      const noBlock = process.getuid?.() === 0 ? ['--no-block'] : [];
+      const child = spawn(this.program, [...noBlock, `--pid=${process.pid}`, ...assignments], { env: { ...process.env, NOTIFY_SOCKET: socket }, stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
       const fail = (why: string) => {
