@@ -11,6 +11,7 @@ import { initializeCommand, updateCommand } from './commands/replicate.js';
 import { statusCommand } from './commands/status.js';
 import { unlockCommand } from './commands/unlock.js';
 import { purgeCommand } from './commands/purge.js';
+import { failbackCommand, failoverCommand, takeoverCommand } from './commands/failover.js';
 import { runstatusCommand } from './commands/runstatus.js';
 import { checkCommand, unknown as unknownToMonitor } from './commands/check.js';
 import { icingaConfigCommand, nagiosConfigCommand } from './commands/monitor-config.js';
@@ -18,7 +19,7 @@ import { formatError } from './commands/report.js';
 import { hostNameProblem } from './domain/names.js';
 import { printable } from './domain/printable.js';
 
-export const ACTIONS = ['setup', 'initialize', 'update', 'status', 'runstatus', 'unlock', 'purge', 'logfile', 'fingerprint', 'check', 'nagios-config', 'icinga-config'] as const;
+export const ACTIONS = ['setup', 'initialize', 'update', 'failover', 'takeover', 'failback', 'status', 'runstatus', 'unlock', 'purge', 'logfile', 'fingerprint', 'check', 'nagios-config', 'icinga-config'] as const;
 
 /** action options that take a value, so their value is not mistaken for DEST */
 const VALUE_OPTIONS = ['--jobs', '-j', '--interval'];
@@ -147,6 +148,9 @@ function buildParser(argv: string[], io: Io, handlers: Map<string, ActionHandler
     .command(only(setupCommand(io)))
     .command(only(initializeCommand(io)))
     .command(only(updateCommand(io)))
+    .command(only(failoverCommand(io)))
+    .command(only(takeoverCommand(io)))
+    .command(only(failbackCommand(io)))
     .command(only(statusCommand(io)))
     .command(only(runstatusCommand(io)))
     .command(only(unlockCommand(io)))

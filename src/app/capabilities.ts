@@ -30,7 +30,7 @@ function poolOf(ds: string): string {
   return ds.split('/')[0]!;
 }
 
-async function side(run: PairRun, which: 'source' | 'destination', host: Host, fresh: boolean): Promise<Capabilities> {
+export async function side(run: PairRun, which: 'source' | 'destination', host: Host, fresh: boolean): Promise<Capabilities> {
   const ds = run.pair[which].dataset;
   const pool = poolOf(ds);
   const store = (run.cache.capabilities ??= {}) as Record<string, Cached | undefined>;

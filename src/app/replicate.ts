@@ -31,6 +31,7 @@ import { capabilities, type BothCapabilities } from './capabilities.js';
 import { runHook, describeHook } from './hooks.js';
 import { PairError, runPairAction, withPairReadOnly, type EngineDeps, type Outcome, type PairRun } from './pair-run.js';
 import { resumeDecision, type ResumeDecision } from './resume.js';
+import { endpointName, orientation, orientedPair, parseRole, parseSwitched, roleProps, type Orientation, type SideMark } from '../domain/direction.js';
 
 export const FINGERPRINT_PROP = 'zettabee:fingerprint';
 
@@ -66,7 +67,7 @@ function describeHost(run: PairRun, which: 'source' | 'destination'): string {
 }
 
 /** turn a failure of a zfs step into an ActionError that names the step and host */
-async function step<T>(what: string, p: Promise<T>): Promise<T> {
+export async function step<T>(what: string, p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (e) {
@@ -646,6 +647,12 @@ async function checkBatch(run: PairRun, host: Host, caps: Capabilities, argvs: r
     if ((argv[1] === 'release' && (z.kind === 'noSuchTag' || z.kind === 'datasetMissing')) || (argv[1] === 'hold' && z.kind === 'tagExists')) return;
     if (argv[1] === 'destroy' && z.kind === 'datasetMissing') return;
     const snap = argv[argv.length - 1]!;
+    // the origin of the copy failback kept of a side's divergent history: it stays while that copy does
+    const kept = run.status.direction?.kept;
+    if (argv[1] === 'destroy' && kept && r.stderr.includes(`${kept}@`)) {
+      run.log.info(`${why}: kept ${snap}: ${kept} (what failback kept) is a clone of it; it goes once that copy is destroyed`);
+      return;
+    }
     failed.push({ argv, message: z.message, ...(argv[1] === 'destroy' && z.kind === 'busy' && snap.includes('@') ? { held: snap } : {}) });
   });
   const held = failed.flatMap((f) => (f.held ? [f.held] : []));
@@ -991,6 +998,7 @@ export function describePlan(plan: RunPlan, run: PairRun): string[] {
   const out: string[] = [];
   const src = `source ${describeHost(run, 'source')}`;
   const dst = `destination ${describeHost(run, 'destination')}`;
+  if (run.reversed) out.push(`the pair runs reversed (${run.status.direction ? `${run.status.direction.how} at ${run.status.direction.since}` : 'as its datasets say'}): ${endpointName(pair.source)} -> ${endpointName(pair.destination)}`);
   if (plan.drop) out.push(`drop the partial receive on ${plan.drop.target} on the ${dst}: ${plan.drop.reason}`);
   if (plan.resume) out.push(`resume the interrupted receive into ${plan.resume.target} on the ${dst}, up to @${plan.resume.to}`);
   if (plan.releaseSends) out.push(`release on the ${src} the holds that dead zfs sends (pid ${plan.releaseSends.pids.join(', ')}) left: ${plan.releaseSends.argvs.length} zfs release`);
@@ -1271,7 +1279,7 @@ export function initializeDryRun(pair: Pair, deps: EngineDeps): Promise<DryRun> 
 // ---------------------------------------------------------------------------
 // update
 
-interface UpdateState {
+export interface UpdateState {
   caps: BothCapabilities;
   srcLists: Map<string, SnapshotListing> | null;
   dstLists: Map<string, SnapshotListing> | null;
@@ -1284,6 +1292,8 @@ interface UpdateState {
   token?: { decision: ResumeDecision; to?: string };
   /** lagging children's partial receives (recursive pairs) */
   childTokens: Map<string, ChildToken>;
+  /** what each side says its role is */
+  marks: { source: SideMark; destination: SideMark };
 }
 
 /** what a resume token leads to, and whether it still fits: asked of the source without sending */
@@ -1296,7 +1306,7 @@ async function tokenOf(run: PairRun, token: string | undefined): Promise<{ decis
   return { decision, ...(to ? { to: to.slice(to.indexOf('@') + 1) } : {}) };
 }
 
-async function gatherUpdate(run: PairRun): Promise<UpdateState> {
+export async function gatherUpdate(run: PairRun): Promise<UpdateState> {
   const { pair, src, dst, log } = run;
   const fp = pair.fingerprint;
   const sds = pair.source.dataset;
@@ -1306,12 +1316,13 @@ async function gatherUpdate(run: PairRun): Promise<UpdateState> {
   // they say what to ask along with the listings, in the same sessions
   const caps = await capabilities(run);
   const tree = Boolean(pair.options.recursive);
+  const marks = Object.values(roleProps(fp));
   // a recursive pair lists its whole tree on both sides: every child is checked, not just the top
   const [[srcLists, srcTree], [dstLists, dstTree]] = await Promise.all([
-    step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listAndProps(src, sds, sourceProps(caps), { tree: tree && caps.source.sendRaw, parsable: caps.source.listParsable, wholeTree: tree })),
+    step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listAndProps(src, sds, [...sourceProps(caps), ...marks], { tree: tree && caps.source.sendRaw, parsable: caps.source.listParsable, wholeTree: tree })),
     step(
       `cannot list ${dds} on ${dstName}`,
-      listAndProps(dst, dds, [FINGERPRINT_PROP, 'readonly', 'available', ...(resumable(caps) ? ['receive_resume_token'] : []), ...destinationEncryptionProps(caps)], {
+      listAndProps(dst, dds, [FINGERPRINT_PROP, 'readonly', 'available', ...marks, ...(resumable(caps) ? ['receive_resume_token'] : []), ...destinationEncryptionProps(caps)], {
         tree: tree && caps.destination.sendRaw,
         parsable: caps.destination.listParsable,
         wholeTree: tree,
@@ -1350,10 +1361,120 @@ async function gatherUpdate(run: PairRun): Promise<UpdateState> {
       if (t) childTokens.set(name, t);
     }
   }
-  return { caps, srcLists, dstLists, srcTree, dstTree, srcList, dstList, dstProps, ...(token ? { token } : {}), childTokens };
+  const marksOf = { source: markOf(fp, srcTree?.get(sds) ?? null), destination: markOf(fp, dstProps) };
+  return { caps, srcLists, dstLists, srcTree, dstTree, srcList, dstList, dstProps, marks: marksOf, ...(token ? { token } : {}), childTokens };
 }
 
-function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
+/**
+ * What a dataset says about its role. Only a value set on the dataset
+ * itself counts: a replication stream (-R, props=yes) carries the source's
+ * properties to the destination as received values, and children inherit.
+ */
+export function markOf(fp: string, props: Map<string, PropValue> | null): SideMark {
+  const names = roleProps(fp);
+  const own = (n: string) => {
+    const p = props?.get(n);
+    return p && p.source === 'local' ? p.value : undefined;
+  };
+  const role = parseRole(own(names.role));
+  const switched = parseSwitched(own(names.switched));
+  return { ...(role ? { role } : {}), ...(switched ? { switched } : {}) };
+}
+
+/** the pair's orientation from both marks, in the pairs file's terms (the run may be reversed) */
+export function orientationOf(run: PairRun, marks: { source: SideMark; destination: SideMark }): Orientation {
+  return run.reversed ? orientation(marks.destination, marks.source) : orientation(marks.source, marks.destination);
+}
+
+/** the run turned the way the pairs file says (false) or the other way (true); the frame's run is always as the file says */
+export function orient(run: PairRun, reversed: boolean): PairRun {
+  if (Boolean(run.reversed) === reversed) return run;
+  const base = run.reversed ? { ...run, pair: orientedPair(run.pair, true), src: run.dst, dst: run.src } : run;
+  return reversed ? { ...base, pair: orientedPair(base.pair, true), src: base.dst, dst: base.src, reversed: true } : { ...base, reversed: false };
+}
+
+/**
+ * Gather an update as the pair runs now: the way the status record says,
+ * turned round (and gathered again) when the datasets' marks say otherwise.
+ * Both sides claiming to be the source is a split brain; no source at all,
+ * a switch that stopped half-way: both refuse, Inconsistent.
+ */
+export async function gatherOriented(frame: PairRun): Promise<{ run: PairRun; g: UpdateState }> {
+  let run = orient(frame, frame.status.direction?.reversed ?? false);
+  let g = await gatherUpdate(run);
+  for (let turned = false; ; turned = true) {
+    const o = orientationOf(run, g.marks);
+    if (o.kind === 'splitBrain') throw await splitBrain(run, g, o.tookOver);
+    if (o.kind === 'noSource') throw noSource(run);
+    const reversed = o.kind === 'reversed';
+    if (reversed === Boolean(run.reversed)) {
+      if (turned || (frame.status.direction?.reversed ?? false) !== reversed) recordDirectionFromMarks(frame, run, g);
+      return { run, g };
+    }
+    if (turned) throw noSource(run);
+    run.log.warn(`the datasets' zettabee:${frame.pair.fingerprint}:role says the pair runs ${reversed ? 'reversed' : 'as the pairs file says'}, the status file said otherwise: going by the datasets`);
+    run = orient(frame, reversed);
+    g = await gatherUpdate(run);
+  }
+}
+
+function recordDirectionFromMarks(frame: PairRun, run: PairRun, g: UpdateState): void {
+  const s = g.marks.source.switched;
+  frame.setDirection({ reversed: Boolean(run.reversed), since: s?.at ?? run.now().toISOString(), how: s?.how ?? 'failover', host: s?.host ?? 'unknown' });
+}
+
+function noSource(run: PairRun): PairError {
+  const fp = run.pair.fingerprint;
+  const message = `neither ${endpointName(run.pair.source)} nor ${endpointName(run.pair.destination)} is the source (both have zettabee:${fp}:role=destination): a failover stopped half-way and could not put things back`;
+  const hint = `decide which side is the source and set it there: zfs set zettabee:${fp}:role=source <dataset> (and readonly=off); then run zettabee update ${run.pair.label}`;
+  return new PairError(message, hint, [], 'Inconsistent', { kind: 'noSource', message, hint });
+}
+
+/** what one side wrote since the common snapshot: its snapshots after it, and the bytes where zfs can say (written@) */
+async function divergence(host: Host, ds: string, list: readonly SnapshotEntry[], common: SnapshotInfo | undefined): Promise<string> {
+  if (!common) return `${list.length} snapshot${list.length === 1 ? '' : 's'}, none in common`;
+  const after = list.filter((s) => s.createtxg > (list.find((x) => x.guid === common.guid)?.createtxg ?? 0n));
+  let bytes = ' (how many bytes, this zfs cannot say: it has no written@)';
+  try {
+    const v = userProp(await getProps(host, ds, [`written@${common.snapshot}`]), `written@${common.snapshot}`);
+    if (v !== undefined && /^\d+$/.test(v)) bytes = `, ${formatBytes(Number(v))} written (written@)`;
+  } catch {
+    // zfs-fuse has no written@: the snapshots must say it
+  }
+  const names = after.slice(-5).map((s) => `@${s.snapshot}`).join(', ');
+  return `${after.length} snapshot${after.length === 1 ? '' : 's'}${after.length ? ` (${after.length > 5 ? '..., ' : ''}${names})` : ''}${bytes}`;
+}
+
+/** the newest snapshot both listings have, by guid */
+export function commonSnapshot(a: readonly SnapshotInfo[], b: readonly SnapshotInfo[]): SnapshotInfo | undefined {
+  const there = new Set(b.map((s) => s.guid));
+  return [...a].reverse().find((s) => there.has(s.guid));
+}
+
+async function splitBrain(run: PairRun, g: UpdateState, tookOver: 'source' | 'destination' | 'unknown'): Promise<PairError> {
+  const { pair } = run;
+  // in the run's terms: which of run.src / run.dst took over
+  const files = run.reversed ? { source: 'destination', destination: 'source' } : { source: 'source', destination: 'destination' };
+  const which = tookOver === 'unknown' ? undefined : (Object.keys(files) as Array<'source' | 'destination'>).find((k) => files[k] === tookOver)!;
+  const winner = which ? pair[which] : undefined;
+  const sw = which ? g.marks[which].switched : undefined;
+  const common = commonSnapshot(g.srcList.snapshots, g.dstList.snapshots);
+  const [ws, wd] = await Promise.all([divergence(run.src, pair.source.dataset, g.srcList.snapshots, common), divergence(run.dst, pair.destination.dataset, g.dstList.snapshots, common)]);
+  const who = winner && sw ? `${endpointName(winner)} took over (${sw.how} on ${sw.host} at ${sw.at})` : 'one side was made the source by hand';
+  const other = winner === pair.source ? pair.destination : pair.source;
+  const message = `split brain: both sides are sources: ${who}, and ${winner ? endpointName(other) : 'the other'} is a source too; nothing was sent`;
+  const details = [
+    `common snapshot: ${common ? `@${common.snapshot}` : 'none'}`,
+    `since then ${endpointName(pair.source)} wrote ${ws}`,
+    `since then ${endpointName(pair.destination)} wrote ${wd}`,
+  ];
+  const hint = winner
+    ? `zettabee failback ${pair.label} keeps what ${endpointName(other)} wrote (renamed aside, mountable), makes it ${endpointName(winner)}'s destination and resumes replication; --dry-run shows the plan`
+    : `decide which side is the source: zfs set zettabee:${pair.fingerprint}:role=destination on the other, after saving what it wrote`;
+  return new PairError(`${message}: ${details.join('; ')}`, hint, details, 'Inconsistent', { kind: 'splitBrain', message, hint, details });
+}
+
+export function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
   const { pair } = run;
   const fp = pair.fingerprint;
   const sds = pair.source.dataset;
@@ -1430,7 +1551,7 @@ function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
   };
 }
 
-async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcome> {
+export async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcome> {
   const { pair, src, dst, log } = run;
   const sds = pair.source.dataset;
   const dds = pair.destination.dataset;
@@ -1499,13 +1620,17 @@ async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcome> {
 }
 
 export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
-  return runPairAction(pair, deps, 'update', async (run) => executeUpdate(run, planUpdateRun(run, await gatherUpdate(run))));
+  return runPairAction(pair, deps, 'update', async (frame) => {
+    const { run, g } = await gatherOriented(frame);
+    return executeUpdate(run, planUpdateRun(run, g));
+  });
 }
 
 /** update's plan, printed, nothing done (no snapshot, no property, no destroy, no status record) */
 export function updateDryRun(pair: Pair, deps: EngineDeps): Promise<DryRun> {
-  return withPairReadOnly(pair, deps, 'update', async (run) => {
-    const plan = planUpdateRun(run, await gatherUpdate(run));
+  return withPairReadOnly(pair, deps, 'update', async (frame) => {
+    const { run, g } = await gatherOriented(frame);
+    const plan = planUpdateRun(run, g);
     if (plan.send) {
       const e = await estimateNow(run, plan.context.caps, plan.send);
       if (e) plan.estimateNow = e;

@@ -305,6 +305,40 @@ export function mountBelow(ds: string, root: string): string[] {
   return ['sh', '-c', script, 'zettabee-mount', word('dataset', ds), root.replace(/\/+$/, '')];
 }
 
+/**
+ * Mount a file system (with `recursive`, the file systems below it too,
+ * parents first) where its own mountpoint says, unless it is mounted
+ * already or may not be (canmount); prints the name of each one that could
+ * not be mounted, and always exits 0.
+ */
+export function mountHere(ds: string, recursive: boolean): string[] {
+  const script =
+    'zfs list -H -o name,mountpoint,mounted,canmount $2 -t filesystem "$1" | ' +
+    'while IFS="$(printf "\t")" read -r n m d c; do case "$m" in /*) [ "$d" = no ] && [ "$c" = on ] && { zfs mount "$n" 2>/dev/null || printf "%s\n" "$n"; };; esac; done; exit 0';
+  return ['sh', '-c', script, 'zettabee-mount', word('dataset', ds), recursive ? '-r' : '-d0'];
+}
+
+/** `zfs rename from to` */
+export function rename(from: string, to: string): string[] {
+  return ['zfs', 'rename', word('dataset', from), word('dataset', to)];
+}
+
+/** `zfs clone snap fs` */
+export function clone(snap: string, fs: string): string[] {
+  if (!snap.includes('@')) throw new TypeError(`zfs argv: clone needs a snapshot, got ${JSON.stringify(snap)}`);
+  return ['zfs', 'clone', word('snapshot', snap), word('file system', fs)];
+}
+
+/** `zfs promote fs` */
+export function promote(fs: string): string[] {
+  return ['zfs', 'promote', word('file system', fs)];
+}
+
+/** `zfs unmount fs` */
+export function unmount(fs: string): string[] {
+  return ['zfs', 'unmount', word('file system', fs)];
+}
+
 /** `zfs list -H -o name ds`: exit 0 and the name when it exists */
 export function exists(ds: string): string[] {
   return ['zfs', 'list', '-H', '-o', 'name', word('dataset', ds)];
