@@ -18,7 +18,7 @@
 //   replication resumes. --discard rolls it back instead (destroys).
 import { hostname } from 'node:os';
 import type { Pair } from '../config/pairs.js';
-import { endpointName, formatSwitched, roleProps, type DirectionRecord, type Switched, type SwitchHow } from '../domain/direction.js';
+import { endpointName, formatRole, formatSwitched, roleProps, type DirectionRecord, type Switched, type SwitchHow } from '../domain/direction.js';
 import { stampOf } from '../domain/snapshot-name.js';
 import type { SnapshotInfo } from '../domain/plan.js';
 import { ActionError } from '../errors.js';
@@ -88,9 +88,9 @@ function switched(run: PairRun, how: SwitchHow): Switched {
 function markArgvs(run: PairRun, ds: string, role: 'source' | 'destination', s: Switched, many: boolean): string[][] {
   const fp = run.pair.fingerprint;
   const names = roleProps(fp);
-  const props: Record<string, string> = { [names.role]: role, [names.switched]: formatSwitched(s), readonly: role === 'source' ? 'off' : 'on' };
-  if (role === 'destination') props[FINGERPRINT_PROP] = fp;
-  return many ? [zargv.setPropsAtOnce(ds, props)] : zargv.setProps(ds, props);
+  const props: Record<string, string> = { [names.role]: formatRole(role, ds), [names.switched]: formatSwitched(s) };
+  if (role === 'destination') Object.assign(props, { readonly: 'on', [FINGERPRINT_PROP]: fp });
+  return [...(many ? [zargv.setPropsAtOnce(ds, props)] : zargv.setProps(ds, props)), ...(role === 'source' ? [zargv.makeWritable(ds)] : [])];
 }
 
 /** `readonly` as it was on a side, to put back: its own value, or inherited */
@@ -220,7 +220,7 @@ async function undoFailover(run: PairRun, plan: FailoverPlan, demoted: boolean, 
   const undo: SwitchStep[] = [];
   if (demoted) {
     const names = roleProps(run.pair.fingerprint);
-    undo.push({ where: 'source', text: `mark ${sds} as the source again`, argvs: [zargv.setProp(sds, names.role, 'source')] });
+    undo.push({ where: 'source', text: `mark ${sds} as the source again`, argvs: [zargv.setProp(sds, names.role, formatRole('source', sds))] });
   }
   undo.push(plan.undo);
   try {
@@ -262,7 +262,7 @@ async function planTakeover(frame: PairRun): Promise<TakeoverPlan> {
   ]);
   const list = lists?.get(dds);
   if (!list) throw new PairError(`the destination ${dds} does not exist on ${dname}`, 'there is nothing to take over');
-  const mark = markOf(pair.fingerprint, props?.get(dds) ?? null);
+  const mark = markOf(pair.fingerprint, props?.get(dds) ?? null, dds);
   if (mark.role === 'source') {
     throw new PairError(`${dds} on ${dname} is the source already${mark.switched ? ` (${mark.switched.how} on ${mark.switched.host} at ${mark.switched.at})` : ''}`, `zettabee status ${pair.label} shows the direction`);
   }

@@ -782,7 +782,9 @@ function finishProps(run: PairRun, f: FinishInput, which: 'source' | 'destinatio
   const { pair } = run;
   const props = pairProps(pair.fingerprint);
   const last = { [props.lastsnap]: f.snap.snapshot };
-  if (!f.initial) return last;
+  // zfs-fuse's receive of a replication stream (-R, -p) drops the destination's own properties, readonly=on with them: set it again
+  const streamDropsOwn = which === 'destination' && !f.caps.destination.recvOptions && Boolean(pair.options.recursive || pair.options.props);
+  if (!f.initial) return streamDropsOwn ? { readonly: 'on', ...last } : last;
   const names = { [props.source]: `${pair.source.host}:${pair.source.dataset}`, [props.destination]: `${pair.destination.host}:${pair.destination.dataset}` };
   if (which === 'source') return { ...names, ...last };
   return { ...(f.caps.destination.recvOptions ? {} : { readonly: 'on' }), [FINGERPRINT_PROP]: pair.fingerprint, ...names, ...last };
@@ -1361,23 +1363,27 @@ export async function gatherUpdate(run: PairRun): Promise<UpdateState> {
       if (t) childTokens.set(name, t);
     }
   }
-  const marksOf = { source: markOf(fp, srcTree?.get(sds) ?? null), destination: markOf(fp, dstProps) };
+  const marksOf = { source: markOf(fp, srcTree?.get(sds) ?? null, sds), destination: markOf(fp, dstProps, dds) };
   return { caps, srcLists, dstLists, srcTree, dstTree, srcList, dstList, dstProps, marks: marksOf, ...(token ? { token } : {}), childTokens };
 }
 
 /**
- * What a dataset says about its role. Only a value set on the dataset
- * itself counts: a replication stream (-R, props=yes) carries the source's
- * properties to the destination as received values, and children inherit.
+ * What a dataset says about its role: its own value or a received one (a
+ * replication stream, -R or props=yes, carries the sending side's marks
+ * along; zfs-fuse then drops the dataset's own value), never an inherited
+ * one (children inherit the top's). The value names the dataset it was set
+ * on, so a mark that came with a stream is told apart (parseRole).
  */
-export function markOf(fp: string, props: Map<string, PropValue> | null): SideMark {
+export function markOf(fp: string, props: Map<string, PropValue> | null, dataset: string): SideMark {
   const names = roleProps(fp);
   const own = (n: string) => {
     const p = props?.get(n);
-    return p && p.source === 'local' ? p.value : undefined;
+    return p && (p.source === 'local' || p.source === 'received') ? p.value : undefined;
   };
-  const role = parseRole(own(names.role));
-  const switched = parseSwitched(own(names.switched));
+  const text = own(names.role);
+  const role = parseRole(text, dataset);
+  // the switch of the side a stream came from is not this side's
+  const switched = text?.endsWith(` ${dataset}`) || text === role ? parseSwitched(own(names.switched)) : undefined;
   return { ...(role ? { role } : {}), ...(switched ? { switched } : {}) };
 }
 
@@ -1426,7 +1432,7 @@ function recordDirectionFromMarks(frame: PairRun, run: PairRun, g: UpdateState):
 function noSource(run: PairRun): PairError {
   const fp = run.pair.fingerprint;
   const message = `neither ${endpointName(run.pair.source)} nor ${endpointName(run.pair.destination)} is the source (both have zettabee:${fp}:role=destination): a failover stopped half-way and could not put things back`;
-  const hint = `decide which side is the source and set it there: zfs set zettabee:${fp}:role=source <dataset> (and readonly=off); then run zettabee update ${run.pair.label}`;
+  const hint = `decide which side is the source and set it there: zfs set zettabee:${fp}:role=source <dataset> (and readonly=off), and role=destination on the other; then run zettabee update ${run.pair.label}`;
   return new PairError(message, hint, [], 'Inconsistent', { kind: 'noSource', message, hint });
 }
 

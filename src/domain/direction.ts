@@ -50,8 +50,26 @@ export function parseSwitched(text: string | undefined): Switched | undefined {
   return m ? { how: m[1] as SwitchHow, at: m[2]!, host: m[3]! } : undefined;
 }
 
-export function parseRole(text: string | undefined): Role | undefined {
-  return text === 'source' || text === 'destination' ? text : undefined;
+/**
+ * The role's value names the dataset it was set on ("source tank/a"): a
+ * replication stream (-R, props=yes) carries the sending side's properties
+ * along, and zfs-fuse stores what it receives as the dataset's own value.
+ */
+export function formatRole(role: Role, dataset: string): string {
+  return `${role} ${dataset}`;
+}
+
+/**
+ * A dataset's role from its zettabee:<fp>:role: as it says when it names
+ * this dataset (or names none: set by hand); a source's mark that names
+ * another dataset arrived with a stream from that source, so this one is
+ * its destination; anything else is no mark.
+ */
+export function parseRole(text: string | undefined, dataset: string): Role | undefined {
+  const m = /^(source|destination)(?: (\S+))?$/.exec(text ?? '');
+  if (!m) return undefined;
+  if (m[2] === undefined || m[2] === dataset) return m[1] as Role;
+  return m[1] === 'source' ? 'destination' : undefined;
 }
 
 /**

@@ -318,6 +318,17 @@ export function mountHere(ds: string, recursive: boolean): string[] {
   return ['sh', '-c', script, 'zettabee-mount', word('dataset', ds), recursive ? '-r' : '-d0'];
 }
 
+/**
+ * Make a file system writable: readonly inherited (a local readonly=off
+ * would travel with a replication stream, -R or -p, to the other side and
+ * make that one writable too; zfs-fuse stores what it receives as the
+ * dataset's own value), and set off only where the parent is read-only.
+ */
+export function makeWritable(ds: string): string[] {
+  const script = 'zfs inherit readonly "$1" && { [ "$(zfs get -H -o value,source readonly "$1" | cut -f1)" != on ] || zfs set readonly=off "$1"; }';
+  return ['sh', '-c', script, 'zettabee-writable', word('dataset', ds)];
+}
+
 /** `zfs rename from to` */
 export function rename(from: string, to: string): string[] {
   return ['zfs', 'rename', word('dataset', from), word('dataset', to)];

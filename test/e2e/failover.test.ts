@@ -62,8 +62,8 @@ describe('e2e: failover, takeover and failback (pull over ssh, real zfs-fuse and
     const f = await site.run(['failover', label()]);
     ok(f);
     expect(f.stdout).to.contain(`done: localhost:${backup} -> 127.0.0.1:${primary}`);
-    expect(await propOf(bed, backup, `zettabee:${fp}:role`)).to.equal('source');
-    expect(await propOf(bed, primary, `zettabee:${fp}:role`)).to.equal('destination');
+    expect(await propOf(bed, backup, `zettabee:${fp}:role`)).to.equal(`source ${backup}`);
+    expect(await propOf(bed, primary, `zettabee:${fp}:role`)).to.equal(`destination ${primary}`);
     // the final update carried the last write; both newest snapshots are one
     expect((await snapshotsOf(bed, backup)).at(-1)).to.equal((await snapshotsOf(bed, primary)).at(-1));
     await same();
@@ -84,7 +84,7 @@ describe('e2e: failover, takeover and failback (pull over ssh, real zfs-fuse and
     expect(c.stdout).to.match(/^ZETTABEE OK - .*reversed since .*\(failover on .*\): \S+ -> 127\.0\.0\.1:/);
 
     ok(await site.run(['failover', label()]));
-    expect(await propOf(bed, primary, `zettabee:${fp}:role`)).to.equal('source');
+    expect(await propOf(bed, primary, `zettabee:${fp}:role`)).to.equal(`source ${primary}`);
     expect(() => writeFileSync(`${bm}/intruder`, 'x')).to.throw(/EROFS|read-only/i);
     writeFileSync(`${await mountpointOf(bed, primary)}/four.txt`, 'back on the primary\n');
     ok(await site.run(['update', label()]));
@@ -137,7 +137,7 @@ describe('e2e: failover, takeover and failback (pull over ssh, real zfs-fuse and
     expect(readFileSync(`${await mounted(kept!)}/lost-write.txt`, 'utf8')).to.contain('after the takeover');
     expect(await snapshotsOf(bed, kept!)).to.include('app-after-crash');
     // the primary is the backup's destination now, read-only, with the backup's data
-    expect(await propOf(bed, primary, `zettabee:${fp}:role`)).to.equal('destination');
+    expect(await propOf(bed, primary, `zettabee:${fp}:role`)).to.equal(`destination ${primary}`);
     const pmnt = await mounted(primary);
     expect(() => writeFileSync(`${pmnt}/intruder`, 'x')).to.throw(/EROFS|read-only/i);
     await same();

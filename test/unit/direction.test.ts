@@ -103,3 +103,16 @@ describe('direction: the zfs commands a switch runs (pure)', () => {
     expect(zargv.unmount('pool/a')).to.deep.equal(['zfs', 'unmount', 'pool/a']);
   });
 });
+
+describe('direction: a role names its dataset (pure)', () => {
+  it("own mark as it says; a source's mark that came with a stream means destination; a bare value (set by hand) counts", async () => {
+    const { formatRole, parseRole } = await import('../../src/domain/direction.js');
+    expect(parseRole(formatRole('source', 'tank/a'), 'tank/a')).to.equal('source');
+    expect(parseRole(formatRole('destination', 'tank/a'), 'tank/a')).to.equal('destination');
+    expect(parseRole(formatRole('source', 'tank/a'), 'backup/a')).to.equal('destination');
+    expect(parseRole(formatRole('destination', 'tank/a'), 'backup/a')).to.equal(undefined);
+    expect(parseRole('source', 'backup/a')).to.equal('source');
+    expect(parseRole('-', 'backup/a')).to.equal(undefined);
+    expect(parseRole('primary', 'backup/a')).to.equal(undefined);
+  });
+});
