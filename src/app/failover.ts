@@ -90,7 +90,7 @@ function markArgvs(run: PairRun, ds: string, role: 'source' | 'destination', s: 
   const names = roleProps(fp);
   const props: Record<string, string> = { [names.role]: formatRole(role, ds), [names.switched]: formatSwitched(s) };
   if (role === 'destination') Object.assign(props, { readonly: 'on', [FINGERPRINT_PROP]: fp });
-  return [...(many ? [zargv.setPropsAtOnce(ds, props)] : zargv.setProps(ds, props)), ...(role === 'source' ? [zargv.makeWritable(ds)] : [])];
+  return [...(many ? [zargv.setPropsAtOnce(ds, props)] : zargv.setProps(ds, props)), ...(role === 'source' ? [zargv.makeWritable(ds, Boolean(run.pair.options.recursive))] : [])];
 }
 
 /** `readonly` as it was on a side, to put back: its own value, or inherited */
@@ -138,7 +138,7 @@ async function planFailover(frame: PairRun): Promise<{ plan: FailoverPlan; g: Up
     run,
     after,
     switched: s,
-    freeze: { where: 'source', text: `make ${sds} read-only (no new writes)`, argvs: [zargv.setProp(sds, 'readonly', 'on')] },
+    freeze: { where: 'source', text: `make ${sds} read-only (no new writes)`, argvs: [zargv.makeReadonly(sds, recursive)] },
     update: describePlan(planUpdateRun(run, g), run),
     demote: { where: 'source', text: `mark ${sds} as the destination`, argvs: markArgvs(run, sds, 'destination', s, g.caps.source.setMany) },
     promote: { where: 'destination', text: `mark ${dds} as the source and make it writable`, argvs: markArgvs(run, dds, 'source', s, g.caps.destination.setMany) },
@@ -371,7 +371,7 @@ async function planFailback(frame: PairRun, discard: boolean): Promise<FailbackP
   const s = switched(run, 'failback');
   const recursive = Boolean(pair.options.recursive);
   const caps = g.caps.destination;
-  const steps: SwitchStep[] = [{ where: 'destination', text: `make ${dds} read-only (no new writes)`, argvs: [zargv.setProp(dds, 'readonly', 'on')] }];
+  const steps: SwitchStep[] = [{ where: 'destination', text: `make ${dds} read-only (no new writes)`, argvs: [zargv.makeReadonly(dds, recursive)] }];
   let kept: string | undefined;
   const tree = [...(g.dstLists?.keys() ?? [dds])].filter((n) => n === dds || recursive).sort();
   if (nothing) {

@@ -114,6 +114,18 @@ function receiveProps(run: PairRun, caps: BothCapabilities): { options?: Record<
   return { ...(set && Object.keys(set).length ? { options: { ...set } } : {}), ...(exclude?.length ? { exclude: [...exclude] } : {}) };
 }
 
+/**
+ * A replication stream (-R, or -p) resets the destination's own properties
+ * that the sending side does not have: readonly=on went with them (OpenZFS
+ * inherits them, zfs-fuse drops them), and after a failover the sender's
+ * readonly is inherited. Where zfs receive takes -o, readonly=on rides with
+ * every such receive; elsewhere the finish sets it again (finishProps).
+ */
+function keepReadonly(run: PairRun, caps: BothCapabilities, props: { options?: Record<string, string>; exclude?: string[] }): { options?: Record<string, string>; exclude?: string[] } {
+  if (!caps.destination.recvOptions || !(run.pair.options.recursive || run.pair.options.props)) return props;
+  return { ...props, options: { ...props.options, readonly: 'on' } };
+}
+
 /** props=yes: send the properties of a pair that is not recursive (-R sends them anyway) */
 function sendProps(run: PairRun): { props?: true } {
   return run.pair.options.props && !run.pair.options.recursive ? { props: true } : {};
@@ -782,7 +794,7 @@ function finishProps(run: PairRun, f: FinishInput, which: 'source' | 'destinatio
   const { pair } = run;
   const props = pairProps(pair.fingerprint);
   const last = { [props.lastsnap]: f.snap.snapshot };
-  // zfs-fuse's receive of a replication stream (-R, -p) drops the destination's own properties, readonly=on with them: set it again
+  // zfs-fuse's receive of a replication stream (-R, -p) drops the destination's own properties, readonly=on with them: set it again (OpenZFS: keepReadonly)
   const streamDropsOwn = which === 'destination' && !f.caps.destination.recvOptions && Boolean(pair.options.recursive || pair.options.props);
   if (!f.initial) return streamDropsOwn ? { readonly: 'on', ...last } : last;
   const names = { [props.source]: `${pair.source.host}:${pair.source.dataset}`, [props.destination]: `${pair.destination.host}:${pair.destination.dataset}` };
@@ -1548,7 +1560,7 @@ export function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
     warnings,
     snapshot: name,
     send: { snapshot: `${sds}@${name}`, from: `${sds}${from}`, incremental: between ? 'I' : 'i', replicate: tree, ...sendProps(run), ...sendFlags(caps, raw) },
-    receive: { target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...receiveProps(run, caps) },
+    receive: { target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...keepReadonly(run, caps, receiveProps(run, caps)) },
     what: `incremental from ${from}${raw ? ', raw' : ''}${decision.fromBookmark ? ' (its snapshot is gone on the source: the bookmark stands in)' : ''}`,
     raw,
     finish: planFinish(run, f),

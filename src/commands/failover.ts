@@ -10,7 +10,7 @@ import { Hosts } from '../exec/hosts.js';
 import { PairLogs } from '../state/log.js';
 import type { EngineDeps } from '../app/pair-run.js';
 import type { Switch } from '../app/failover.js';
-import { loadContext, refreshTextfileFor, reporterFor, type Context, type GlobalArgs, type Io } from './context.js';
+import { engineDeps, loadContext, refreshTextfileFor, reporterFor, type Context, type GlobalArgs, type Io } from './context.js';
 
 type Args = GlobalArgs & { dest: string; yes?: boolean; discard?: boolean; 'dry-run'?: boolean };
 type Action = 'failover' | 'takeover' | 'failback';
@@ -20,17 +20,7 @@ async function withDeps<T>(io: Io, ctx: Context, args: Args, action: Action, pai
   const hosts = new Hosts(ctx.settings);
   const logs = new PairLogs();
   logs.open(ctx.settings, [pair.fingerprint], Boolean(args.debug));
-  const deps: EngineDeps = {
-    settings: ctx.settings,
-    allPairs: ctx.pairs,
-    hosts,
-    logs,
-    ...(io.signal ? { signal: io.signal } : {}),
-    note: (p, line) => {
-      if (args.verbose) io.out(`${action} ${p.label}: ${line}`);
-    },
-    warn: (p, line) => io.err(`zettabee: warning: ${action} ${p.label}: ${line}`),
-  };
+  const deps = engineDeps(io, ctx, args, action, hosts, logs);
   try {
     return await body(deps);
   } finally {

@@ -323,10 +323,30 @@ export function mountHere(ds: string, recursive: boolean): string[] {
  * would travel with a replication stream, -R or -p, to the other side and
  * make that one writable too; zfs-fuse stores what it receives as the
  * dataset's own value), and set off only where the parent is read-only.
+ * With `recursive`, the file systems below it are remounted where their
+ * mount did not follow (see readonlyTree).
  */
-export function makeWritable(ds: string): string[] {
-  const script = 'zfs inherit readonly "$1" && { [ "$(zfs get -H -o value,source readonly "$1" | cut -f1)" != on ] || zfs set readonly=off "$1"; }';
-  return ['sh', '-c', script, 'zettabee-writable', word('dataset', ds)];
+export function makeWritable(ds: string, recursive = false): string[] {
+  return readonlyTree(ds, 'zfs inherit readonly "$1" && { [ "$(zfs get -H -o value readonly "$1")" != on ] || zfs set readonly=off "$1"; }', 'on', 'off', recursive);
+}
+
+/** Make a file system read-only (readonly=on), with `recursive` the file systems below it too (see readonlyTree) */
+export function makeReadonly(ds: string, recursive = false): string[] {
+  return readonlyTree(ds, 'zfs set readonly=on "$1"', 'off', 'on', recursive);
+}
+
+/**
+ * `top` on the dataset, then, with `recursive`, each file system below it
+ * still mounted the old way: OpenZFS does not remount a child when its
+ * parent's readonly changes (the child shows "<was> temporary"), so a set
+ * and an inherit remount it; it keeps inheriting.
+ */
+function readonlyTree(ds: string, top: string, was: 'on' | 'off', now: 'on' | 'off', recursive: boolean): string[] {
+  const script =
+    `${top} || exit; [ "$2" = -r ] || exit 0; ` +
+    'zfs list -H -o name -r -t filesystem "$1" | tail -n +2 | while read -r n; do ' +
+    `[ "$(zfs get -H -o value,source readonly "$n")" = "$(printf "${was}\\ttemporary")" ] && { zfs set readonly=${now} "$n" && zfs inherit readonly "$n" || exit; }; done; exit 0`;
+  return ['sh', '-c', script, now === 'on' ? 'zettabee-readonly' : 'zettabee-writable', word('dataset', ds), recursive ? '-r' : '-'];
 }
 
 /** `zfs rename from to` */

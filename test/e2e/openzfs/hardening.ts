@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { sleep } from '../procs.js';
 import type { Result } from '../support.js';
 import { exists, prop, snapshots, treeHash, writeRandom, writeText, zfs, type ZfsNode } from './nodes.js';
-import { makeWorld, type World, type WorldName } from './worlds.js';
+import { makeWorld, pairsIn, type World, type WorldName } from './worlds.js';
 
 const MiB = 1024 * 1024;
 
@@ -72,14 +72,7 @@ export function defineHardening(name: WorldName, faults: readonly Fault[] = ALL_
   describe(`e2e faults [${name}]: a half-finished recursive receive, a vanished child, killed runs, unlock --force, an unreachable destination`, function () {
     this.timeout(300_000);
     let w: World;
-    const s = (n: string) => `${w.srcPool}/${w.tag}${n}`;
-    const d = (n: string) => `${w.dstPool}/bk/${w.tag}${n}`;
-    /** the pairs of this file by name; written together, since a pairs file is one file */
-    const lines = new Map<string, string>();
-    const pair = async (n: string, keys = '') => {
-      lines.set(n, w.line(s(n), d(n), keys));
-      await w.site.writePairs([...lines.values()]);
-    };
+    const { s, d, pair, lines } = pairsIn(() => w);
     const fp = (n: string) => w.fp(s(n), d(n));
 
     before(async function () {
