@@ -158,8 +158,11 @@ async function runLocked(pair: Pair, deps: EngineDeps, action: PairAction, body:
   const signal = deps.signal ? AbortSignal.any([deps.signal, local.signal]) : local.signal;
 
   // the ssh handshakes run while this machine takes the lock and writes the status file
-  deps.hosts.for(pair.source, pair).open();
-  deps.hosts.for(pair.destination, pair).open();
+  // (not for a takeover: its source may be gone, and only the destination is asked, as it turns out once the record is read)
+  if (action !== 'takeover') {
+    deps.hosts.for(pair.source, pair).open();
+    deps.hosts.for(pair.destination, pair).open();
+  }
 
   let lock: PairLock;
   try {
@@ -299,8 +302,10 @@ export async function withPairReadOnly<T>(pair: Pair, deps: EngineDeps, action: 
   const now = deps.now ?? (() => new Date());
   const local = new AbortController();
   const signal = deps.signal ? AbortSignal.any([deps.signal, local.signal]) : local.signal;
-  deps.hosts.for(pair.source, pair).open();
-  deps.hosts.for(pair.destination, pair).open();
+  if (action !== 'takeover') {
+    deps.hosts.for(pair.source, pair).open();
+    deps.hosts.for(pair.destination, pair).open();
+  }
   const lock = await PairLock.acquire(settings, pair.fingerprint, { action: `${action} --dry-run`, label: pair.label, recoverStale: false });
   try {
     const record = loadRecord(settings, pair);

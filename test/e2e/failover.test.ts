@@ -93,6 +93,23 @@ describe('e2e: failover, takeover and failback (pull over ssh, real zfs-fuse and
     expect(back.stdout).to.match(/Synchronized\s+\S+\s+-\s/);
   });
 
+  it('a local pair (transport=local): failover, a write on the new source, update: identical; failover back', async () => {
+    const a = `${primary}-local`;
+    const b = `${backup}-local`;
+    await bed.run(['zfs', 'create', a]);
+    writeFileSync(`${await mountpointOf(bed, a)}/l.txt`, 'local\n');
+    const other = makeSite(bed);
+    other.writePairs([`${a}  ${b}`]);
+    ok(await other.run(['initialize', b]));
+    ok(await other.run(['failover', b]));
+    writeFileSync(`${await mounted(b)}/l2.txt`, 'on the new source\n');
+    ok(await other.run(['update', b]));
+    expect(treeHashes(await mountpointOf(bed, a))).to.deep.equal(treeHashes(await mountpointOf(bed, b)));
+    expect(existsSync(`${await mountpointOf(bed, a)}/l2.txt`)).to.equal(true);
+    ok(await other.run(['failover', b]));
+    ok(await other.run(['update', b]));
+  });
+
   it("takeover with the primary's sshd stopped; both sides write; update refuses when it is back (split brain, CRITICAL); failback keeps what the primary wrote; update works again", async () => {
     await bed.ssh.stop();
     const refused = await site.run(['takeover', label()]);
