@@ -23,7 +23,7 @@ function pairSnaps(list: readonly string[], fp: string): string[] {
 }
 
 /** wait for a run's progress file to show `bytes`; the run must not end first */
-async function untilMoved(w: World, fp: string, child: { exitCode?: number | null } & Promise<unknown>, bytes: number): Promise<number> {
+export async function untilMoved(w: World, fp: string, child: { exitCode?: number | null } & Promise<unknown>, bytes: number): Promise<number> {
   let exited = false;
   void child.finally(() => (exited = true));
   const file = join(w.site.paths.state, `${fp}.progress`);
@@ -43,7 +43,7 @@ async function untilMoved(w: World, fp: string, child: { exitCode?: number | nul
 }
 
 /** no zfs send or receive of the dataset left on the node */
-async function noTransferOn(node: ZfsNode, ds: string): Promise<void> {
+export async function noTransferOn(node: ZfsNode, ds: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const left = (await node.sh('ps -eo pid,args | grep -E "zfs (send|receive|recv)" | grep -F -- "$1" | grep -v grep || true', [ds])).trim();
