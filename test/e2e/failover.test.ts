@@ -93,7 +93,7 @@ describe('e2e: failover, takeover and failback (pull over ssh, real zfs-fuse and
     expect(back.stdout).to.match(/Synchronized\s+\S+\s+-\s/);
   });
 
-  it('a local pair (transport=local): failover, a write on the new source, update: identical; failover back', async () => {
+  it('a local pair (transport=local): failover, a write on the new source, update: identical; failover back; a failover that fails puts the start back', async () => {
     const a = `${primary}-local`;
     const b = `${backup}-local`;
     await bed.run(['zfs', 'create', a]);
@@ -108,6 +108,14 @@ describe('e2e: failover, takeover and failback (pull over ssh, real zfs-fuse and
     expect(existsSync(`${await mountpointOf(bed, a)}/l2.txt`)).to.equal(true);
     ok(await other.run(['failover', b]));
     ok(await other.run(['update', b]));
+    // a failover whose final update fails (someone wrote on the destination) puts the start back and says so
+    await bed.run(['zfs', 'set', 'readonly=off', b]);
+    writeFileSync(`${await mounted(b)}/intruder.txt`, 'written on the destination\n');
+    const failed = await other.run(['failover', b]);
+    expect(failed.code, failed.stderr).to.equal(1);
+    expect(failed.stderr).to.match(/failover failed: .*was changed after its last snapshot.*; restored the starting state: localhost:\S+ -> localhost:\S+, \S+ writable again/);
+    writeFileSync(`${await mountpointOf(bed, a)}/still-writable.txt`, 'the source is writable again\n');
+    expect(await propOf(bed, a, 'readonly')).to.equal('off');
   });
 
   it("takeover with the primary's sshd stopped; both sides write; update refuses when it is back (split brain, CRITICAL); failback keeps what the primary wrote; update works again", async () => {
