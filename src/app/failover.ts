@@ -99,7 +99,9 @@ function readonlyRestore(ds: string, p: PropValue | undefined): string[] {
 }
 
 function direction(run: PairRun, s: Switched, extra: Partial<DirectionRecord> = {}): DirectionRecord {
-  return { reversed: Boolean(run.reversed), since: s.at, how: s.how, host: s.host, ...extra };
+  // the copy an earlier failback kept stays known (retention leaves its origin alone) until a new one replaces it
+  const kept = run.status.direction?.kept;
+  return { reversed: Boolean(run.reversed), since: s.at, how: s.how, host: s.host, ...(kept ? { kept } : {}), ...extra };
 }
 
 function now(run: PairRun): string {

@@ -93,7 +93,7 @@ describe('e2e: failover, takeover and failback (pull over ssh, real zfs-fuse and
     expect(back.stdout).to.match(/Synchronized\s+\S+\s+-\s/);
   });
 
-  it('a local pair (transport=local): failover, a write on the new source, update: identical; failover back; a failover that fails puts the start back', async () => {
+  it('a local pair (transport=local): failover, a write on the new source, update: identical; failover back; a failover that fails puts the start back; failback --discard rolls the loser back', async () => {
     const a = `${primary}-local`;
     const b = `${backup}-local`;
     await bed.run(['zfs', 'create', a]);
@@ -116,6 +116,16 @@ describe('e2e: failover, takeover and failback (pull over ssh, real zfs-fuse and
     expect(failed.stderr).to.match(/failover failed: .*was changed after its last snapshot.*; restored the starting state: localhost:\S+ -> localhost:\S+, \S+ writable again/);
     writeFileSync(`${await mountpointOf(bed, a)}/still-writable.txt`, 'the source is writable again\n');
     expect(await propOf(bed, a, 'readonly')).to.equal('off');
+    // takeover while the source is in fact there: a split brain by construction; failback --discard rolls the loser back
+    await bed.run(['zfs', 'rollback', `${b}@${(await snapshotsOf(bed, b)).at(-1)}`]);
+    ok(await other.run(['takeover', b, '--yes']));
+    expect((await other.run(['update', b])).stderr).to.contain('split brain');
+    const plan = await other.run(['failback', b, '--discard', '--dry-run']);
+    expect(plan.stdout).to.contain(`zfs rollback -r ${a}@`);
+    ok(await other.run(['failback', b, '--discard']));
+    expect(existsSync(`${await mountpointOf(bed, a)}/still-writable.txt`)).to.equal(false);
+    expect(treeHashes(await mountpointOf(bed, a))).to.deep.equal(treeHashes(await mounted(b)));
+    expect((await bed.run(['zfs', 'list', '-H', '-o', 'name'])).split('\n').filter((n) => n.startsWith(`${a}-diverged-`))).to.deep.equal([]);
   });
 
   it("takeover with the primary's sshd stopped; both sides write; update refuses when it is back (split brain, CRITICAL); failback keeps what the primary wrote; update works again", async () => {
