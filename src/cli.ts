@@ -12,6 +12,7 @@ import { daemonCommand, stopCommand } from './commands/daemon.js';
 import { statusCommand } from './commands/status.js';
 import { unlockCommand } from './commands/unlock.js';
 import { purgeCommand } from './commands/purge.js';
+import { failbackCommand, failoverCommand, takeoverCommand } from './commands/failover.js';
 import { runstatusCommand } from './commands/runstatus.js';
 import { checkCommand, unknown as unknownToMonitor } from './commands/check.js';
 import { icingaConfigCommand, nagiosConfigCommand } from './commands/monitor-config.js';
@@ -19,7 +20,7 @@ import { formatError } from './commands/report.js';
 import { hostNameProblem } from './domain/names.js';
 import { printable } from './domain/printable.js';
 
-export const ACTIONS = ['setup', 'initialize', 'update', 'daemon', 'stop', 'status', 'runstatus', 'unlock', 'purge', 'logfile', 'fingerprint', 'check', 'nagios-config', 'icinga-config'] as const;
+export const ACTIONS = ['setup', 'initialize', 'update', 'failover', 'takeover', 'failback', 'daemon', 'stop', 'status', 'runstatus', 'unlock', 'purge', 'logfile', 'fingerprint', 'check', 'nagios-config', 'icinga-config'] as const;
 
 /** action options that take a value, so their value is not mistaken for DEST */
 const VALUE_OPTIONS = ['--jobs', '-j', '--interval', '--grace', '--timeout'];
@@ -155,6 +156,9 @@ function buildParser(argv: string[], io: Io, handlers: Map<string, ActionHandler
     .command(only(updateCommand(io)))
     .command(only(daemonCommand(io)))
     .command(only(stopCommand(io)))
+    .command(only(failoverCommand(io)))
+    .command(only(takeoverCommand(io)))
+    .command(only(failbackCommand(io)))
     .command(only(statusCommand(io)))
     .command(only(runstatusCommand(io)))
     .command(only(unlockCommand(io)))

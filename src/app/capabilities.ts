@@ -49,7 +49,7 @@ export function cachedStillGood(
   return now - Date.parse(c.probed) < (policy?.maxAgeMs ?? MAX_AGE_MS);
 }
 
-async function side(run: PairRun, which: 'source' | 'destination', host: Host, fresh: boolean): Promise<Capabilities> {
+export async function side(run: PairRun, which: 'source' | 'destination', host: Host, fresh: boolean): Promise<Capabilities> {
   const ds = run.pair[which].dataset;
   const pool = poolOf(ds);
   const store = (run.cache.capabilities ??= {}) as Record<string, Cached | undefined>;

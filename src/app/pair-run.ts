@@ -15,6 +15,10 @@ import { refreshTextfile } from '../monitor/prometheus.js';
 import { readStatus, StatusFileError, writeStatus, type Inconsistency, type PairState, type SnapshotRef, type StatusRecord } from '../state/status.js';
 import type { Progress } from '../transport/pipeline.js';
 import { removeProgress, writeProgress } from '../state/progress.js';
+import type { DirectionRecord } from '../domain/direction.js';
+
+/** the actions that run under the pair's lock and keep its status record */
+export type PairAction = 'initialize' | 'update' | 'failover' | 'takeover' | 'failback';
 
 /** how often a run checks that it still holds its lock (unlock --force stops it within this) */
 const LOCK_WATCH_MS = 500;
@@ -90,6 +94,10 @@ export interface PairRun {
    * within the wait): destroy nothing that run may still be sending
    */
   evictedAlive: boolean;
+  /** true when this run goes the other way than the pairs file says (pair, src and dst are swapped) */
+  reversed?: boolean;
+  /** record which way the pair runs now (kept in the status record whatever the run's ending) */
+  setDirection(d: DirectionRecord): void;
 }
 
 export function pairEndpoint(e: { host: string; dataset: string }): string {
@@ -128,7 +136,7 @@ function oneLine(e: unknown): string {
  * Prometheus textfile is rewritten once the run has recorded its start, and
  * again after it ended, whatever the ending (busy and not started too).
  */
-export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initialize' | 'update', body: (run: PairRun) => Promise<Outcome>): Promise<Outcome> {
+export async function runPairAction(pair: Pair, deps: EngineDeps, action: PairAction, body: (run: PairRun) => Promise<Outcome>): Promise<Outcome> {
   const log = deps.logs.for(pair.fingerprint);
   // a textfile that cannot be written is a warning, in the pair's log and
   // on stderr; once a run (the start's and the end's would say the same)
@@ -148,15 +156,18 @@ export async function runPairAction(pair: Pair, deps: EngineDeps, action: 'initi
   }
 }
 
-async function runLocked(pair: Pair, deps: EngineDeps, action: 'initialize' | 'update', body: (run: PairRun) => Promise<Outcome>, log: PairLog, metrics: () => Promise<void>): Promise<Outcome> {
+async function runLocked(pair: Pair, deps: EngineDeps, action: PairAction, body: (run: PairRun) => Promise<Outcome>, log: PairLog, metrics: () => Promise<void>): Promise<Outcome> {
   const { settings } = deps;
   const now = deps.now ?? (() => new Date());
   const local = new AbortController();
   const signal = deps.signal ? AbortSignal.any([deps.signal, local.signal]) : local.signal;
 
   // the ssh handshakes run while this machine takes the lock and writes the status file
-  deps.hosts.for(pair.source, pair).open();
-  deps.hosts.for(pair.destination, pair).open();
+  // (not for a takeover: its source may be gone, and only the destination is asked, as it turns out once the record is read)
+  if (action !== 'takeover') {
+    deps.hosts.for(pair.source, pair).open();
+    deps.hosts.for(pair.destination, pair).open();
+  }
 
   let lock: PairLock;
   try {
@@ -232,6 +243,9 @@ async function runLocked(pair: Pair, deps: EngineDeps, action: 'initialize' | 'u
       cache,
       note: (line) => deps.note?.(pair, line),
       evictedAlive: Boolean(evicted.holder && !evicted.gone),
+      setDirection: (d) => {
+        record.direction = d;
+      },
       mustHoldLock: (what) => {
         if (lock.stillHeld()) return;
         const e = new ActionError(`the pair lock was removed while this run held it (zettabee unlock --force?); stopped before ${what}`, 'nothing more was destroyed or released; the run that holds the lock now, or the next update, takes over');
@@ -287,14 +301,16 @@ async function runLocked(pair: Pair, deps: EngineDeps, action: 'initialize' | 'u
  * status record, the log's START/END and the progress file stay as they
  * are; a busy pair is a BusyError, as for a run.
  */
-export async function withPairReadOnly<T>(pair: Pair, deps: EngineDeps, action: 'initialize' | 'update', body: (run: PairRun) => Promise<T>): Promise<T> {
+export async function withPairReadOnly<T>(pair: Pair, deps: EngineDeps, action: PairAction, body: (run: PairRun) => Promise<T>): Promise<T> {
   const { settings, logs } = deps;
   const log = logs.for(pair.fingerprint);
   const now = deps.now ?? (() => new Date());
   const local = new AbortController();
   const signal = deps.signal ? AbortSignal.any([deps.signal, local.signal]) : local.signal;
-  deps.hosts.for(pair.source, pair).open();
-  deps.hosts.for(pair.destination, pair).open();
+  if (action !== 'takeover') {
+    deps.hosts.for(pair.source, pair).open();
+    deps.hosts.for(pair.destination, pair).open();
+  }
   const lock = await PairLock.acquire(settings, pair.fingerprint, { action: `${action} --dry-run`, label: pair.label, recoverStale: false });
   try {
     const record = loadRecord(settings, pair);
@@ -311,6 +327,9 @@ export async function withPairReadOnly<T>(pair: Pair, deps: EngineDeps, action: 
       cache: { ...(record.cache ?? {}) },
       note: (line) => deps.note?.(pair, line),
       evictedAlive: false,
+      setDirection: () => {
+        // a dry run changes nothing
+      },
       mustHoldLock: (what) => {
         throw new ActionError(`a dry run changes nothing (it was about to ${what})`);
       },

@@ -32,6 +32,7 @@ import { capabilities, type BothCapabilities } from './capabilities.js';
 import { runHook, describeHook } from './hooks.js';
 import { PairError, runPairAction, withPairReadOnly, type EngineDeps, type Outcome, type PairRun } from './pair-run.js';
 import { resumeDecision, type ResumeDecision } from './resume.js';
+import { endpointName, orientation, orientedPair, parseRole, parseSwitched, roleProps, type Orientation, type SideMark } from '../domain/direction.js';
 
 export const FINGERPRINT_PROP = 'zettabee:fingerprint';
 
@@ -67,7 +68,7 @@ function describeHost(run: PairRun, which: 'source' | 'destination'): string {
 }
 
 /** turn a failure of a zfs step into an ActionError that names the step and host */
-async function step<T>(what: string, p: Promise<T>): Promise<T> {
+export async function step<T>(what: string, p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (e) {
@@ -112,6 +113,18 @@ function receiveProps(run: PairRun, caps: BothCapabilities): { options?: Record<
   if (set && Object.keys(set).length && !caps.destination.recvOptions) throw lacks('recv_set=', '-o');
   if (exclude?.length && !caps.destination.recvExclude) throw lacks('recv_exclude=', '-x');
   return { ...(set && Object.keys(set).length ? { options: { ...set } } : {}), ...(exclude?.length ? { exclude: [...exclude] } : {}) };
+}
+
+/**
+ * A replication stream (-R, or -p) resets the destination's own properties
+ * that the sending side does not have: readonly=on went with them (OpenZFS
+ * inherits them, zfs-fuse drops them), and after a failover the sender's
+ * readonly is inherited. Where zfs receive takes -o, readonly=on rides with
+ * every such receive; elsewhere the finish sets it again (finishProps).
+ */
+function keepReadonly(run: PairRun, caps: BothCapabilities, props: { options?: Record<string, string>; exclude?: string[] }): { options?: Record<string, string>; exclude?: string[] } {
+  if (!caps.destination.recvOptions || !(run.pair.options.recursive || run.pair.options.props)) return props;
+  return { ...props, options: { ...props.options, readonly: 'on' } };
 }
 
 /** props=yes: send the properties of a pair that is not recursive (-R sends them anyway) */
@@ -724,6 +737,12 @@ async function checkBatch(run: PairRun, host: Host, caps: Capabilities, argvs: r
     if ((argv[1] === 'release' && (z.kind === 'noSuchTag' || z.kind === 'datasetMissing')) || (argv[1] === 'hold' && z.kind === 'tagExists')) return;
     if (argv[1] === 'destroy' && z.kind === 'datasetMissing') return;
     const snap = argv[argv.length - 1]!;
+    // the origin of the copy failback kept of a side's divergent history: it stays while that copy does
+    const kept = run.status.direction?.kept;
+    if (argv[1] === 'destroy' && kept && r.stderr.includes(`${kept}@`)) {
+      run.log.info(`${why}: kept ${snap}: ${kept} (what failback kept) is a clone of it; it goes once that copy is destroyed`);
+      return;
+    }
     failed.push({ argv, message: z.message, ...(argv[1] === 'destroy' && z.kind === 'busy' && snap.includes('@') ? { held: snap } : {}) });
   });
   const held = failed.flatMap((f) => (f.held ? [f.held] : []));
@@ -853,7 +872,9 @@ function finishProps(run: PairRun, f: FinishInput, which: 'source' | 'destinatio
   const { pair } = run;
   const props = pairProps(pair.fingerprint);
   const last = { [props.lastsnap]: f.snap.snapshot };
-  if (!f.initial) return last;
+  // zfs-fuse's receive of a replication stream (-R, -p) drops the destination's own properties, readonly=on with them: set it again (OpenZFS: keepReadonly)
+  const streamDropsOwn = which === 'destination' && !f.caps.destination.recvOptions && Boolean(pair.options.recursive || pair.options.props);
+  if (!f.initial) return streamDropsOwn ? { readonly: 'on', ...last } : last;
   const names = { [props.source]: `${pair.source.host}:${pair.source.dataset}`, [props.destination]: `${pair.destination.host}:${pair.destination.dataset}` };
   if (which === 'source') return { ...names, ...last };
   return { ...(f.caps.destination.recvOptions ? {} : { readonly: 'on' }), [FINGERPRINT_PROP]: pair.fingerprint, ...names, ...last };
@@ -1073,6 +1094,7 @@ export function describePlan(plan: RunPlan, run: PairRun): string[] {
   const out: string[] = [];
   const src = `source ${describeHost(run, 'source')}`;
   const dst = `destination ${describeHost(run, 'destination')}`;
+  if (run.reversed) out.push(`the pair runs reversed (${run.status.direction ? `${run.status.direction.how} at ${run.status.direction.since}` : 'as its datasets say'}): ${endpointName(pair.source)} -> ${endpointName(pair.destination)}`);
   if (plan.drop) out.push(`drop the partial receive on ${plan.drop.target} on the ${dst}: ${plan.drop.reason}`);
   if (plan.resume) out.push(`resume the interrupted receive into ${plan.resume.target} on the ${dst}, up to @${plan.resume.to}`);
   if (plan.releaseSends) out.push(`release on the ${src} the holds that dead zfs sends (pid ${plan.releaseSends.pids.join(', ')}) left: ${plan.releaseSends.argvs.length} zfs release`);
@@ -1379,7 +1401,7 @@ export function initializeDryRun(pair: Pair, deps: EngineDeps): Promise<DryRun> 
 // ---------------------------------------------------------------------------
 // update
 
-interface UpdateState {
+export interface UpdateState {
   caps: BothCapabilities;
   srcLists: Map<string, SnapshotListing> | null;
   dstLists: Map<string, SnapshotListing> | null;
@@ -1394,6 +1416,8 @@ interface UpdateState {
   childTokens: Map<string, ChildToken>;
   /** exclude=: the top-most excluded children on the source (left out of the lists above) */
   excluded: string[];
+  /** what each side says its role is */
+  marks: { source: SideMark; destination: SideMark };
 }
 
 /** what a resume token leads to, and whether it still fits: asked of the source without sending */
@@ -1406,7 +1430,7 @@ async function tokenOf(run: PairRun, token: string | undefined): Promise<{ decis
   return { decision, ...(to ? { to: to.slice(to.indexOf('@') + 1) } : {}) };
 }
 
-async function gatherUpdate(run: PairRun): Promise<UpdateState> {
+export async function gatherUpdate(run: PairRun): Promise<UpdateState> {
   const { pair, src, dst, log } = run;
   const fp = pair.fingerprint;
   const sds = pair.source.dataset;
@@ -1416,12 +1440,13 @@ async function gatherUpdate(run: PairRun): Promise<UpdateState> {
   // they say what to ask along with the listings, in the same sessions
   const caps = await capabilities(run);
   const tree = Boolean(pair.options.recursive);
+  const marks = Object.values(roleProps(fp));
   // a recursive pair lists its whole tree on both sides: every child is checked, not just the top
   let [[srcLists, srcTree], [dstLists, dstTree]] = await Promise.all([
-    step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listAndProps(src, sds, sourceProps(caps), { tree: tree && caps.source.sendRaw, parsable: caps.source.listParsable, wholeTree: tree })),
+    step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listAndProps(src, sds, [...sourceProps(caps), ...marks], { tree: tree && caps.source.sendRaw, parsable: caps.source.listParsable, wholeTree: tree })),
     step(
       `cannot list ${dds} on ${dstName}`,
-      listAndProps(dst, dds, [FINGERPRINT_PROP, 'readonly', 'available', ...(resumable(caps) ? ['receive_resume_token'] : []), ...destinationEncryptionProps(caps)], {
+      listAndProps(dst, dds, [FINGERPRINT_PROP, 'readonly', 'available', ...marks, ...(resumable(caps) ? ['receive_resume_token'] : []), ...destinationEncryptionProps(caps)], {
         tree: tree && caps.destination.sendRaw,
         parsable: caps.destination.listParsable,
         wholeTree: tree,
@@ -1469,10 +1494,124 @@ async function gatherUpdate(run: PairRun): Promise<UpdateState> {
       if (t) childTokens.set(name, t);
     }
   }
-  return { caps, srcLists, dstLists, srcTree, dstTree, srcList, dstList, dstProps, ...(token ? { token } : {}), childTokens, excluded };
+  const marksOf = { source: markOf(fp, srcTree?.get(sds) ?? null, sds), destination: markOf(fp, dstProps, dds) };
+  return { caps, srcLists, dstLists, srcTree, dstTree, srcList, dstList, dstProps, marks: marksOf, ...(token ? { token } : {}), childTokens, excluded };
 }
 
-function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
+/**
+ * What a dataset says about its role: its own value or a received one (a
+ * replication stream, -R or props=yes, carries the sending side's marks
+ * along; zfs-fuse then drops the dataset's own value), never an inherited
+ * one (children inherit the top's). The value names the dataset it was set
+ * on, so a mark that came with a stream is told apart (parseRole).
+ */
+export function markOf(fp: string, props: Map<string, PropValue> | null, dataset: string): SideMark {
+  const names = roleProps(fp);
+  const own = (n: string) => {
+    const p = props?.get(n);
+    return p && (p.source === 'local' || p.source === 'received') ? p.value : undefined;
+  };
+  const text = own(names.role);
+  const role = parseRole(text, dataset);
+  // the switch of the side a stream came from is not this side's
+  const switched = text?.endsWith(` ${dataset}`) || text === role ? parseSwitched(own(names.switched)) : undefined;
+  return { ...(role ? { role } : {}), ...(switched ? { switched } : {}) };
+}
+
+/** the pair's orientation from both marks, in the pairs file's terms (the run may be reversed) */
+export function orientationOf(run: PairRun, marks: { source: SideMark; destination: SideMark }): Orientation {
+  return run.reversed ? orientation(marks.destination, marks.source) : orientation(marks.source, marks.destination);
+}
+
+/** the run turned the way the pairs file says (false) or the other way (true); the frame's run is always as the file says */
+export function orient(run: PairRun, reversed: boolean): PairRun {
+  if (Boolean(run.reversed) === reversed) return run;
+  const base = run.reversed ? { ...run, pair: orientedPair(run.pair, true), src: run.dst, dst: run.src } : run;
+  return reversed ? { ...base, pair: orientedPair(base.pair, true), src: base.dst, dst: base.src, reversed: true } : { ...base, reversed: false };
+}
+
+/**
+ * Gather an update as the pair runs now: the way the status record says,
+ * turned round (and gathered again) when the datasets' marks say otherwise.
+ * Both sides claiming to be the source is a split brain; no source at all,
+ * a switch that stopped half-way: both refuse, Inconsistent.
+ */
+export async function gatherOriented(frame: PairRun): Promise<{ run: PairRun; g: UpdateState }> {
+  let run = orient(frame, frame.status.direction?.reversed ?? false);
+  let g = await gatherUpdate(run);
+  for (let turned = false; ; turned = true) {
+    const o = orientationOf(run, g.marks);
+    if (o.kind === 'splitBrain') throw await splitBrain(run, g, o.tookOver);
+    if (o.kind === 'noSource') throw noSource(run);
+    const reversed = o.kind === 'reversed';
+    if (reversed === Boolean(run.reversed)) {
+      if (turned || (frame.status.direction?.reversed ?? false) !== reversed) recordDirectionFromMarks(frame, run, g);
+      return { run, g };
+    }
+    if (turned) throw noSource(run);
+    run.log.warn(`the datasets' zettabee:${frame.pair.fingerprint}:role says the pair runs ${reversed ? 'reversed' : 'as the pairs file says'}, the status file said otherwise: going by the datasets`);
+    run = orient(frame, reversed);
+    g = await gatherUpdate(run);
+  }
+}
+
+function recordDirectionFromMarks(frame: PairRun, run: PairRun, g: UpdateState): void {
+  const s = g.marks.source.switched;
+  frame.setDirection({ reversed: Boolean(run.reversed), since: s?.at ?? run.now().toISOString(), how: s?.how ?? 'failover', host: s?.host ?? 'unknown' });
+}
+
+function noSource(run: PairRun): PairError {
+  const fp = run.pair.fingerprint;
+  const message = `neither ${endpointName(run.pair.source)} nor ${endpointName(run.pair.destination)} is the source (both have zettabee:${fp}:role=destination): a failover stopped half-way and could not put things back`;
+  const hint = `decide which side is the source and set it there: zfs set zettabee:${fp}:role=source <dataset> (and readonly=off), and role=destination on the other; then run zettabee update ${run.pair.label}`;
+  return new PairError(message, hint, [], 'Inconsistent', { kind: 'noSource', message, hint });
+}
+
+/** what one side wrote since the common snapshot: its snapshots after it, and the bytes where zfs can say (written@) */
+async function divergence(host: Host, ds: string, list: readonly SnapshotEntry[], common: SnapshotInfo | undefined): Promise<string> {
+  if (!common) return `${list.length} snapshot${list.length === 1 ? '' : 's'}, none in common`;
+  const after = list.filter((s) => s.createtxg > (list.find((x) => x.guid === common.guid)?.createtxg ?? 0n));
+  let bytes = ' (how many bytes, this zfs cannot say: it has no written@)';
+  try {
+    const v = userProp(await getProps(host, ds, [`written@${common.snapshot}`]), `written@${common.snapshot}`);
+    if (v !== undefined && /^\d+$/.test(v)) bytes = `, ${formatBytes(Number(v))} written (written@)`;
+  } catch {
+    // zfs-fuse has no written@: the snapshots must say it
+  }
+  const names = after.slice(-5).map((s) => `@${s.snapshot}`).join(', ');
+  return `${after.length} snapshot${after.length === 1 ? '' : 's'}${after.length ? ` (${after.length > 5 ? '..., ' : ''}${names})` : ''}${bytes}`;
+}
+
+/** the newest snapshot both listings have, by guid */
+export function commonSnapshot(a: readonly SnapshotInfo[], b: readonly SnapshotInfo[]): SnapshotInfo | undefined {
+  const there = new Set(b.map((s) => s.guid));
+  return [...a].reverse().find((s) => there.has(s.guid));
+}
+
+async function splitBrain(run: PairRun, g: UpdateState, tookOver: 'source' | 'destination' | 'unknown'): Promise<PairError> {
+  const { pair } = run;
+  // in the run's terms: which of run.src / run.dst took over
+  const files = run.reversed ? { source: 'destination', destination: 'source' } : { source: 'source', destination: 'destination' };
+  const which = tookOver === 'unknown' ? undefined : (Object.keys(files) as Array<'source' | 'destination'>).find((k) => files[k] === tookOver)!;
+  const winner = which ? pair[which] : undefined;
+  const sw = which ? g.marks[which].switched : undefined;
+  const common = commonSnapshot(g.srcList.snapshots, g.dstList.snapshots);
+  const [ws, wd] = await Promise.all([divergence(run.src, pair.source.dataset, g.srcList.snapshots, common), divergence(run.dst, pair.destination.dataset, g.dstList.snapshots, common)]);
+  const who = winner && sw ? `${endpointName(winner)} took over (${sw.how} on ${sw.host} at ${sw.at})` : 'one side was made the source by hand';
+  const other = winner === pair.source ? pair.destination : pair.source;
+  const message = `split brain: both sides are sources: ${who}, and ${winner ? endpointName(other) : 'the other'} is a source too; nothing was sent`;
+  const details = [
+    `common snapshot: ${common ? `@${common.snapshot}` : 'none'}`,
+    `since then ${endpointName(pair.source)} wrote ${ws}`,
+    `since then ${endpointName(pair.destination)} wrote ${wd}`,
+  ];
+  const hint = winner
+    ? `zettabee failback ${pair.label} keeps what ${endpointName(other)} wrote (renamed aside, mountable), makes it ${endpointName(winner)}'s destination and resumes replication; --dry-run shows the plan`
+    : `decide which side is the source: zfs set zettabee:${pair.fingerprint}:role=destination on the other, after saving what it wrote`;
+  return new PairError(`${message}: ${details.join('; ')}`, hint, details, 'Inconsistent', { kind: 'splitBrain', message, hint, details });
+}
+
+export function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
   const { pair } = run;
   const fp = pair.fingerprint;
   const sds = pair.source.dataset;
@@ -1542,7 +1681,7 @@ function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
     warnings,
     snapshot: name,
     send: { snapshot: `${sds}@${name}`, from: `${sds}${from}`, incremental: between ? 'I' : 'i', replicate: tree && !split, ...(split ? { props: true } : sendProps(run)), ...sendFlags(caps, raw) },
-    receive: { target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...receiveProps(run, caps) },
+    receive: { target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...keepReadonly(run, caps, receiveProps(run, caps)) },
     what: `incremental from ${from}${raw ? ', raw' : ''}${decision.fromBookmark ? ' (its snapshot is gone on the source: the bookmark stands in)' : ''}`,
     raw,
     finish: planFinish(run, f),
@@ -1551,7 +1690,7 @@ function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
   };
 }
 
-async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcome> {
+export async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcome> {
   const { pair, src, dst, log } = run;
   const sds = pair.source.dataset;
   const dds = pair.destination.dataset;
@@ -1622,13 +1761,17 @@ async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcome> {
 }
 
 export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
-  return runPairAction(pair, deps, 'update', async (run) => executeUpdate(run, planUpdateRun(run, await gatherUpdate(run))));
+  return runPairAction(pair, deps, 'update', async (frame) => {
+    const { run, g } = await gatherOriented(frame);
+    return executeUpdate(run, planUpdateRun(run, g));
+  });
 }
 
 /** update's plan, printed, nothing done (no snapshot, no property, no destroy, no status record) */
 export function updateDryRun(pair: Pair, deps: EngineDeps): Promise<DryRun> {
-  return withPairReadOnly(pair, deps, 'update', async (run) => {
-    const plan = planUpdateRun(run, await gatherUpdate(run));
+  return withPairReadOnly(pair, deps, 'update', async (frame) => {
+    const { run, g } = await gatherOriented(frame);
+    const plan = planUpdateRun(run, g);
     if (plan.send) {
       const e = await estimateNow(run, plan.context.caps, plan.send);
       if (e) plan.estimateNow = e;

@@ -18,7 +18,7 @@ export interface PairView {
   state: StatusRecord['state'] | 'Unknown';
   /** seconds since the destination's newest pair snapshot was taken */
   lag: number | null;
-  /** L locked (or a stale lock), + lag >= wlag, ! lag >= clag */
+  /** L locked (or a stale lock), + lag >= wlag, ! lag >= clag, R reversed (the pairs file's destination is the source) */
   flags: string;
   status: StatusWord;
   /** seconds the current run has taken so far, or the last run took */
@@ -27,6 +27,8 @@ export interface PairView {
   note?: string;
   /** when a running daemon updates the pair next (ms since the epoch); running: its update runs now */
   planned?: { next: number; running: boolean; failures: number };
+  /** "reversed since ...: B -> A" when the pair runs the other way than the pairs file says */
+  direction?: string;
 }
 
 /** a running daemon's plan for each pair, by fingerprint: the views get their next run from it */
@@ -48,6 +50,14 @@ export function formatPlanned(p: PairView['planned'], now: number): string {
   if (p.running) return 'running';
   const wait = (p.next - now) / 1000;
   return `${wait <= 0 ? 'now' : `in ${formatLag(Math.ceil(wait))}`}${p.failures > 1 ? ` (after ${p.failures} failures)` : ''}`;
+}
+
+/** the direction in words, or undefined when the pair runs as the pairs file says */
+export function directionText(pair: Pair, record: StatusRecord | null): string | undefined {
+  const d = record?.direction;
+  if (!d?.reversed) return undefined;
+  const when = d.since.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC');
+  return `reversed since ${when} (${d.how} on ${d.host}): ${endpointText(pair.destination)} -> ${endpointText(pair.source)}`;
 }
 
 /** pure: the view of one pair from its record and lock state at `now` */
@@ -76,6 +86,8 @@ export function viewOf(pair: Pair, record: StatusRecord | null, lock: LockState,
   // one lag flag, the worse: past clag is '!' (never '+!')
   if (lag !== null && o.clag !== undefined && lag >= o.clag) flags += '!';
   else if (lag !== null && o.wlag !== undefined && lag >= o.wlag) flags += '+';
+  const direction = directionText(pair, record);
+  if (direction) flags += 'R';
   let state: PairView['state'] = record?.state ?? 'Uninitialized';
   if (unreadable) {
     state = 'Unknown';
@@ -86,6 +98,7 @@ export function viewOf(pair: Pair, record: StatusRecord | null, lock: LockState,
   const view: PairView = { pair, record, lock, state, lag, flags, status, runtime };
   if (unreadable) view.unreadable = unreadable;
   if (note) view.note = note;
+  if (direction) view.direction = direction;
   return view;
 }
 
@@ -138,6 +151,7 @@ export function statusLines(views: readonly PairView[], full: boolean, now = Dat
   const lines = columns(rows);
   if (full) {
     views.forEach((v, i) => {
+      if (v.direction) lines[i] += `\n    ${v.direction}`;
       if (v.note) lines[i] += `\n    ${v.note}`;
     });
   }
@@ -163,5 +177,6 @@ export function statusJson(views: readonly PairView[]): unknown[] {
     inconsistency: v.record?.inconsistency ?? null,
     note: v.note ?? null,
     ...(v.planned ? { daemon: { next: new Date(v.planned.next).toISOString(), running: v.planned.running, failures: v.planned.failures } } : {}),
+    direction: v.record?.direction ?? null,
   }));
 }

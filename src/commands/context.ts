@@ -2,6 +2,9 @@
 // the global options (or the environment, or the defaults) name.
 import { DEFAULT_PAIRS_FILE, DEFAULT_SETTINGS_FILE, loadConfig } from '../config/load.js';
 import type { Pair } from '../config/pairs.js';
+import type { EngineDeps } from '../app/pair-run.js';
+import type { Hosts } from '../exec/hosts.js';
+import type { PairLogs } from '../state/log.js';
 import type { Settings } from '../config/settings.js';
 import type { Reporter } from '../monitor/report.js';
 import type { PairLog } from '../state/log.js';
@@ -72,4 +75,24 @@ export async function refreshTextfileFor(ctx: Context, io: Io, action: string, o
     io.err(`zettabee: warning: ${action}: ${line}`);
   };
   await refreshTextfile(ctx.settings, ctx.pairs, warn, o.now === undefined ? undefined : () => o.now!);
+}
+
+/**
+ * The engine's deps for an action of the command line: the settings and
+ * every pair, the hosts and logs it runs with, the interrupt signal, and
+ * what it says on the terminal (its notes with --verbose on stdout, its
+ * warnings on stderr)
+ */
+export function engineDeps(io: Io, ctx: Context, args: GlobalArgs, action: string, hosts: Hosts, logs: PairLogs): EngineDeps {
+  return {
+    settings: ctx.settings,
+    allPairs: ctx.pairs,
+    hosts,
+    logs,
+    ...(io.signal ? { signal: io.signal } : {}),
+    note: (p, line) => {
+      if (args.verbose) io.out(`${action} ${p.label}: ${line}`);
+    },
+    warn: (p, line) => io.err(`zettabee: warning: ${action} ${p.label}: ${line}`),
+  };
 }

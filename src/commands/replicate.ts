@@ -12,7 +12,7 @@ import { PairLogs } from '../state/log.js';
 import { liveDaemon } from '../state/daemon.js';
 import { mapLimit } from '../app/parallel.js';
 import type { EngineDeps } from '../app/pair-run.js';
-import { loadContext, reporterFor, type Context, type GlobalArgs, type Io } from './context.js';
+import { engineDeps, loadContext, reporterFor, type Context, type GlobalArgs, type Io } from './context.js';
 import { formatError } from './report.js';
 
 type Args = GlobalArgs & { dest?: string; all?: boolean; jobs?: number; 'dry-run'?: boolean };
@@ -33,17 +33,8 @@ async function dryRunPairs(io: Io, ctx: Context, args: Args, action: 'initialize
   const { initializeDryRun, updateDryRun } = await import('../app/replicate.js');
   const logs = new PairLogs();
   logs.open(ctx.settings, pairs.map((p) => p.fingerprint), Boolean(args.debug));
-  const deps: EngineDeps = {
-    settings: ctx.settings,
-    hosts,
-    logs,
-    // a dry run writes no Prometheus textfile: nothing changed
-    allPairs: ctx.pairs,
-    ...(io.signal ? { signal: io.signal } : {}),
-    note: (p, line) => {
-      if (args.verbose) io.out(`${action} ${p.label}: ${line}`);
-    },
-  };
+  // a dry run writes no Prometheus textfile: nothing changed
+  const deps = engineDeps(io, ctx, args, action, hosts, logs);
   const plan = action === 'initialize' ? initializeDryRun : updateDryRun;
   const failures: { pair: Pair; error: unknown }[] = [];
   try {
@@ -85,16 +76,8 @@ async function runPairs(io: Io, ctx: Context, args: Args, action: 'initialize' |
   logs.open(ctx.settings, pairs.map((p) => p.fingerprint), Boolean(args.debug));
   const showProgress = io.progress && pairs.length === 1 ? io.progress : undefined;
   const deps: EngineDeps = {
-    settings: ctx.settings,
-    allPairs: ctx.pairs,
-    hosts,
-    logs,
-    ...(io.signal ? { signal: io.signal } : {}),
+    ...engineDeps(io, ctx, args, action, hosts, logs),
     ...(showProgress ? { onProgress: (p: Pair, pr: { bytes: number; seconds: number; total?: number }) => showProgress(progressLine(p, pr.bytes, pr.seconds, pr.total)) } : {}),
-    note: (p, line) => {
-      if (args.verbose) io.out(`${action} ${p.label}: ${line}`);
-    },
-    warn: (p, line) => io.err(`zettabee: warning: ${action} ${p.label}: ${line}`),
   };
   const run = action === 'initialize' ? initializePair : updatePair;
   // a pair that a running daemon updates is its alone: a cron update would only double its work

@@ -8,7 +8,7 @@ import type { Pair } from '../config/pairs.js';
 import { endpointText } from '../config/pairs.js';
 import { formatLag } from '../config/duration.js';
 import { formatBytes, formatRate } from '../domain/units.js';
-import { viewOf } from '../app/status.js';
+import { directionText, viewOf } from '../app/status.js';
 import type { LockState } from '../state/lock.js';
 import type { StatusRecord } from '../state/status.js';
 
@@ -126,6 +126,15 @@ export function evaluate(input: CheckInput): CheckResult {
     if (!initializing) todo.push(`run zettabee initialize ${label} (zettabee setup ${label} first if the destination is new)`);
   }
 
+  const dir = record?.direction;
+  if (dir?.how === 'takeover' && record?.inconsistency?.kind !== 'splitBrain') {
+    // the old source was not reached: it may still be writable, and nothing replicates
+    const now = dir.reversed ? pair.destination : pair.source;
+    const old = dir.unreached ?? endpointText(dir.reversed ? pair.source : pair.destination);
+    reasons.push({ state: 2, text: `taken over: ${endpointText(now)} is the source since ${formatIso(dir.since)} (takeover on ${dir.host}); the old source ${old} was not reached and may still be writable` });
+    todo.push(`when ${old} is back, run zettabee failback ${label}: it keeps what ${old} wrote since, makes it the destination and replicates (update refuses until then)`);
+  }
+
   if (record?.state === 'Inconsistent') {
     const inc = record.inconsistency;
     reasons.push({ state: 2, text: `inconsistent: ${inc?.message ?? 'the destination no longer matches the source'}` });
@@ -220,6 +229,9 @@ export function evaluate(input: CheckInput): CheckResult {
     parts.push(running.seconds !== null ? `${running.action} running for ${formatLag(running.seconds)}` : `${running.action} starting`);
   }
   if (snap) parts.push(`last snapshot ${formatTime(snap.creation * 1000)}`);
+  const reversed = directionText(pair, record);
+  if (reversed && dir?.how !== 'takeover') parts.push(reversed);
+  if (reversed) long.splice(1, 0, `direction: ${reversed}`);
 
   // perfdata: lag of the destination, runtime of the current (or last) run,
   // bytes and rate of the last successful transfer

@@ -4,6 +4,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import type { Settings } from '../config/settings.js';
 import { writeJsonAtomic } from './atomic.js';
 import { progressFile, statusFile } from './paths.js';
+import type { DirectionRecord } from '../domain/direction.js';
 
 export type PairState = 'Synchronized' | 'Uninitialized' | 'Inconsistent';
 export type RunResultWord = 'running' | 'ok' | 'failed' | 'busy';
@@ -66,6 +67,8 @@ export interface StatusRecord {
   run?: RunRecord;
   /** free-form cached facts (capabilities probed per side, with a time) */
   cache?: Record<string, unknown>;
+  /** which way the pair runs, once a failover, takeover or failback changed it (the datasets' zettabee:<fp>:role is the truth) */
+  direction?: DirectionRecord;
 }
 
 /** the status file cannot be read or is not a status record */

@@ -305,6 +305,71 @@ export function mountBelow(ds: string, root: string): string[] {
   return ['sh', '-c', script, 'zettabee-mount', word('dataset', ds), root.replace(/\/+$/, '')];
 }
 
+/**
+ * Mount a file system (with `recursive`, the file systems below it too,
+ * parents first) where its own mountpoint says, unless it is mounted
+ * already or may not be (canmount); prints the name of each one that could
+ * not be mounted, and always exits 0.
+ */
+export function mountHere(ds: string, recursive: boolean): string[] {
+  const script =
+    'zfs list -H -o name,mountpoint,mounted,canmount $2 -t filesystem "$1" | ' +
+    'while IFS="$(printf "\t")" read -r n m d c; do case "$m" in /*) [ "$d" = no ] && [ "$c" = on ] && { zfs mount "$n" 2>/dev/null || printf "%s\n" "$n"; };; esac; done; exit 0';
+  return ['sh', '-c', script, 'zettabee-mount', word('dataset', ds), recursive ? '-r' : '-d0'];
+}
+
+/**
+ * Make a file system writable: readonly inherited (a local readonly=off
+ * would travel with a replication stream, -R or -p, to the other side and
+ * make that one writable too; zfs-fuse stores what it receives as the
+ * dataset's own value), and set off only where the parent is read-only.
+ * With `recursive`, the file systems below it are remounted where their
+ * mount did not follow (see readonlyTree).
+ */
+export function makeWritable(ds: string, recursive = false): string[] {
+  return readonlyTree(ds, 'zfs inherit readonly "$1" && { [ "$(zfs get -H -o value readonly "$1")" != on ] || zfs set readonly=off "$1"; }', 'on', 'off', recursive);
+}
+
+/** Make a file system read-only (readonly=on), with `recursive` the file systems below it too (see readonlyTree) */
+export function makeReadonly(ds: string, recursive = false): string[] {
+  return readonlyTree(ds, 'zfs set readonly=on "$1"', 'off', 'on', recursive);
+}
+
+/**
+ * `top` on the dataset, then, with `recursive`, each file system below it
+ * still mounted the old way: OpenZFS does not remount a child when its
+ * parent's readonly changes (the child shows "<was> temporary"), so a set
+ * and an inherit remount it; it keeps inheriting.
+ */
+function readonlyTree(ds: string, top: string, was: 'on' | 'off', now: 'on' | 'off', recursive: boolean): string[] {
+  const script =
+    `${top} || exit; [ "$2" = -r ] || exit 0; ` +
+    'zfs list -H -o name -r -t filesystem "$1" | tail -n +2 | while read -r n; do ' +
+    `[ "$(zfs get -H -o value,source readonly "$n")" = "$(printf "${was}\\ttemporary")" ] && { zfs set readonly=${now} "$n" && zfs inherit readonly "$n" || exit; }; done; exit 0`;
+  return ['sh', '-c', script, now === 'on' ? 'zettabee-readonly' : 'zettabee-writable', word('dataset', ds), recursive ? '-r' : '-'];
+}
+
+/** `zfs rename from to` */
+export function rename(from: string, to: string): string[] {
+  return ['zfs', 'rename', word('dataset', from), word('dataset', to)];
+}
+
+/** `zfs clone snap fs` */
+export function clone(snap: string, fs: string): string[] {
+  if (!snap.includes('@')) throw new TypeError(`zfs argv: clone needs a snapshot, got ${JSON.stringify(snap)}`);
+  return ['zfs', 'clone', word('snapshot', snap), word('file system', fs)];
+}
+
+/** `zfs promote fs` */
+export function promote(fs: string): string[] {
+  return ['zfs', 'promote', word('file system', fs)];
+}
+
+/** `zfs unmount fs` */
+export function unmount(fs: string): string[] {
+  return ['zfs', 'unmount', word('file system', fs)];
+}
+
 /** `zfs list -H -o name ds`: exit 0 and the name when it exists */
 export function exists(ds: string): string[] {
   return ['zfs', 'list', '-H', '-o', 'name', word('dataset', ds)];

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { sleep } from '../procs.js';
 import type { Result } from '../support.js';
 import { exists, prop, snapshots, treeHash, writeRandom, writeText, zfs, type ZfsNode } from './nodes.js';
-import { makeWorld, type World, type WorldName } from './worlds.js';
+import { makeWorld, pairsIn, type World, type WorldName } from './worlds.js';
 
 const MiB = 1024 * 1024;
 
@@ -23,7 +23,7 @@ function pairSnaps(list: readonly string[], fp: string): string[] {
 }
 
 /** wait for a run's progress file to show `bytes`; the run must not end first */
-async function untilMoved(w: World, fp: string, child: { exitCode?: number | null } & Promise<unknown>, bytes: number): Promise<number> {
+export async function untilMoved(w: World, fp: string, child: { exitCode?: number | null } & Promise<unknown>, bytes: number): Promise<number> {
   let exited = false;
   void child.finally(() => (exited = true));
   const file = join(w.site.paths.state, `${fp}.progress`);
@@ -43,7 +43,7 @@ async function untilMoved(w: World, fp: string, child: { exitCode?: number | nul
 }
 
 /** no zfs send or receive of the dataset left on the node */
-async function noTransferOn(node: ZfsNode, ds: string): Promise<void> {
+export async function noTransferOn(node: ZfsNode, ds: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const left = (await node.sh('ps -eo pid,args | grep -E "zfs (send|receive|recv)" | grep -F -- "$1" | grep -v grep || true', [ds])).trim();
@@ -86,14 +86,7 @@ export function defineHardening(name: WorldName, faults: readonly Fault[] = ALL_
   describe(`e2e faults [${name}]: a half-finished recursive receive, a vanished child, killed runs, unlock --force, an unreachable destination`, function () {
     this.timeout(300_000);
     let w: World;
-    const s = (n: string) => `${w.srcPool}/${w.tag}${n}`;
-    const d = (n: string) => `${w.dstPool}/bk/${w.tag}${n}`;
-    /** the pairs of this file by name; written together, since a pairs file is one file */
-    const lines = new Map<string, string>();
-    const pair = async (n: string, keys = '') => {
-      lines.set(n, w.line(s(n), d(n), keys));
-      await w.site.writePairs([...lines.values()]);
-    };
+    const { s, d, pair, lines } = pairsIn(() => w);
     const fp = (n: string) => w.fp(s(n), d(n));
 
     before(async function () {

@@ -120,3 +120,24 @@ export async function makeWorld(name: WorldName): Promise<World> {
       return world(name, oz23, oz21, hostSite(bed), ...(await on(oz23, oz21)), ['oz23', 'oz21'], g23.sshKeys);
   }
 }
+
+/**
+ * A test file's datasets and pairs in the world `get` returns (made in its
+ * before hook): sources <srcPool>/<tag><n>, destinations
+ * <dstPool>/bk/<tag><n>, and pair(n) writes the pairs file with every pair
+ * the file added so far (a pairs file is one file).
+ */
+export function pairsIn(get: () => World): { s(n: string): string; d(n: string): string; pair(n: string, keys?: string): Promise<void>; lines: Map<string, string> } {
+  const s = (n: string) => `${get().srcPool}/${get().tag}${n}`;
+  const d = (n: string) => `${get().dstPool}/bk/${get().tag}${n}`;
+  const lines = new Map<string, string>();
+  return {
+    s,
+    d,
+    lines,
+    pair: async (n, keys = '') => {
+      lines.set(n, get().line(s(n), d(n), keys));
+      await get().site.writePairs([...lines.values()]);
+    },
+  };
+}
