@@ -6,8 +6,9 @@
 //   host part names the only peer it accepts. A connection from any other
 //   address is closed with "warning: rejected connection from <addr>" and
 //   mbuffer goes on listening, while the rejected sender may even exit 0.
-// - "listening on socket..." (verbosity 4) is printed once the port is bound
-//   and listening; a port in use prints "could not bind to socket for
+// - "listening on socket..." (verbosity 4) is printed once the port is bound,
+//   just BEFORE listen(): a connect in between is refused, so the sender
+//   also waits for the socket's LISTEN state (topology.ts); a port in use prints "could not bind to socket for
 //   tcp/0.0.0.0:<port>: Address already in use" (verbosity 3) and exits 1.
 // - without -q a status line ("in @ ..., out @ ..., 12.3 MiB total, buffer
 //   0% full") is rewritten with \r about twice a second, and a "summary:"

@@ -41,7 +41,17 @@ export interface Stage {
   /** reads the stage's stderr line by line (progress, readiness, known errors) */
   monitor?: StageMonitor;
   /** spawn only once stage `stage` (earlier, another chain) reported ready; only for a stage that starts a chain */
-  after?: { stage: number; timeoutMs: number; what: string };
+  after?: {
+    stage: number;
+    timeoutMs: number;
+    what: string;
+    /**
+     * asked after the stage said it is ready, again every 50 ms until it
+     * answers true (within timeoutMs): for a readiness line that comes a
+     * moment before the fact (mbuffer prints "listening" before listen())
+     */
+    confirm?: () => Promise<boolean>;
+  };
   /**
    * 'hold': the process gets a pipe on fd 3 that this process keeps open and
    * never writes, closed once the stage has ended. A wrapper that watches it
@@ -565,9 +575,12 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
   /** wait until `g` is ready; false when the pipeline is being stopped meanwhile */
   const waitReady = async (g: Live, after: NonNullable<Stage['after']>): Promise<boolean> => {
     const deadline = performance.now() + after.timeoutMs;
+    let confirmed = !after.confirm;
     for (;;) {
       if (killing) return false;
-      if (g.ready) return true;
+      if (g.ready && !confirmed) confirmed = await after.confirm!().catch(() => false);
+      if (killing) return false;
+      if (g.ready && confirmed) return true;
       if (g.done) {
         // it ended without getting ready; a failure is being handled already
         if (!failed(g.outcome)) setFatal(g, `ended before it was ready (waiting for ${after.what})`);
@@ -581,7 +594,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((r) => {
         wake = r;
-        timer = setTimeout(r, left);
+        timer = setTimeout(r, g.ready ? Math.min(left, 50) : left);
       });
       clearTimeout(timer);
       wake = undefined;

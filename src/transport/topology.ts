@@ -136,6 +136,21 @@ function side(host: Host, parts: readonly Part[], first: Pick<Stage, 'input' | '
   ];
 }
 
+/**
+ * Whether a TCP socket listens on `port` on the host (Linux: /proc/net/tcp
+ * and tcp6, state 0A). mbuffer prints "listening on socket" just before it
+ * calls listen(): a sender started on that line alone was, now and then on a
+ * loaded machine, refused. Where /proc/net/tcp cannot be read the answer is
+ * yes (the line is all there is to go by).
+ */
+export const LISTENING_SCRIPT =
+  'p=$(printf \':%04X\' "$1"); [ -r /proc/net/tcp ] || exit 0; cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p="$p" \'$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit f ? 0 : 1 }\'';
+
+async function listening(host: Host, port: number): Promise<boolean> {
+  const r = await host.exec(['sh', '-c', LISTENING_SCRIPT, 'sh', String(port)], { timeoutMs: 10_000 });
+  return r.exitCode === 0;
+}
+
 export function streamPipeline(pair: Pair, source: Host, destination: Host, send: string[], receive: string[], opts: StreamOptions = {}): PipelineSpec {
   const zsend: Part = { name: 'zfs send', argv: send, ...(opts.sendMonitor ? { monitor: opts.sendMonitor } : {}) };
   const zrecv: Part = { name: 'zfs receive', argv: receive };
@@ -186,7 +201,7 @@ export function streamPipeline(pair: Pair, source: Host, destination: Host, send
         dieWithUs: source.local,
       };
       const receiving = side(destination, [listen, ...unpack, zrecv], { input: destination.local ? 'none' : 'hold' }, true);
-      const after = { stage: 0, timeoutMs: LISTEN_TIMEOUT_MS, what: `mbuffer listening on port ${port} on ${destination.name}` };
+      const after = { stage: 0, timeoutMs: LISTEN_TIMEOUT_MS, what: `mbuffer listening on port ${port} on ${destination.name}`, confirm: () => listening(destination, port) };
       const sending = side(source, [zsend, ...pack, dial], { input: source.local ? 'none' : 'hold', after }, true);
       // Both mbuffers report their byte counts, so the local processes of
       // either side hand the stream on among themselves (no copy through
