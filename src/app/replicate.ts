@@ -727,6 +727,7 @@ async function retire(run: PairRun, host: Host, ds: string, snaps: readonly Snap
  */
 async function checkBatch(run: PairRun, host: Host, caps: Capabilities, argvs: readonly string[][], results: readonly RunResult[], why: string): Promise<string[]> {
   const failed: Array<{ argv: readonly string[]; message: string; held?: string }> = [];
+  const cloned: Array<{ argv: readonly string[]; message: string }> = [];
   results.forEach((r, i) => {
     const argv = argvs[i]!;
     if (r.exitCode === 0) {
@@ -743,8 +744,26 @@ async function checkBatch(run: PairRun, host: Host, caps: Capabilities, argvs: r
       run.log.info(`${why}: kept ${snap}: ${kept} (what failback kept) is a clone of it; it goes once that copy is destroyed`);
       return;
     }
+    // zfs-fuse says only "snapshot is cloned", naming no clone: asked below
+    if (argv[1] === 'destroy' && kept && /snapshot is cloned|dependent clones/.test(r.stderr)) {
+      cloned.push({ argv, message: z.message });
+      return;
+    }
     failed.push({ argv, message: z.message, ...(argv[1] === 'destroy' && z.kind === 'busy' && snap.includes('@') ? { held: snap } : {}) });
   });
+  if (cloned.length) {
+    const kept = run.status.direction!.kept!;
+    const origins = await host.exec(['zfs', 'get', '-H', '-r', '-o', 'value', 'origin', kept]).then(
+      (r) => (r.exitCode === 0 ? r.stdout.split('\n').map((l) => l.trim()).filter((l) => l.includes('@')) : []),
+      () => [] as string[],
+    );
+    const stamps = new Set(origins.map((o) => o.slice(o.indexOf('@'))));
+    for (const c of cloned) {
+      const snap = c.argv[c.argv.length - 1]!;
+      if (stamps.has(snap.slice(snap.indexOf('@')))) run.log.info(`${why}: kept ${snap}: ${kept} (what failback kept) is a clone of it; it goes once that copy is destroyed`);
+      else failed.push(c);
+    }
+  }
   const held = failed.flatMap((f) => (f.held ? [f.held] : []));
   const holders = held.length ? await holdersOf(run, host, caps, held) : new Map<string, string>();
   const warnings = failed.map((f) => `${why}: \`${f.argv.join(' ')}\` on ${host.name} failed: ${f.message}${f.held && holders.get(f.held) ? ` (${holders.get(f.held)})` : ''}`);

@@ -52,10 +52,12 @@ export function defineFailover(name: WorldName, o: { partial?: boolean } = {}): 
       await writeText(w.src, s('r/c'), 'child3.txt', 'back on the first source\n');
     });
 
-    it('takeover (the source not asked), both sides write, update refuses: split brain, CRITICAL, what each wrote; failback keeps the divergent data, update works again', async () => {
+    it('takeover of a recursive pair (the source not asked), both sides write, update refuses: split brain, CRITICAL, what each wrote; failback keeps the divergent data, child too, update works again and check is OK', async () => {
       await zfs(w.src, 'zfs', 'create', s('t'));
+      await zfs(w.src, 'zfs', 'create', s('t/k'));
       await writeText(w.src, s('t'), 'a.txt', 'before the crash\n');
-      await pair('t');
+      await writeText(w.src, s('t/k'), 'k.txt', 'a child\n');
+      await pair('t', 'recursive=yes');
       ok(await w.site.run(['initialize', w.dest(d('t'))]));
       const fp = w.fp(s('t'), d('t'));
       ok(await w.site.run(['takeover', w.dest(d('t')), '--yes']));
@@ -66,6 +68,8 @@ export function defineFailover(name: WorldName, o: { partial?: boolean } = {}): 
       expect(c.stdout).to.match(/^ZETTABEE CRITICAL - taken over/);
       await writeText(w.dst, d('t'), 'b.txt', 'the new source serves\n');
       await writeText(w.src, s('t'), 'lost.txt', 'the old source wrote this after the takeover\n'.repeat(1000));
+      await writeText(w.src, s('t/k'), 'lost-below.txt', 'and this, below\n');
+      await writeText(w.dst, d('t/k'), 'b-below.txt', 'the new source serves this child too\n');
       // what it wrote reaches the disk (written@ counts synced data only)
       await w.src.sh('sync; zpool sync "$1" 2>/dev/null || true', [w.srcPool]);
       const u = await w.site.run(['update', w.dest(d('t'))]);
@@ -81,11 +85,14 @@ export function defineFailover(name: WorldName, o: { partial?: boolean } = {}): 
       expect(kept, fb.stdout).to.match(new RegExp(`^${s('t')}-diverged-\\d{14}UTC$`));
       expect(await exists(w.src, kept!)).to.equal(true);
       expect(Object.keys(await treeHash(w.src, kept!))).to.include('lost.txt');
+      expect(Object.keys(await treeHash(w.src, `${kept!}/k`))).to.include('lost-below.txt');
       expect(await snapshots(w.src, kept!)).to.satisfy((l: string[]) => l.some((x) => x.startsWith('diverged-')));
       await same('t');
+      await same('t/k');
       await writeText(w.dst, d('t'), 'c.txt', 'replicating again\n');
       ok(await w.site.run(['update', w.dest(d('t'))]));
       await same('t');
+      await same('t/k');
       c = await w.site.run(['check', w.dest(d('t'))]);
       expect(c.code, c.stdout).to.equal(0);
     });
