@@ -159,7 +159,10 @@ describe('transport topology', () => {
         const gated = spec.stages.findIndex((x) => x.after);
         expect(gated < 0 ? undefined : gated).to.equal(row.after);
         if (row.after !== undefined) {
-          expect(spec.stages[row.after]!.after).to.deep.equal({ stage: 0, timeoutMs: LISTEN_TIMEOUT_MS, what: `mbuffer listening on port 5001 on ${d.name}` });
+          const { confirm, ...after } = spec.stages[row.after]!.after!;
+          expect(after).to.deep.equal({ stage: 0, timeoutMs: LISTEN_TIMEOUT_MS, what: `mbuffer listening on port 5001 on ${d.name}` });
+          // the sender waits for the port's LISTEN state too (mbuffer's line comes just before listen())
+          expect(confirm).to.be.a('function');
         }
         // every remote stage stops by EOF and carries the exit markers
         for (const st of spec.stages) {
