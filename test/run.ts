@@ -1,10 +1,10 @@
-// npm test: four mocha processes at once, so that the slow OpenZFS guests
+// npm test: five mocha processes at once, so that the slow OpenZFS guests
 // (QEMU without KVM: every zfs command in them costs a tenth of a second)
 // overlap each other and the zfs-fuse tests instead of doubling the run:
 //   - the unit tests and the zfs-fuse end-to-end tests (in two processes),
 //     started at once;
-//   - the OpenZFS 2.1 tests and the OpenZFS 2.3 tests (each with its
-//     cross-version rows), started once this runner has the guests up. On a
+//   - the OpenZFS 2.1 tests, the OpenZFS 2.3 tests (each with its
+//     cross-version rows) and the feature tests of both, started once this runner has the guests up. On a
 //     bare machine that means building the images first, while the zfs-fuse
 //     tests run.
 // One zfs-fuse daemon serves all (started here when none runs, stopped at
@@ -38,9 +38,14 @@ const FUSE: Part[] = [
   { label: 'unit and zfs-fuse', prefix: '', specs: ['dist/test/unit/**/*.test.js', ...FUSE_FIRST] },
   { label: 'zfs-fuse, part 2', prefix: '[fuse] ', specs: ['dist/test/e2e/*.test.js', 'dist/test/e2e/openzfs/*-fuse.test.js'], ignore: FUSE_FIRST },
 ];
+// The feature tests (raw sends, bookmarks, resume tokens, ...) of both
+// versions are as long as the rest of a version's tests: a process of their
+// own, on the third disk of the guests.
+const FEATURES = ['dist/test/e2e/openzfs/features-21.test.js', 'dist/test/e2e/openzfs/features-23.test.js'];
 const OPENZFS: Part[] = [
-  { label: 'OpenZFS 2.1', prefix: '[2.1] ', specs: ['dist/test/e2e/openzfs/*-21.test.js'], env: { ZETTABEE_TEST_DISK: 'vdb' } },
-  { label: 'OpenZFS 2.3', prefix: '[2.3] ', specs: ['dist/test/e2e/openzfs/*-23.test.js'], env: { ZETTABEE_TEST_DISK: 'vdc' } },
+  { label: 'OpenZFS 2.1', prefix: '[2.1] ', specs: ['dist/test/e2e/openzfs/*-21.test.js'], ignore: FEATURES, env: { ZETTABEE_TEST_DISK: 'vdb' } },
+  { label: 'OpenZFS 2.3', prefix: '[2.3] ', specs: ['dist/test/e2e/openzfs/*-23.test.js'], ignore: FEATURES, env: { ZETTABEE_TEST_DISK: 'vdc' } },
+  { label: 'OpenZFS features', prefix: '[feat] ', specs: FEATURES, env: { ZETTABEE_TEST_DISK: 'vdd' } },
 ];
 
 interface Counts {

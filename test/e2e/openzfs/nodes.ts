@@ -106,7 +106,7 @@ class FuseNode implements ZfsNode {
 }
 
 /** the whole virtual disk this test process may use in each guest (test/run.ts gives each OpenZFS process its own) */
-const DISK = (process.env.ZETTABEE_TEST_DISK ?? 'vdb') as 'vdb' | 'vdc';
+const DISK = (process.env.ZETTABEE_TEST_DISK ?? 'vdb') as 'vdb' | 'vdc' | 'vdd';
 
 class GuestNode implements ZfsNode {
   readonly kind = 'openzfs' as const;
