@@ -12,7 +12,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { join } from 'node:path';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { ensurePackages, getBed, type Bed } from '../harness/bed.js';
-import { freezeSend, noTransferLeft, processes, sleep, thaw, waitFor } from './procs.js';
+import { freezeSend, noTransferLeft, processes, sleep, sshMasters, thaw, waitFor } from './procs.js';
 import { LAUNCHER, makeSite, mountpointOf, must, snapshotsOf, sshKeys, writeRandom, type Site } from './support.js';
 
 const MiB = 1024 * 1024;
@@ -223,7 +223,7 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       d.child.kill('SIGUSR1');
       await waitFor('b to catch up once sshd is back', 30_000, () => ends('b') > b1);
       // the daemon has an ssh master connection again, in its own control directory
-      expect(processes().filter((p) => p.argv[0]!.startsWith(`ssh: ${tmp}/zettabee-ssh-`)).length, 'ssh master processes').to.equal(1);
+      expect(sshMasters(tmp).length, 'ssh master processes').to.equal(1);
     } finally {
       d.child.kill('SIGTERM');
       expect((await d.child).exitCode, d.err()).to.equal(0);

@@ -93,6 +93,16 @@ export function controlDirsOf(pid: number): string[] {
 }
 
 /**
+ * The ssh master connections whose sockets live in `dir` (or below it). A
+ * master that a command started (ControlMaster=auto with ControlPersist)
+ * retitles itself `ssh: <socket> [mux]`; one that `ssh -f -N` started keeps
+ * its argv, which names the ControlPath.
+ */
+export function sshMasters(dir: string): Proc[] {
+  return processes().filter((p) => p.argv[0]!.startsWith(`ssh: ${dir}/`) || (p.argv[0] === 'ssh' && p.argv.includes('-N') && p.argv.some((a) => a.includes(`ControlPath="${dir}/`) || a.includes(`ControlPath=${dir}/`))));
+}
+
+/**
  * A killed run cannot close its ssh master connection (ControlPersist) or
  * remove its control directory: stop the masters it left (by pid) and remove
  * the directories, so the test leaves nothing behind. Returns the pids stopped.
@@ -100,14 +110,12 @@ export function controlDirsOf(pid: number): string[] {
 export function cleanControlDirs(dirs: readonly string[]): number[] {
   const stopped: number[] = [];
   for (const dir of dirs) {
-    for (const p of processes()) {
-      if (p.argv[0]!.startsWith(`ssh: ${dir}/`)) {
-        try {
-          process.kill(p.pid, 'SIGTERM');
-          stopped.push(p.pid);
-        } catch {
-          /* gone */
-        }
+    for (const p of sshMasters(dir)) {
+      try {
+        process.kill(p.pid, 'SIGTERM');
+        stopped.push(p.pid);
+      } catch {
+        /* gone */
       }
     }
     rmSync(dir, { recursive: true, force: true });
