@@ -156,18 +156,27 @@ export async function runPairAction(pair: Pair, deps: EngineDeps, action: PairAc
   }
 }
 
-async function runLocked(pair: Pair, deps: EngineDeps, action: PairAction, body: (run: PairRun) => Promise<Outcome>, log: PairLog, metrics: () => Promise<void>): Promise<Outcome> {
-  const { settings } = deps;
+/**
+ * What every run of a pair starts with, before its lock: the clock, an
+ * abort signal of its own (joined to the caller's), and the ssh handshakes,
+ * which run while this machine takes the lock and reads the status file
+ * (not for a takeover: its source may be gone, and only the destination is
+ * asked, as it turns out once the record is read).
+ */
+function openRun(pair: Pair, deps: EngineDeps, action: PairAction): { now: () => Date; local: AbortController; signal: AbortSignal } {
   const now = deps.now ?? (() => new Date());
   const local = new AbortController();
   const signal = deps.signal ? AbortSignal.any([deps.signal, local.signal]) : local.signal;
-
-  // the ssh handshakes run while this machine takes the lock and writes the status file
-  // (not for a takeover: its source may be gone, and only the destination is asked, as it turns out once the record is read)
   if (action !== 'takeover') {
     deps.hosts.for(pair.source, pair).open();
     deps.hosts.for(pair.destination, pair).open();
   }
+  return { now, local, signal };
+}
+
+async function runLocked(pair: Pair, deps: EngineDeps, action: PairAction, body: (run: PairRun) => Promise<Outcome>, log: PairLog, metrics: () => Promise<void>): Promise<Outcome> {
+  const { settings } = deps;
+  const { now, local, signal } = openRun(pair, deps, action);
 
   let lock: PairLock;
   try {
@@ -304,13 +313,7 @@ async function runLocked(pair: Pair, deps: EngineDeps, action: PairAction, body:
 export async function withPairReadOnly<T>(pair: Pair, deps: EngineDeps, action: PairAction, body: (run: PairRun) => Promise<T>): Promise<T> {
   const { settings, logs } = deps;
   const log = logs.for(pair.fingerprint);
-  const now = deps.now ?? (() => new Date());
-  const local = new AbortController();
-  const signal = deps.signal ? AbortSignal.any([deps.signal, local.signal]) : local.signal;
-  if (action !== 'takeover') {
-    deps.hosts.for(pair.source, pair).open();
-    deps.hosts.for(pair.destination, pair).open();
-  }
+  const { now, signal } = openRun(pair, deps, action);
   const lock = await PairLock.acquire(settings, pair.fingerprint, { action: `${action} --dry-run`, label: pair.label, recoverStale: false });
   try {
     const record = loadRecord(settings, pair);
