@@ -272,6 +272,8 @@ interface TransferOptions {
   total?: number;
   /** note the send's pid before a byte moves (its temporary holds may outlive it: state/sends.ts) */
   noteSend?: boolean;
+  /** the child this stream sends on its own, noted with the pid (none: the pair's top) */
+  child?: string;
 }
 
 async function transfer(run: PairRun, send: string[], receive: string[], o: TransferOptions = {}): Promise<Transferred> {
@@ -288,7 +290,7 @@ async function transfer(run: PairRun, send: string[], receive: string[], o: Tran
           const pid = Number(text.slice(zargv.PID_MARK.length).trim());
           if (Number.isInteger(pid) && pid > 1) {
             try {
-              noteSend(run.settings, run.pair.fingerprint, { host: run.src.name, pid });
+              noteSend(run.settings, run.pair.fingerprint, { host: run.src.name, pid, ...(o.child ? { dataset: o.child } : {}) });
             } catch (e) {
               run.log.warn(`cannot note the zfs send's pid ${pid}: ${e instanceof Error ? e.message : String(e)}`);
             }
@@ -420,12 +422,12 @@ function snapshotLayout(run: PairRun, caps: BothCapabilities, included: Iterable
  */
 function planChildren(run: PairRun, caps: BothCapabilities, raw: boolean, source: ReadonlyMap<string, SnapshotListing>, name: string, base?: SnapshotInfo, skip: ReadonlySet<string> = new Set()): CatchUpStep[] {
   const sds = run.pair.source.dataset;
-  const extra = receiveProps(run, caps);
+  const receiveOf = childReceive(run, caps);
   const steps: CatchUpStep[] = [];
   for (const child of [...source.keys()].sort()) {
     if (child === sds) continue;
     const target = counterpart(run, child);
-    const receive: zargv.RecvOptions = { target, noMount: caps.destination.recvNoMount, resumable: resumable(caps), ...extra };
+    const receive = receiveOf(target);
     const snaps = source.get(child)!.snapshots;
     const at = base ? snaps.find((x) => x.snapshot === base.snapshot) : undefined;
     if (!at) {
@@ -439,12 +441,12 @@ function planChildren(run: PairRun, caps: BothCapabilities, raw: boolean, source
 }
 
 /** carry out the children's streams (exclude=); a failure leaves the pair Inconsistent, and the next update catches up */
-async function executeChildren(run: PairRun, steps: readonly CatchUpStep[], snap: SnapshotInfo): Promise<number> {
+async function executeChildren(run: PairRun, caps: BothCapabilities, steps: readonly CatchUpStep[], snap: SnapshotInfo): Promise<number> {
   let bytes = 0;
   for (const c of steps) {
     try {
       const started = Date.now();
-      const moved = await transfer(run, zargv.send(c.send!), zargv.recv(c.receive));
+      const moved = await transfer(run, zargv.send(c.send!), zargv.recv(c.receive), { noteSend: sendsLeakHolds(caps.source), child: datasetOf(c.send!.snapshot!) });
       logMoved(run, moved.bytes, started);
       bytes += moved.bytes;
     } catch (e) {
@@ -456,6 +458,17 @@ async function executeChildren(run: PairRun, steps: readonly CatchUpStep[], snap
     }
   }
   return bytes;
+}
+
+/** the dataset of a snapshot's full name */
+function datasetOf(snapshot: string): string {
+  return snapshot.slice(0, snapshot.indexOf('@'));
+}
+
+/** how a child of the tree is received when it gets a stream of its own (exclude=, catching up) */
+function childReceive(run: PairRun, caps: BothCapabilities): (target: string) => zargv.RecvOptions {
+  const extra = receiveProps(run, caps);
+  return (target) => ({ target, noMount: caps.destination.recvNoMount, resumable: resumable(caps), ...extra });
 }
 
 /** the destination's name of a source dataset of the tree */
@@ -524,8 +537,7 @@ function planCatchUp(
   const fp = pair.fingerprint;
   const steps: CatchUpStep[] = [];
   const problems: string[] = [];
-  const extra = receiveProps(run, caps);
-  const receive = (target: string): zargv.RecvOptions => ({ target, noMount: caps.destination.recvNoMount, resumable: resumable(caps), ...extra });
+  const receive = childReceive(run, caps);
   for (const name of [...source.keys()].sort()) {
     if (name === pair.source.dataset) continue;
     const snaps = source.get(name)!.snapshots;
@@ -565,7 +577,7 @@ function planCatchUp(
 }
 
 /** carry out the catch-up steps; a failure leaves the pair Inconsistent, with why */
-async function executeCatchUp(run: PairRun, steps: readonly CatchUpStep[], base: SnapshotInfo): Promise<void> {
+async function executeCatchUp(run: PairRun, caps: BothCapabilities, steps: readonly CatchUpStep[], base: SnapshotInfo): Promise<void> {
   if (steps.length === 0) return;
   const { log } = run;
   const names = steps.map((x) => x.target);
@@ -584,7 +596,8 @@ async function executeCatchUp(run: PairRun, steps: readonly CatchUpStep[], base:
       }
       if (c.send) {
         const started = Date.now();
-        const moved = await transfer(run, zargv.send(c.send), zargv.recv(c.receive));
+        // a child's -I stream that dies leaves zfs-fuse's temporary holds too: noted, so the next update releases them
+        const moved = await transfer(run, zargv.send(c.send), zargv.recv(c.receive), { noteSend: sendsLeakHolds(caps.source), child: datasetOf(c.send.snapshot!) });
         logMoved(run, moved.bytes, started);
       }
     } catch (e) {
@@ -623,18 +636,19 @@ async function whatChanged(run: PairRun, caps: Capabilities, base: string): Prom
 }
 
 /** take the pair snapshot on the source and read back its guid, createtxg and creation */
-async function takeSnapshot(run: PairRun, name: string, estimate?: zargv.SendOptions, layout?: SnapshotLayout): Promise<{ snap: SnapshotEntry; estimate?: number }> {
+async function takeSnapshot(run: PairRun, name: string, estimate?: readonly zargv.SendOptions[], layout?: SnapshotLayout): Promise<{ snap: SnapshotEntry; estimate?: number }> {
   const { pair, src } = run;
   const ds = pair.source.dataset;
   const full = `${ds}@${name}`;
-  // the size estimate (send -nvP, OpenZFS) of the stream to come rides in the snapshot's session
+  // the size estimate (send -nvP, OpenZFS) of the streams to come rides in the snapshot's session
   const make = layout && 'names' in layout ? zargv.snapshot(layout.names.map((n) => `${n}@${name}`)) : zargv.snapshot([full], { recursive: Boolean(pair.options.recursive) });
   const argvs = [make, ['zfs', 'get', '-Hp', '-o', 'name,property,value', zargv.SNAPSHOT_PROPS.join(','), full]];
-  if (estimate) argvs.push(zargv.send({ ...estimate, dryRun: true }));
+  const estimates = estimate ?? [];
+  for (const e of estimates) argvs.push(zargv.send({ ...e, dryRun: true }));
   const unmake = layout && 'destroy' in layout ? layout.destroy.map((t) => zargv.destroy(`${t}@${name}`, { recursive: true })) : [];
   const [made, got, ...rest] = await step(`cannot snapshot ${ds} on ${describeHost(run, 'source')}`, src.batch([...argvs, ...unmake], { guard: 1 }));
-  const est = estimate ? rest[0] : undefined;
-  const unmade = estimate ? rest.slice(1) : rest;
+  const est = rest.slice(0, estimates.length);
+  const unmade = rest.slice(estimates.length);
   if (made!.exitCode !== 0) {
     const z = classifyZfsError(made!.stderr, made!.exitCode, made!.stdout);
     throw new ActionError(`cannot snapshot ${ds} on ${describeHost(run, 'source')}: ${z.message}`, z.hint, [z.detail]);
@@ -645,14 +659,21 @@ async function takeSnapshot(run: PairRun, name: string, estimate?: zargv.SendOpt
   unmade.forEach((r, i) => {
     if (r.exitCode !== 0) run.log.warn(`cannot destroy ${layout && 'destroy' in layout ? layout.destroy[i] : '?'}@${name} (excluded): ${firstLines(r.stderr, 1)[0] ?? `exit ${r.exitCode}`}`);
   });
-  let bytes: number | undefined;
-  if (est) {
+  // the sum of every stream's estimate, or none when zfs cannot say for one of them
+  let bytes: number | undefined = est.length ? 0 : undefined;
+  for (const r of est) {
     try {
-      const n = est.exitCode === 0 ? parseSendEstimate(est.stdout) : null;
-      if (n !== null) bytes = Number(n);
-      else run.log.debug(`no size estimate: ${firstLines(est.stdout + est.stderr, 1)[0] ?? `exit ${est.exitCode}`}`);
+      const n = r.exitCode === 0 ? parseSendEstimate(r.stdout) : null;
+      if (n === null) {
+        run.log.debug(`no size estimate: ${firstLines(r.stdout + r.stderr, 1)[0] ?? `exit ${r.exitCode}`}`);
+        bytes = undefined;
+        break;
+      }
+      bytes = (bytes ?? 0) + Number(n);
     } catch (e) {
       run.log.debug(`no size estimate: ${e instanceof Error ? e.message : String(e)}`);
+      bytes = undefined;
+      break;
     }
   }
   return bytes === undefined ? { snap } : { snap, estimate: bytes };
@@ -679,7 +700,7 @@ async function snapshotBetweenHooks(run: PairRun, action: 'initialize' | 'update
   };
   let taken;
   try {
-    taken = await takeSnapshot(run, plan.snapshot, caps.source.sendDryRunParsable ? plan.send : undefined, plan.layout);
+    taken = await takeSnapshot(run, plan.snapshot, caps.source.sendDryRunParsable ? streamsOf(plan) : undefined, plan.layout);
   } catch (e) {
     if (run.pair.options.post) await post(false);
     throw e;
@@ -728,6 +749,7 @@ async function retire(run: PairRun, host: Host, ds: string, snaps: readonly Snap
 async function checkBatch(run: PairRun, host: Host, caps: Capabilities, argvs: readonly string[][], results: readonly RunResult[], why: string): Promise<string[]> {
   const failed: Array<{ argv: readonly string[]; message: string; held?: string }> = [];
   const cloned: Array<{ argv: readonly string[]; message: string }> = [];
+  const keptFor = (snap: string, kept: string) => run.log.info(`${why}: kept ${snap}: ${kept} (what failback kept) is a clone of it; it goes once that copy is destroyed`);
   results.forEach((r, i) => {
     const argv = argvs[i]!;
     if (r.exitCode === 0) {
@@ -741,7 +763,7 @@ async function checkBatch(run: PairRun, host: Host, caps: Capabilities, argvs: r
     // the origin of the copy failback kept of a side's divergent history: it stays while that copy does
     const kept = run.status.direction?.kept;
     if (argv[1] === 'destroy' && kept && r.stderr.includes(`${kept}@`)) {
-      run.log.info(`${why}: kept ${snap}: ${kept} (what failback kept) is a clone of it; it goes once that copy is destroyed`);
+      keptFor(snap, kept);
       return;
     }
     // zfs-fuse says only "snapshot is cloned", naming no clone: asked below
@@ -760,7 +782,7 @@ async function checkBatch(run: PairRun, host: Host, caps: Capabilities, argvs: r
     const stamps = new Set(origins.map((o) => o.slice(o.indexOf('@'))));
     for (const c of cloned) {
       const snap = c.argv[c.argv.length - 1]!;
-      if (stamps.has(snap.slice(snap.indexOf('@')))) run.log.info(`${why}: kept ${snap}: ${kept} (what failback kept) is a clone of it; it goes once that copy is destroyed`);
+      if (stamps.has(snap.slice(snap.indexOf('@')))) keptFor(snap, kept);
       else failed.push(c);
     }
   }
@@ -1157,21 +1179,32 @@ function stepText(argv: readonly string[]): string {
  * send; over the tree for a recursive pair (OpenZFS). Undefined when zfs
  * cannot say (a bookmark base, zfs-fuse without written@).
  */
-async function estimateNow(run: PairRun, caps: BothCapabilities, send: zargv.SendOptions): Promise<{ bytes: number; what: string } | undefined> {
-  const sds = run.pair.source.dataset;
-  const base = send.from?.startsWith(`${sds}@`) ? send.from.slice(sds.length + 1) : undefined;
-  if (send.from && !base) return undefined;
-  if (send.replicate && !caps.source.listParsable) return undefined;
-  const prop = base ? `written@${base}` : 'referenced';
-  const tree = await getTreeProps(run.src, sds, [prop], { tree: Boolean(send.replicate) }).catch(() => null);
-  if (!tree) return undefined;
+async function estimateNow(run: PairRun, caps: BothCapabilities, sends: readonly zargv.SendOptions[]): Promise<{ bytes: number; what: string } | undefined> {
   let bytes = 0;
-  for (const props of tree.values()) {
-    const v = props.get(prop)?.value;
-    if (v === undefined || !/^\d+$/.test(v)) return undefined;
-    bytes += Number(v);
+  let what = '';
+  for (const send of sends) {
+    if (!send.snapshot) return undefined;
+    const ds = send.snapshot.slice(0, send.snapshot.indexOf('@'));
+    const base = send.from?.startsWith(`${ds}@`) ? send.from.slice(ds.length + 1) : undefined;
+    if (send.from && !base) return undefined;
+    if (send.replicate && !caps.source.listParsable) return undefined;
+    const prop = base ? `written@${base}` : 'referenced';
+    const tree = await getTreeProps(run.src, ds, [prop], { tree: Boolean(send.replicate) }).catch(() => null);
+    if (!tree) return undefined;
+    for (const props of tree.values()) {
+      const v = props.get(prop)?.value;
+      if (v === undefined || !/^\d+$/.test(v)) return undefined;
+      bytes += Number(v);
+    }
+    // the top's stream names what is counted; the children's (exclude=) follow it
+    what ||= base ? `what the source has written since @${base}` : 'what the source references';
   }
-  return { bytes, what: base ? `what the source has written since @${base}` : 'what the source references' };
+  return { bytes, what: sends.length > 1 ? `${what}, over ${sends.length} streams (exclude=)` : what };
+}
+
+/** every stream a plan sends: the top's, then each child's of its own (exclude=) */
+function streamsOf(plan: RunPlan): zargv.SendOptions[] {
+  return [plan.send!, ...(plan.children ?? []).flatMap((c) => (c.send ? [c.send] : []))];
 }
 
 /** what a dry run prints: the plan as a run logs it, then the size zfs estimates now (a run learns it once the snapshot exists) */
@@ -1376,7 +1409,7 @@ async function executeInitialize(run: PairRun, plan: RunPlan): Promise<Outcome> 
       log.warn(`${dds} holds @${snap.snapshot} from an initialize that was interrupted before it finished; finishing it`);
       logStart(run, 'initialize', plan.what);
     }
-    if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, plan.children, snap)) };
+    if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, caps, plan.children, snap)) };
     return finish(run, caps, plan.finish, snap, moved);
   }
   const warnings = await retire(run, src, pair.source.dataset, plan.orphans, caps.source, 'removing snapshots of an earlier initialize');
@@ -1395,7 +1428,7 @@ async function executeInitialize(run: PairRun, plan: RunPlan): Promise<Outcome> 
     throw e;
   }
   logMoved(run, moved.bytes, started);
-  if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, plan.children, snap)) };
+  if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, caps, plan.children, snap)) };
   const outcome = await finish(run, caps, plan.finish, snap, moved);
   const settled = plan.settle ? await settleRecursive(run, caps.destination, snap.snapshot) : [];
   return { ...outcome, warnings: [...warnings, ...outcome.warnings, ...settled] };
@@ -1410,7 +1443,7 @@ export function initializeDryRun(pair: Pair, deps: EngineDeps): Promise<DryRun> 
   return withPairReadOnly(pair, deps, 'initialize', async (run) => {
     const plan = planInitialize(run, await gatherInitialize(run));
     if (plan.send && !plan.taken) {
-      const e = await estimateNow(run, plan.context.caps, plan.send);
+      const e = await estimateNow(run, plan.context.caps, streamsOf(plan));
       if (e) plan.estimateNow = e;
     }
     return { plan, lines: dryRunLines(plan, run) };
@@ -1649,11 +1682,16 @@ export function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
     if (arrives) dstSnaps = withArrival(dstSnaps, arrives);
   }
   const sends = notedSends(run.settings, fp).filter((x) => x.host === run.src.name);
+  // a recursive release stops at a top that lacks the tag (zfs-fuse): a child's own send is released on the child
   const releaseSends =
     sends.length && caps.source.holds && g.srcList.snapshots.length
       ? {
           pids: sends.map((x) => x.pid),
-          argvs: sends.flatMap((x) => [0, 1].flatMap((n) => g.srcList.snapshots.map((sn) => zargv.release(`.send-${x.pid}-${n}`, [`${sds}@${sn.snapshot}`], { recursive: tree })))),
+          argvs: sends.flatMap((x) => {
+            const child = x.dataset !== undefined && x.dataset !== sds ? x.dataset : undefined;
+            const snaps = child ? (g.srcLists?.get(child)?.snapshots ?? []) : g.srcList.snapshots;
+            return [0, 1].flatMap((n) => snaps.map((sn) => zargv.release(`.send-${x.pid}-${n}`, [`${child ?? sds}@${sn.snapshot}`], { recursive: tree && !child })));
+          }),
         }
       : undefined;
   const marks = g.srcList.bookmarks.map((b) => ({ snapshot: b.bookmark, guid: b.guid, createtxg: b.createtxg, creation: b.creation }));
@@ -1738,7 +1776,7 @@ export async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcom
   }
   for (const w of plan.warnings) log.warn(w);
   const warnings = [...plan.warnings, ...(plan.keepOrphans ? [] : await retire(run, src, sds, plan.orphans, caps.source, 'removing snapshots of interrupted runs'))];
-  await executeCatchUp(run, plan.catchUp, plan.context.base!);
+  await executeCatchUp(run, caps, plan.catchUp, plan.context.base!);
 
   logStart(run, 'update', plan.what);
   const { snap, estimate, warnings: hooked } = await snapshotBetweenHooks(run, 'update', plan);
@@ -1774,7 +1812,7 @@ export async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcom
     throw pair.options.recursive && kept === 'received' && lists ? await partialTree(run, caps, e, snap, lists) : e;
   }
   logMoved(run, moved.bytes, started);
-  if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, plan.children, snap)) };
+  if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, caps, plan.children, snap)) };
   const outcome = await finish(run, caps, plan.finish, snap, moved);
   return { ...outcome, warnings: [...warnings, ...outcome.warnings] };
 }
@@ -1792,7 +1830,7 @@ export function updateDryRun(pair: Pair, deps: EngineDeps): Promise<DryRun> {
     const { run, g } = await gatherOriented(frame);
     const plan = planUpdateRun(run, g);
     if (plan.send) {
-      const e = await estimateNow(run, plan.context.caps, plan.send);
+      const e = await estimateNow(run, plan.context.caps, streamsOf(plan));
       if (e) plan.estimateNow = e;
     }
     return { plan, lines: dryRunLines(plan, run) };

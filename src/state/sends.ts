@@ -14,6 +14,8 @@ export interface SendRecord {
   /** the host the send ran on, as named in the pairs file */
   host: string;
   pid: number;
+  /** a child the send sent on its own (exclude=, a catch-up); none: the pair's top (with its tree, -R) */
+  dataset?: string;
 }
 
 function sendsFile(s: Settings, fp: string): string {
@@ -36,7 +38,7 @@ export function notedSends(s: Settings, fp: string): SendRecord[] {
   for (const l of text.split('\n')) {
     try {
       const v = JSON.parse(l) as SendRecord;
-      if (typeof v.host === 'string' && Number.isInteger(v.pid) && v.pid > 1) out.push(v);
+      if (typeof v.host === 'string' && Number.isInteger(v.pid) && v.pid > 1 && (v.dataset === undefined || typeof v.dataset === 'string')) out.push(v);
     } catch {
       /* blank or torn line */
     }

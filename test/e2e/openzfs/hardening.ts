@@ -178,6 +178,14 @@ export function defineHardening(name: WorldName, faults: readonly Fault[] = ALL_
       await zfs(w.src, 'zfs', 'create', `${top}/new`);
       await writeText(w.src, `${top}/new`, 'n.txt', 'new\n');
       await zfs(w.src, 'zfs', 'create', '-p', `${top}/vm/b/swap`);
+      if (w.src.kind !== 'fuse') {
+        // the estimate (written@, OpenZFS) counts every stream: the top's and the 6 included children's of their own
+        const est = await w.site.run(['update', '--dry-run', w.dest(d('ex'))]);
+        expect(est.code, est.stderr).to.equal(0);
+        const m = /the stream would carry about ([\d.]+) (KiB|MiB): .*, over 7 streams \(exclude=\) \(zfs get\)$/m.exec(est.stdout);
+        expect(m, est.stdout).to.not.equal(null);
+        expect(Number(m![1]) * (m![2] === 'MiB' ? 1024 : 1), 'KiB: keep/deep alone wrote 256').to.be.at.least(256);
+      }
       ok(await w.site.run(['update', w.dest(d('ex'))]));
       for (const k of [...included, '/new', '/vm/b']) expect(await own(w.dst, d('ex') + k), k).to.deep.equal(await own(w.src, top + k));
       expect(await snapshots(w.dst, `${d('ex')}/keep`)).to.include('mine');
