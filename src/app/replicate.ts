@@ -17,7 +17,7 @@ import { toolProbeArgv, type Compressor } from '../transport/compress.js';
 import { onPath } from '../transport/meter.js';
 import type { PipelineSpec, StageMonitor } from '../transport/pipeline.js';
 import { quoteArgv } from '../exec/quote.js';
-import { forgetSends, notedSends, noteSend } from '../state/sends.js';
+import { forgetSend, forgetSends, notedSends, noteSend } from '../state/sends.js';
 import { describeStages, PipelineError, runPipeline } from '../transport/pipeline.js';
 import { finishInReceive, streamPipeline } from '../transport/topology.js';
 import * as zargv from '../zfs/argv.js';
@@ -283,12 +283,14 @@ async function transfer(run: PairRun, send: string[], receive: string[], o: Tran
   const after = finishing && finishInReceive(run.pair, run.dst) ? finishing : undefined;
   const inSession = after !== undefined && after.length <= MAX_IN_SESSION ? after : undefined;
   const meter = run.pair.transport === 'local' && onPath('pv') ? 'pv' : null;
+  let noted: number | undefined;
   const sendMonitor: StageMonitor | undefined = o.noteSend
     ? {
         line: (text) => {
           if (!text.startsWith(zargv.PID_MARK)) return undefined;
           const pid = Number(text.slice(zargv.PID_MARK.length).trim());
           if (Number.isInteger(pid) && pid > 1) {
+            noted = pid;
             try {
               noteSend(run.settings, run.pair.fingerprint, { host: run.src.name, pid, ...(o.child ? { dataset: o.child } : {}) });
             } catch (e) {
@@ -316,6 +318,14 @@ async function transfer(run: PairRun, send: string[], receive: string[], o: Tran
       captureStdout: inSession !== undefined,
       ...(onProgress ? { onProgress: (p) => onProgress(run.pair, total === undefined ? p : { ...p, total }) } : {}),
     });
+    // every stage exited 0: the send's temporary holds are gone with it
+    if (noted !== undefined) {
+      try {
+        forgetSend(run.settings, run.pair.fingerprint, noted);
+      } catch {
+        // the next run releases what is noted: harmless
+      }
+    }
     if (!inSession) return { bytes: r.bytes };
     const last = r.stages[r.stages.length - 1]!;
     return { bytes: r.bytes, finished: { argvs: inSession, output: { stdout: r.stdout ?? '', stderr: last.stderr, exitCode: last.exitCode ?? 0 } } };

@@ -5,8 +5,10 @@
 // notes its send's pid as soon as the send reports it, before any byte
 // moves, so that even a run killed outright leaves the pid behind; the next
 // run of the pair releases those holds (zettabee's lock says no other run
-// of the pair can still be sending) and forgets the pids.
-import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+// of the pair can still be sending) and forgets the pids. A send that ended
+// well took its holds along (tried on zfs-fuse: after exit 0, and after
+// EPIPE, no .send tag is left): its pid is forgotten at once.
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from '../config/settings.js';
 
@@ -44,6 +46,17 @@ export function notedSends(s: Settings, fp: string): SendRecord[] {
     }
   }
   return out;
+}
+
+/**
+ * Forget one send that ended well: its temporary holds went with it, so
+ * the next run has nothing to release for it (on a source with many
+ * snapshots that is two zfs release per snapshot saved on every update).
+ */
+export function forgetSend(s: Settings, fp: string, pid: number): void {
+  const left = notedSends(s, fp).filter((r) => r.pid !== pid);
+  if (left.length === 0) forgetSends(s, fp);
+  else writeFileSync(sendsFile(s, fp), left.map((r) => JSON.stringify(r) + '\n').join(''));
 }
 
 export function forgetSends(s: Settings, fp: string): void {
