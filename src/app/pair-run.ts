@@ -213,6 +213,7 @@ async function runLocked(pair: Pair, deps: EngineDeps, action: PairAction, body:
   const cache: Record<string, unknown> = { ...(record.cache ?? {}) };
   record.run = { action, pid: process.pid, host: hostname(), started: started.toISOString(), result: 'running' };
   try {
+    if (lock.orphaned) log.warn(`${action}: took over a lock directory that no run held: ${lock.orphaned}`);
     if (lock.recovered) {
       const h = lock.recovered;
       log.warn(`${action}: took over a stale lock of pid ${h.pid} (${h.action}, started ${h.started}); stale_lock = recover`);

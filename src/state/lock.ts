@@ -2,7 +2,7 @@
 // plus a holder file <lock>/<fp>.holder (JSON) that says who holds it, so a
 // second run can say "busy: pid N on HOST since T" and `unlock` can tell a
 // live holder from a dead one.
-import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -37,7 +37,8 @@ function lockIdOf(st: { ino: number; birthtimeMs: number }): string {
 export type LockState =
   | { kind: 'free' }
   | { kind: 'held'; holder: LockHolder | null }
-  | { kind: 'stale'; holder: LockHolder | null; reason: string };
+  /** orphan: a lock directory whose run died before it wrote its holder, so before it did anything */
+  | { kind: 'stale'; holder: LockHolder | null; reason: string; orphan?: true };
 
 /**
  * proper-lockfile timing.
@@ -162,8 +163,69 @@ function otherHostNote(h: LockHolder): string {
   return isOtherHost(h) ? `; held by pid ${h.pid} on ${h.host}, cannot check from here` : '';
 }
 
-/** cheap and synchronous (stat + one small read): for status and check */
-export function inspectLock(settings: Settings, fp: string): LockState {
+/*
+ * Starter records, <lock>/<fp>.starting-<pid>: a run writes one before it
+ * makes the lock directory and removes it once its holder file is written.
+ * A kill between the mkdir and the holder write (wider under load) used to
+ * leave a directory no one could name: busy for 10 s, then a stale lock
+ * that only `unlock` removed. With the records, a directory without holder
+ * is a live starter's (busy) or a dead starter's (an orphan, taken over at
+ * once: its run died before it did anything).
+ */
+const STARTING = '.starting-';
+
+interface Starter {
+  pid: number;
+  host: string;
+  procStart?: string;
+  bootId?: string;
+}
+
+function starterPath(settings: Settings, fp: string, pid: number): string {
+  return join(settings.paths.lock, `${fp}${STARTING}${pid}`);
+}
+
+function writeStarter(settings: Settings, fp: string): string {
+  const path = starterPath(settings, fp, process.pid);
+  const me: Starter = { pid: process.pid, host: hostname() };
+  const procStart = procStartOf(process.pid);
+  if (procStart !== undefined) me.procStart = procStart;
+  const bootId = currentBootId();
+  if (bootId !== undefined) me.bootId = bootId;
+  writeFileSync(path, JSON.stringify(me) + '\n', { mode: 0o640 });
+  return path;
+}
+
+/** the other runs taking this pair's lock: alive ones (or of another host), and the records of dead ones */
+function startersOf(settings: Settings, fp: string, self?: number): { alive: number[]; dead: Array<{ pid: number; path: string }> } {
+  const out = { alive: [] as number[], dead: [] as Array<{ pid: number; path: string }> };
+  let names: string[];
+  try {
+    names = readdirSync(settings.paths.lock);
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    if (!name.startsWith(`${fp}${STARTING}`)) continue;
+    const path = join(settings.paths.lock, name);
+    let v: Starter;
+    try {
+      v = JSON.parse(readFileSync(path, 'utf8')) as Starter;
+    } catch {
+      // being written this very moment (or torn by a crash): a starter's, count it alive
+      out.alive.push(Number(name.slice(fp.length + STARTING.length)) || 0);
+      continue;
+    }
+    if (!Number.isInteger(v.pid) || v.pid === self) continue;
+    const dead = deadReason({ pid: v.pid, host: String(v.host), started: '', action: 'start', ...(v.procStart ? { procStart: v.procStart } : {}), ...(v.bootId ? { bootId: v.bootId } : {}) });
+    if (dead) out.dead.push({ pid: v.pid, path });
+    else out.alive.push(v.pid);
+  }
+  return out;
+}
+
+/** cheap and synchronous (stat + small reads): for status and check; `self`: the caller's own starter record does not count */
+export function inspectLock(settings: Settings, fp: string, self?: number): LockState {
   let mtimeMs: number;
   let id: string;
   try {
@@ -183,8 +245,14 @@ export function inspectLock(settings: Settings, fp: string): LockState {
     const reason = deadReason(holder);
     return reason ? { kind: 'stale', holder, reason } : { kind: 'held', holder };
   }
-  // mkdir happens before the holder file is written; proper-lockfile also sets
-  // the mtime up to 1 s into the future, hence no lower bound on the age
+  const starters = startersOf(settings, fp, self);
+  if (starters.alive.length) return { kind: 'held', holder: null };
+  if (starters.dead.length) {
+    return { kind: 'stale', holder: null, reason: `its run (pid ${starters.dead.map((d) => d.pid).join(', ')}) died while taking the lock, before it did anything`, orphan: true };
+  }
+  // no record (an older zettabee's lock): mkdir happens before the holder
+  // file is written; proper-lockfile also sets the mtime up to 1 s into the
+  // future, hence no lower bound on the age
   if (Date.now() - mtimeMs < FRESH_MS) return { kind: 'held', holder: null };
   return { kind: 'stale', holder: null, reason: 'lock directory without a holder file' };
 }
@@ -218,6 +286,8 @@ export interface AcquireOptions {
 export class PairLock {
   /** the holder of a stale lock this acquire took over (recoverStale), for the log */
   readonly recovered: LockHolder | null = null;
+  /** why the lock directory this acquire found was an orphan it took over (its starter died before holding it), for the log */
+  readonly orphaned: string | null = null;
 
   #release: (() => Promise<void>) | null = null;
   #holderPath = '';
@@ -237,12 +307,27 @@ export class PairLock {
     const lockPath = lockFile(settings, fp);
     const holderPath = holderFile(settings, fp);
     const self = new PairLock();
+    // before anything else: a racing starter that inspects after this sees us
+    const starting = writeStarter(settings, fp);
+    try {
+      return await PairLock.take(settings, fp, opts, self, lockPath, holderPath);
+    } finally {
+      rmSync(starting, { force: true });
+    }
+  }
 
+  private static async take(settings: Settings, fp: string, opts: AcquireOptions, self: PairLock, lockPath: string, holderPath: string): Promise<PairLock> {
     // Everything up to lockfile.lock() is synchronous, so the window between
     // deciding and removing is as small as it can be.
-    const state = inspectLock(settings, fp);
+    const state = inspectLock(settings, fp, process.pid);
     if (state.kind === 'held') throw busyError(state.holder);
-    if (state.kind === 'stale') {
+    if (state.kind === 'stale' && state.orphan) {
+      // its run never held the lock, so it did nothing: not a crash to refuse over.
+      // Only the directory goes: a holder file there is not its (it wrote none)
+      rmSync(lockPath, { recursive: true, force: true });
+      for (const d of startersOf(settings, fp, process.pid).dead) rmSync(d.path, { force: true });
+      (self as { orphaned: string | null }).orphaned = state.reason;
+    } else if (state.kind === 'stale') {
       if (!opts.recoverStale) {
         throw new ActionError(
           `stale lock: ${state.reason}`,
@@ -262,6 +347,8 @@ export class PairLock {
       // it may be a racing starter's brand-new one.
       const left = readHolder(holderPath);
       if (left && left.lockId === undefined) rmSync(holderPath, { force: true });
+      // the records of starters killed before their mkdir (or after their holder write)
+      for (const d of startersOf(settings, fp, process.pid).dead) rmSync(d.path, { force: true });
     }
 
     let release: () => Promise<void>;
@@ -394,7 +481,7 @@ export async function unlockPair(settings: Settings, fp: string, label: string, 
       const h = state.holder;
       const what = h
         ? `${describeHolder(h)} (${h.action} since ${h.started}) is still running${otherHostNote(h)}`
-        : `a run is just starting (lock directory younger than ${FRESH_MS / 1000} s, no holder file yet)`;
+        : "a run is just taking the lock (no holder file yet)";
       throw new ActionError(
         `${what}; refusing to unlock`,
         h

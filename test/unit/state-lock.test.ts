@@ -267,6 +267,43 @@ describe('state/lock', () => {
     await lock.release();
   });
 
+  it('a lock directory whose starter was killed before its holder write (its starter record says so): an orphan, taken over at once even with refuse; unlock removes it too', async () => {
+    const dead = spawn('true');
+    await new Promise((r) => dead.on('exit', r));
+    const record = join(settings.paths.lock, `${FP}.starting-${dead.pid}`);
+    const orphan = () => {
+      mkdirSync(lockDir(), { recursive: true });
+      writeFileSync(record, JSON.stringify({ pid: dead.pid, host: hostname() }));
+    };
+    orphan();
+    const reason = `its run (pid ${dead.pid}) died while taking the lock, before it did anything`;
+    expect(inspectLock(settings, FP)).to.deep.equal({ kind: 'stale', holder: null, reason, orphan: true });
+    const lock = await PairLock.acquire(settings, FP, opts(false));
+    expect(lock.orphaned).to.equal(reason);
+    expect(lock.recovered).to.equal(null);
+    expect(existsSync(record), 'the dead starter\'s record').to.equal(false);
+    expect(readdirSync(settings.paths.lock).filter((f) => f.includes('.starting-')), 'no starter record once the lock is held').to.deep.equal([]);
+    await lock.release();
+    orphan();
+    expect(await unlockPair(settings, FP, LABEL, false)).to.deep.equal({ removed: 'stale', holder: null });
+    expect(existsSync(lockDir())).to.equal(false);
+  });
+
+  it('a lock directory without a holder while its starter lives (its record names a live pid): busy, whatever its age; unlock refuses', async () => {
+    const sleeper = spawn('sleep', ['30']);
+    try {
+      mkdirSync(lockDir(), { recursive: true });
+      writeFileSync(join(settings.paths.lock, `${FP}.starting-${sleeper.pid}`), JSON.stringify({ pid: sleeper.pid, host: hostname() }));
+      const old = new Date(Date.now() - 60_000);
+      utimesSync(lockDir(), old, old);
+      expect(inspectLock(settings, FP)).to.deep.equal({ kind: 'held', holder: null });
+      expect(await caught(PairLock.acquire(settings, FP, opts(true)))).to.be.instanceOf(BusyError);
+      expect((await caught(unlockPair(settings, FP, LABEL, false))).message).to.contain('refusing to unlock');
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
+
   it('a holder file left by a dead run of an earlier lock directory never speaks for a new one (the race of a starter between its mkdir and its holder write)', async () => {
     // a run killed with SIGTERM left its holder (with the id of its own, removed directory)
     const h = startHolder(settings);
