@@ -208,12 +208,15 @@ function startersOf(settings: Settings, fp: string, self?: number): { alive: num
   for (const name of names) {
     if (!name.startsWith(`${fp}${STARTING}`)) continue;
     const path = join(settings.paths.lock, name);
+    const named = Number(name.slice(fp.length + STARTING.length));
     let v: Starter;
     try {
       v = JSON.parse(readFileSync(path, 'utf8')) as Starter;
     } catch {
-      // being written this very moment (or torn by a crash): a starter's, count it alive
-      out.alive.push(Number(name.slice(fp.length + STARTING.length)) || 0);
+      // being written this very moment, or torn by a kill: its name says whose
+      if (!Number.isInteger(named) || named <= 0 || named === self) continue;
+      if (pidAlive(named)) out.alive.push(named);
+      else out.dead.push({ pid: named, path });
       continue;
     }
     if (!Number.isInteger(v.pid) || v.pid === self) continue;

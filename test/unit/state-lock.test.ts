@@ -289,6 +289,21 @@ describe('state/lock', () => {
     expect(existsSync(lockDir())).to.equal(false);
   });
 
+  it('a torn starter record (killed mid-write) is judged by the pid in its name', async () => {
+    const dead = spawn('true');
+    await new Promise((r) => dead.on('exit', r));
+    mkdirSync(lockDir(), { recursive: true });
+    writeFileSync(join(settings.paths.lock, `${FP}.starting-${dead.pid}`), '{"pid": ');
+    expect(inspectLock(settings, FP)).to.include({ kind: 'stale', orphan: true });
+    const sleeper = spawn('sleep', ['30']);
+    try {
+      writeFileSync(join(settings.paths.lock, `${FP}.starting-${sleeper.pid}`), '');
+      expect(inspectLock(settings, FP)).to.deep.equal({ kind: 'held', holder: null });
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
+
   it('a lock directory without a holder while its starter lives (its record names a live pid): busy, whatever its age; unlock refuses', async () => {
     const sleeper = spawn('sleep', ['30']);
     try {
