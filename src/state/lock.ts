@@ -185,14 +185,19 @@ function starterPath(settings: Settings, fp: string, pid: number): string {
   return join(settings.paths.lock, `${fp}${STARTING}${pid}`);
 }
 
-function writeStarter(settings: Settings, fp: string): string {
-  const path = starterPath(settings, fp, process.pid);
+/** this process as a starter record and a holder name it: pid, host, and what tells it from a later process of that pid */
+function thisProcess(): Starter {
   const me: Starter = { pid: process.pid, host: hostname() };
   const procStart = procStartOf(process.pid);
   if (procStart !== undefined) me.procStart = procStart;
   const bootId = currentBootId();
   if (bootId !== undefined) me.bootId = bootId;
-  writeFileSync(path, JSON.stringify(me) + '\n', { mode: 0o640 });
+  return me;
+}
+
+function writeStarter(settings: Settings, fp: string): string {
+  const path = starterPath(settings, fp, process.pid);
+  writeFileSync(path, JSON.stringify(thisProcess()) + '\n', { mode: 0o640 });
   return path;
 }
 
@@ -381,11 +386,7 @@ export class PairLock {
       throw err;
     }
 
-    const holder: LockHolder = { pid: process.pid, host: hostname(), started: isoNow(), action: opts.action };
-    const procStart = procStartOf(process.pid);
-    if (procStart !== undefined) holder.procStart = procStart;
-    const bootId = currentBootId();
-    if (bootId !== undefined) holder.bootId = bootId;
+    const holder: LockHolder = { ...thisProcess(), started: isoNow(), action: opts.action };
     try {
       holder.lockId = lockIdOf(statSync(lockPath));
       writeHolder(holderPath, holder);
