@@ -66,6 +66,19 @@ function loggedPlan(log: string): string[] {
 /** the rows that get every test; the others (zettabee in a guest, across versions) the first five */
 const FULL: WorldName[] = ['zfs-fuse', 'OpenZFS 2.1', 'OpenZFS 2.3'];
 
+type Late = 'dry-run' | 'written' | 'kill' | 'guid' | 'purge';
+/**
+ * The last five tests exercise zettabee's own logic, which 2.1 and 2.3
+ * serve alike: zfs-fuse runs them all, each OpenZFS row some (as the fault
+ * tests do), to keep the suite's time (the guests' emulated CPU). 2.3 gets
+ * the resume after kill -9 (its receive -s is the newer code) and the guid
+ * conflict; 2.1 the dry run, the written-to destination and purge.
+ */
+const LATE: Partial<Record<WorldName, readonly Late[]>> = {
+  'OpenZFS 2.1': ['dry-run', 'written', 'purge'],
+  'OpenZFS 2.3': ['kill', 'guid'],
+};
+
 /** the matrix's tests for each of these rows */
 export function defineMatrix(names: readonly WorldName[]): void {
   for (const name of names) {
@@ -186,8 +199,9 @@ export function defineMatrix(names: readonly WorldName[]): void {
       });
 
       if (!full) return;
+      const late = (t: Late) => LATE[name]?.includes(t) ?? true;
 
-      it('update --dry-run (plain and recursive pair): the plan on stdout, nothing changed; the next update logs and carries out that plan', async () => {
+      if (late('dry-run')) it('update --dry-run (plain and recursive pair): the plan on stdout, nothing changed; the next update logs and carries out that plan', async () => {
         await writeRandom(w.src, s(), 'planned.bin', 128 * 1024);
         for (const [src, dst] of [[s(), d()], [rs(), rd()]] as const) {
           const pfp = w.fp(src, dst);
@@ -202,7 +216,7 @@ export function defineMatrix(names: readonly WorldName[]): void {
         }
       });
 
-      it('a destination written to: refused (exit 1, Inconsistent, nothing destroyed); rollback=yes discards the change and updates', async () => {
+      if (late('written')) it('a destination written to: refused (exit 1, Inconsistent, nothing destroyed); rollback=yes discards the change and updates', async () => {
         const before = await snapshots(w.dst, d());
         await zfs(w.dst, 'zfs', 'set', 'readonly=off', d());
         const m = await mountpoint(w.dst, d());
@@ -225,7 +239,7 @@ export function defineMatrix(names: readonly WorldName[]): void {
         await w.site.writePairs([w.line(s(), d(), 'keep=1'), w.line(rs(), rd(), 'recursive=yes')]);
       });
 
-      it('kill -9 of the whole run mid-stream: nothing left on either side; the next update recovers incrementally (on OpenZFS it resumes), identical data, at most 2 pair snapshots', async function () {
+      if (late('kill')) it('kill -9 of the whole run mid-stream: nothing left on either side; the next update recovers incrementally (on OpenZFS it resumes), identical data, at most 2 pair snapshots', async function () {
         const size = 24 * MiB;
         await writeRandom(w.src, s(), 'killed.bin', size);
         // bwlimit (mbuffer -r on the sending side) makes the stream last seconds on any machine
@@ -276,7 +290,7 @@ export function defineMatrix(names: readonly WorldName[]): void {
         }
       });
 
-      it('a guid conflict: a destination snapshot re-made under the pair\'s name is no common snapshot; refused, both sides listed with guids, nothing destroyed', async () => {
+      if (late('guid')) it('a guid conflict: a destination snapshot re-made under the pair\'s name is no common snapshot; refused, both sides listed with guids, nothing destroyed', async () => {
         // a pair of its own: it cannot be updated afterwards
         const gs = `${w.srcPool}/${w.tag}g`;
         const gd = `${w.dstPool}/bk/${w.tag}g`;
@@ -301,7 +315,7 @@ export function defineMatrix(names: readonly WorldName[]): void {
         expect((await w.site.run(['status', w.dest(gd)])).stdout).to.match(/Inconsistent/);
       });
 
-      it('purge: the source\'s pair snapshots, holds and properties go; the destination stays as it is', async () => {
+      if (late('purge')) it('purge: the source\'s pair snapshots, holds and properties go; the destination stays as it is', async () => {
         const dst = await snapshots(w.dst, d());
         const src = await snapshots(w.src, s());
         const dry = await w.site.run(['purge', '--dry-run', w.dest(d())]);

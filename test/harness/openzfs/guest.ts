@@ -155,6 +155,18 @@ export class Guest {
   get sshKeys(): string {
     return `sshport=${this.sshPort},sshkey=${this.key},sshuser=root`;
   }
+  /** the CPU time its QEMU process has used so far (the suite's bottleneck: every guest command is emulated) */
+  cpuSeconds(): number | undefined {
+    const pid = this.pid;
+    if (!pid) return undefined;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      return undefined;
+    }
+  }
   private get pid(): number | undefined {
     return readPid(path.join(this.dir, 'qemu.pid'));
   }
