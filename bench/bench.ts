@@ -752,7 +752,7 @@ async function daemonLocal(): Promise<void> {
     await d.until(tz, 1);
     const zbRun = async () => {
       await change(dz, MiB);
-      return { seconds: await d.once(tz) };
+      return { seconds: (await d.once(tz)).seconds };
     };
     const syncoidRun = async () => {
       const wait = lastSyncoid + 1100 - Date.now();
@@ -771,13 +771,16 @@ async function daemonLocal(): Promise<void> {
     const zm = median(secs(z!));
     const sm = median(secs(sy!));
     const rm = median(secs(r!));
+    const on = d.replicated.get(tz)!.slice(-RUNS);
+    const om = median(on);
     report({
       n: 10,
       title: '1 MiB incremental update, both ends local, inside a running `zettabee daemon` vs syncoid 2.1 (--quiet)',
-      text: `daemon/syncoid ${(zm / sm).toFixed(2)} (target <= 0.30); daemon ${fmtS(zm)}, syncoid ${fmtS(sm)}, raw snapshot + send -i | recv ${fmtS(rm)}`,
+      text: `daemon/syncoid ${(zm / sm).toFixed(2)} (target <= 0.30); daemon ${fmtS(zm)} (the snapshot on the destination after ${fmtS(om)}, ${(om / sm).toFixed(2)} of syncoid), syncoid ${fmtS(sm)}, raw snapshot + send -i | recv ${fmtS(rm)}`,
       met: zm / sm <= 0.3,
       details: [
         'daemon: the update as the daemon times it (-v), from its start (lock, status file) to its end (retention done, status written); started by SIGUSR1',
+        `on the destination: from the same start until the new snapshot was checked there by guid and recorded (status Synchronized); samples ${on.map(fmtS).join(', ')}`,
         `samples daemon: ${secs(z!).map(fmtS).join(', ')}; syncoid: ${secs(sy!).map(fmtS).join(', ')}; raw: ${secs(r!).map(fmtS).join(', ')}`,
       ],
     });
@@ -817,7 +820,7 @@ async function daemonSsh(): Promise<void> {
     };
     const zbRun = async () => {
       await change(dz, MiB);
-      return counted(async () => ({ seconds: await d.once(label) }));
+      return counted(async () => ({ seconds: (await d.once(label)).seconds }));
     };
     const rawRun = async () => {
       await change(dr, MiB);
@@ -828,13 +831,16 @@ async function daemonSsh(): Promise<void> {
     const [z, r] = await sideBySide(RUNS, [zbRun, rawRun]);
     const zm = median(secs(z!));
     const rm = median(secs(r!));
+    const on = d.replicated.get(label)!.slice(-RUNS);
+    const om = median(on);
     const per = (xs: ReadonlyArray<{ connections: number; sessions: number }>, k: 'connections' | 'sessions') => [...new Set(xs.map((x) => x[k]))].join('/');
     report({
       n: 11,
       title: `1 MiB incremental update, transport=ssh to 127.0.0.1, inside a running \`zettabee daemon\` vs raw \`zfs snapshot\` + \`zfs send -i | ssh -c ${cipher} zfs recv\` over an open ssh connection`,
-      text: `daemon/raw ${(zm / rm).toFixed(2)} (target <= 1.10); daemon ${fmtS(zm)}, raw ${fmtS(rm)}`,
+      text: `daemon/raw ${(zm / rm).toFixed(2)} (target <= 1.10); daemon ${fmtS(zm)} (the snapshot on the destination after ${fmtS(om)}, ${(om / rm).toFixed(2)} of raw), raw ${fmtS(rm)}`,
       met: zm / rm <= 1.1,
       details: [
+        `on the destination: from the update's start until the new snapshot was checked there by guid and recorded; samples ${on.map(fmtS).join(', ')}`,
         `ssh connections per update: daemon ${per(z!, 'connections')}, raw ${per(r!, 'connections')}; sessions: daemon ${per(z!, 'sessions')}, raw ${per(r!, 'sessions')}`,
         `samples daemon: ${secs(z!).map(fmtS).join(', ')}; raw: ${secs(r!).map(fmtS).join(', ')}`,
       ],

@@ -9,13 +9,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { LAUNCHER, type Site } from '../test/e2e/support.js';
 import { log, median, sleep } from './lib.js';
 
-/** a daemon started with -v: each update it finishes prints `update LABEL: ok, @snap (S s)` */
+/** a daemon started with -v: each update it finishes prints `update LABEL: ok, @snap (S s; on the destination after R s)` */
 export class BenchDaemon {
   private out = '';
   private err = '';
   private readonly child: ResultPromise;
   /** seconds of each update done, by label, in order */
   readonly done = new Map<string, number[]>();
+  /** seconds until each update's snapshot was on the destination (checked by guid, recorded), by label */
+  readonly replicated = new Map<string, number[]>();
   private waiters: Array<() => void> = [];
 
   /** `intervalMs`: the test hook ZETTABEE_TEST_DAEMON_INTERVAL_MS; left out, the pairs' interval= counts */
@@ -31,11 +33,14 @@ export class BenchDaemon {
       while ((nl = this.out.indexOf('\n')) >= 0) {
         const line = this.out.slice(0, nl);
         this.out = this.out.slice(nl + 1);
-        const m = /^update (\S+): ok, @\S+ \(([\d.]+) s\)$/.exec(line);
+        const m = /^update (\S+): ok, @\S+ \(([\d.]+) s(?:; on the destination after ([\d.]+) s)?\)$/.exec(line);
         if (!m) continue;
         const list = this.done.get(m[1]!) ?? [];
         list.push(Number(m[2]));
         this.done.set(m[1]!, list);
+        const r = this.replicated.get(m[1]!) ?? [];
+        r.push(Number(m[3] ?? m[2]));
+        this.replicated.set(m[1]!, r);
         for (const w of this.waiters.splice(0)) w();
       }
     });
@@ -62,12 +67,12 @@ export class BenchDaemon {
     }
   }
 
-  /** one update now (SIGUSR1): its seconds, as the daemon measured it (launch to end) */
-  async once(label: string): Promise<number> {
+  /** one update now (SIGUSR1): its seconds as the daemon measured them, from its launch to its end and to the moment its snapshot was on the destination */
+  async once(label: string): Promise<{ seconds: number; replicated: number }> {
     const n = this.count(label);
     this.child.kill('SIGUSR1');
     await this.until(label, n + 1);
-    return this.done.get(label)!.at(-1)!;
+    return { seconds: this.done.get(label)!.at(-1)!, replicated: this.replicated.get(label)!.at(-1)! };
   }
 
   async stop(): Promise<void> {

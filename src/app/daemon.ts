@@ -277,8 +277,12 @@ export class Daemon {
       let result: RunResult = 'ok';
       try {
         const { updatePair } = await import('./replicate.js');
-        const o = await updatePair(pair, this.deps(gen, controller.signal));
-        if (this.o.args.verbose) this.o.io.out(`update ${pair.label}: ok, @${o.snapshot} (${((Date.now() - started) / 1000).toFixed(3)} s)`);
+        let replicated: number | undefined;
+        const o = await updatePair(pair, { ...this.deps(gen, controller.signal), onReplicated: () => (replicated = Date.now()) });
+        if (this.o.args.verbose) {
+          const on = replicated !== undefined ? `; on the destination after ${((replicated - started) / 1000).toFixed(3)} s` : '';
+          this.o.io.out(`update ${pair.label}: ok, @${o.snapshot} (${((Date.now() - started) / 1000).toFixed(3)} s${on})`);
+        }
       } catch (e) {
         result = e instanceof BusyError ? 'busy' : 'failed';
         if (result === 'failed' || this.o.args.verbose) formatError(`update ${pair.label}`, e, Boolean(this.o.args.debug)).lines.forEach((l) => this.o.io.err(l));

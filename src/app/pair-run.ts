@@ -56,6 +56,8 @@ export interface EngineDeps {
    * pair whose last run failed probes again: the daemon's policy
    */
   probe?: { maxAgeMs: number; afterFailure: boolean };
+  /** the destination holds the run's new snapshot, checked by guid and recorded (the rest of the finish follows) */
+  onReplicated?: (pair: Pair) => void;
 }
 
 export interface Outcome {
@@ -98,6 +100,12 @@ export interface PairRun {
   reversed?: boolean;
   /** record which way the pair runs now (kept in the status record whatever the run's ending) */
   setDirection(d: DirectionRecord): void;
+  /**
+   * the destination holds the new snapshot, checked by guid: recorded at
+   * once (Synchronized, the new last snapshot; the run still running),
+   * before the bookkeeping and retention that follow
+   */
+  replicated?(last: SnapshotRef): void;
 }
 
 export function pairEndpoint(e: { host: string; dataset: string }): string {
@@ -255,6 +263,18 @@ async function runLocked(pair: Pair, deps: EngineDeps, action: PairAction, body:
       evictedAlive: Boolean(evicted.holder && !evicted.gone),
       setDirection: (d) => {
         record.direction = d;
+      },
+      replicated: (last) => {
+        record.state = 'Synchronized';
+        delete record.inconsistency;
+        record.lastSnapshot = last;
+        try {
+          writeStatus(settings, pair.fingerprint, record);
+        } catch (e) {
+          // the record at the run's end says it again
+          log.warn(`${action}: could not write the status file: ${oneLine(e)}`);
+        }
+        deps.onReplicated?.(pair);
       },
       mustHoldLock: (what) => {
         if (lock.stillHeld()) return;

@@ -1002,25 +1002,33 @@ function destinationBatch(run: PairRun, fin: FinishPlan, snap: SnapshotEntry): s
 }
 
 /**
- * Verify the destination has the new snapshot (by guid), then in one batch
- * per host the plan's finish. Retention runs only once the guid matched.
- * The destination's batch may have run already, in the receive's session
- * (transfer()): then its output is read here.
+ * Verify the destination has the new snapshot (by guid), record that
+ * (PairRun.replicated), then the plan's finish in one batch per host,
+ * both hosts at once. Nothing is released or destroyed on either side
+ * unless the guid matched. A remote destination's whole batch, the check
+ * first, may have run already in the receive's ssh session (transfer():
+ * one session less): then its output is read here, and the record waits
+ * for it.
  */
 async function finish(run: PairRun, caps: BothCapabilities, fin: FinishPlan, snap: SnapshotEntry, moved: Transferred): Promise<Outcome> {
   const { pair, src, dst } = run;
   const dds = pair.destination.dataset;
-  const dstArgv = moved.finished?.argvs ?? destinationBatch(run, fin, snap);
-  const { sourceEarly: srcArgv, sourceLate: srcLate } = fin;
+  const whole = destinationBatch(run, fin, snap);
+  const srcArgv = [...fin.sourceEarly, ...fin.sourceLate];
+  const changes = (argvs: readonly string[][]) => argvs.some((a) => a[1] === 'destroy' || a[1] === 'release');
+  const onDestination = `cannot finish on the destination ${describeHost(run, 'destination')}`;
   const onSource = (argvs: string[][]) => {
     if (argvs.length === 0) return Promise.resolve([]);
-    if (argvs.some((a) => a[1] === 'destroy' || a[1] === 'release')) run.mustHoldLock('retention on the source');
+    if (changes(argvs)) run.mustHoldLock('retention on the source');
     return step(`cannot finish on the source ${describeHost(run, 'source')}`, src.batch(argvs));
   };
   const verified = (dstResults: RunResult[]) => {
     const verify = dstResults[0]!;
     const got = verify.stdout.trim();
-    if (verify.exitCode === 0 && got === snap.guid) return;
+    if (verify.exitCode === 0 && got === snap.guid) {
+      run.replicated?.(ref(snap));
+      return;
+    }
     const seen = /^\d+$/.test(got) ? `guid ${got}` : classifyZfsError(verify.stderr, verify.exitCode).message;
     throw new PairError(
       `the destination does not hold ${dds}@${snap.snapshot} with guid ${snap.guid} after the receive (${seen})`,
@@ -1031,25 +1039,21 @@ async function finish(run: PairRun, caps: BothCapabilities, fin: FinishPlan, sna
     );
   };
 
-  let dstResults: RunResult[];
-  let srcResults: RunResult[];
   const done = moved.finished;
-  if (done) {
-    // the destination finished in the receive's session: its guid is known
-    // now, so the source's whole finish is one batch (one session)
-    dstResults = await step(`cannot finish on the destination ${describeHost(run, 'destination')}`, Promise.resolve().then(() => readBatch(dst.name, done.argvs, 1, done.output)));
-    verified(dstResults);
-    srcResults = await onSource([...srcArgv, ...srcLate]);
-  } else {
-    // the source's properties and the hold on the new base go while the
-    // destination verifies and finishes: only destroying waits for the guid
-    if (dstArgv.some((a) => a[1] === 'destroy' || a[1] === 'release')) run.mustHoldLock('retention on the destination');
-    const [d, early] = await Promise.all([step(`cannot finish on the destination ${describeHost(run, 'destination')}`, dst.batch(dstArgv, { guard: 1 })), onSource(srcArgv)]);
-    dstResults = d;
-    verified(dstResults);
-    srcResults = [...early, ...(await onSource(srcLate))];
+  // the destination's results, the guid check first
+  let dstResults: RunResult[];
+  if (done) dstResults = await step(onDestination, Promise.resolve().then(() => readBatch(dst.name, done.argvs, 1, done.output)));
+  else {
+    // only the check: its answer decides whether anything else runs
+    dstResults = await step(onDestination, dst.batch(whole.slice(0, 1), { guard: 1 }));
   }
-  const warnings = [...(await checkBatch(run, dst, caps.destination, dstArgv.slice(1), dstResults.slice(1), 'retention')), ...(await checkBatch(run, src, caps.source, [...srcArgv, ...srcLate], srcResults, 'retention'))];
+  verified(dstResults);
+  // what of the destination's batch is still to run, beside the source's whole finish
+  const rest = whole.slice(dstResults.length);
+  if (changes(rest)) run.mustHoldLock('retention on the destination');
+  const [more, srcResults] = await Promise.all([rest.length ? step(onDestination, dst.batch(rest)) : Promise.resolve([]), onSource(srcArgv)]);
+  dstResults = [...dstResults, ...more];
+  const warnings = [...(await checkBatch(run, dst, caps.destination, whole.slice(1), dstResults.slice(1), 'retention')), ...(await checkBatch(run, src, caps.source, srcArgv, srcResults, 'retention'))];
   return { lastSnapshot: ref(snap), bytes: moved.bytes, snapshot: snap.snapshot, warnings };
 }
 
