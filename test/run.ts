@@ -1,10 +1,9 @@
-// npm test: five mocha processes at once, so that the slow OpenZFS guests
+// npm test: seven mocha processes at once, so that the slow OpenZFS guests
 // (QEMU without KVM: every zfs command in them costs a tenth of a second)
 // overlap each other and the zfs-fuse tests instead of doubling the run:
-//   - the OpenZFS 2.1 tests, the OpenZFS 2.3 tests (each with its
-//     cross-version rows) and the feature tests of both, started once this
-//     runner has the guests up;
-//   - the unit tests and the zfs-fuse end-to-end tests (in two processes),
+//   - the OpenZFS tests in four processes (see OZ_GROUPS), started once
+//     this runner has the guests up;
+//   - the unit tests and the zfs-fuse end-to-end tests (in three processes),
 //     started once the guests are up too (restoring them goes faster on an
 //     idle machine), or after a minute, when the images are being built on
 //     a bare machine.
@@ -13,7 +12,7 @@
 // One zfs-fuse daemon serves all (started here when none runs, stopped at
 // the end); the guests are started and stopped here, and each OpenZFS
 // process gets a virtual disk of its own in every guest. Lines of the
-// OpenZFS processes are prefixed; the last line sums all three.
+// processes but the first are prefixed; the last line sums them all.
 //   ZETTABEE_TEST_ONLY=fuse | openzfs runs one part.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +20,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { shareZfsFuse } from './harness/bed.js';
 import { SHARED_ENV, shareGuests, TEST_GUESTS, type SharedGuests } from './harness/openzfs/bed.js';
-import { startGuests, type Guests } from './harness/openzfs/guest.js';
+import { DATA_DISKS, startGuests, type Guests } from './harness/openzfs/guest.js';
 
 interface Part {
   label: string;
@@ -32,26 +31,37 @@ interface Part {
   env?: Record<string, string>;
 }
 
-// The zfs-fuse end-to-end tests in two processes: much of their time is
+// The zfs-fuse end-to-end tests in three processes: much of their time is
 // waiting (rate-limited streams, stall timers, kill points, a daemon's
-// cycles), which the other process fills. The first takes the unit tests
-// and these files, the second every other one (new files land there).
-const FUSE_FIRST = ['config-fuzz', 'mbuffer', 'faults', 'replicate', 'deb', 'daemon', 'nsca', 'check'].map((f) => `dist/test/e2e/${f}.test.js`);
+// cycles), which the others fill. The first takes the unit tests, each
+// named file goes where it is listed, and new files land in the last.
+const E2E = (f: string) => `dist/test/e2e/${f}.test.js`;
+const FUSE_FIRST = ['config-fuzz', 'faults', 'deb', 'check'].map(E2E);
+const FUSE_SECOND = ['mbuffer', 'replicate', 'daemon', 'nsca', 'safety', 'prometheus', 'watchdog'].map(E2E);
 const FUSE: Part[] = [
   { label: 'unit and zfs-fuse', prefix: '', specs: ['dist/test/unit/**/*.test.js', ...FUSE_FIRST] },
-  { label: 'zfs-fuse, part 2', prefix: '[fuse] ', specs: ['dist/test/e2e/*.test.js', 'dist/test/e2e/openzfs/*-fuse.test.js'], ignore: FUSE_FIRST },
+  { label: 'zfs-fuse, part 2', prefix: '[fuse2] ', specs: FUSE_SECOND },
+  { label: 'zfs-fuse, part 3', prefix: '[fuse3] ', specs: ['dist/test/e2e/*.test.js', 'dist/test/e2e/openzfs/*-fuse.test.js'], ignore: [...FUSE_FIRST, ...FUSE_SECOND] },
 ];
-// The feature tests (raw sends, bookmarks, resume tokens, ...) of both
-// versions: a process of their own, on the third disk of the guests. The
-// 2.1 row's exclude= test runs in the 2.3 process (on 2.1's guest), so that
-// the three take about as long.
-const FEATURES = ['dist/test/e2e/openzfs/features-21.test.js', 'dist/test/e2e/openzfs/features-23.test.js'];
-const EXCLUDE_21 = 'dist/test/e2e/openzfs/hardening-exclude-21.test.js';
-const OPENZFS: Part[] = [
-  { label: 'OpenZFS 2.1', prefix: '[2.1] ', specs: ['dist/test/e2e/openzfs/*-21.test.js'], ignore: [...FEATURES, EXCLUDE_21], env: { ZETTABEE_TEST_DISK: 'vdb' } },
-  { label: 'OpenZFS 2.3', prefix: '[2.3] ', specs: ['dist/test/e2e/openzfs/*-23.test.js', EXCLUDE_21], ignore: FEATURES, env: { ZETTABEE_TEST_DISK: 'vdc' } },
-  { label: 'OpenZFS features', prefix: '[feat] ', specs: FEATURES, env: { ZETTABEE_TEST_DISK: 'vdd' } },
+// The OpenZFS tests in four processes, each with a virtual disk of its own
+// in every guest, grouped so that they take about as long (a group may use
+// both guests: the cross-version rows, or a 2.1 file beside 2.3 ones). New
+// *-21 and *-23 files land in the first.
+const OZ = (f: string) => `dist/test/e2e/openzfs/${f}.test.js`;
+const OZ_GROUPS: Array<{ label: string; prefix: string; files: string[] }> = [
+  { label: 'OpenZFS 2.1 matrix', prefix: '[2.1] ', files: ['matrix-21', 'failover-23'] },
+  { label: 'OpenZFS 2.3 matrix', prefix: '[2.3] ', files: ['matrix-23', 'hardening-exclude-21'] },
+  { label: 'OpenZFS 2.1 features', prefix: '[f21] ', files: ['features-21', 'failover-21', 'hardening-23'] },
+  { label: 'OpenZFS 2.3 features', prefix: '[f23] ', files: ['features-23', 'hardening-21'] },
 ];
+const NAMED = OZ_GROUPS.flatMap((g) => g.files.map(OZ));
+const OPENZFS: Part[] = OZ_GROUPS.map((g, i) => ({
+  label: g.label,
+  prefix: g.prefix,
+  specs: i === 0 ? ['dist/test/e2e/openzfs/*-21.test.js', 'dist/test/e2e/openzfs/*-23.test.js'] : g.files.map(OZ),
+  ...(i === 0 ? { ignore: NAMED.filter((f) => !g.files.map(OZ).includes(f)) } : {}),
+  env: { ZETTABEE_TEST_DISK: DATA_DISKS[i]! },
+}));
 
 interface Counts {
   passed: number;

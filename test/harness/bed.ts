@@ -549,6 +549,10 @@ async function setupSsh(st: State): Promise<BedSsh> {
         'LogLevel VERBOSE',
         'PrintMotd no',
         'UseDNS no',
+        // bash started by sshd reads ~/.bashrc unless it is a nested shell:
+        // a login environment's own start-up (here root's runs pyenv init,
+        // a hundred processes and 100 ms per session) stays out of the tests
+        'SetEnv SHLVL=1',
         'Subsystem sftp internal-sftp',
         '',
       ].join('\n'),

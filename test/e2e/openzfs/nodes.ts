@@ -8,7 +8,7 @@ import { execa, type ResultPromise } from 'execa';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { getBed, type Bed } from '../../harness/bed.js';
 import { getGuests, type GuestBed } from '../../harness/openzfs/bed.js';
-import type { Guest } from '../../harness/openzfs/guest.js';
+import type { DATA_DISKS, Guest } from '../../harness/openzfs/guest.js';
 import { LAUNCHER, makeSite, sshKeys, type Result } from '../support.js';
 
 export interface ZfsNode {
@@ -107,7 +107,7 @@ class FuseNode implements ZfsNode {
 }
 
 /** the whole virtual disk this test process may use in each guest (test/run.ts gives each OpenZFS process its own) */
-const DISK = (process.env.ZETTABEE_TEST_DISK ?? 'vdb') as 'vdb' | 'vdc' | 'vdd';
+const DISK = (process.env.ZETTABEE_TEST_DISK ?? 'vdb') as (typeof DATA_DISKS)[number];
 
 class GuestNode implements ZfsNode {
   readonly kind = 'openzfs' as const;

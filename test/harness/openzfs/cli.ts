@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     // test files can run against these guests instead of starting their own
     const shared = path.join(runRoot, 'guests.json');
     fs.writeFileSync(shared, JSON.stringify(shareGuests(g)));
-    console.log(`tests attach with: ${SHARED_ENV}=${shared} ZETTABEE_TEST_DISK=vdb|vdc npx mocha --no-config --require dist/test/harness/hooks.js --timeout 120000 FILE`);
+    console.log(`tests attach with: ${SHARED_ENV}=${shared} ZETTABEE_TEST_DISK=vdb|vdc|vdd|vde npx mocha --no-config --require dist/test/harness/hooks.js --timeout 120000 FILE`);
     console.log('Ctrl-C stops them');
     const stop = () => void g.down().then(() => fs.rmSync(runRoot, { recursive: true, force: true })).finally(() => process.exit(0));
     process.on('SIGINT', stop);

@@ -36,7 +36,7 @@ const MEM_MIB = 1024;
 const SMP = Number(process.env.ZETTABEE_GUEST_SMP ?? 1);
 const CPU = process.env.ZETTABEE_GUEST_CPU ?? 'qemu64';
 /** virtual data disks, /dev/vdb onwards (sparse qcow2: only what is written costs) */
-export const DATA_DISKS = ['vdb', 'vdc', 'vdd'] as const;
+export const DATA_DISKS = ['vdb', 'vdc', 'vdd', 'vde'] as const;
 const DISK_SIZE = '2G';
 
 export interface GuestSpec {
