@@ -66,6 +66,15 @@ function loggedPlan(log: string): string[] {
 /** the rows that get every test; the others (zettabee in a guest, across versions) the first five */
 const FULL: WorldName[] = ['zfs-fuse', 'OpenZFS 2.1', 'OpenZFS 2.3'];
 
+/**
+ * Rows that skip the recursive pair, to keep the suite's time: zettabee
+ * inside the guest (node under TCG: a minute a test) shows the local
+ * transport with plain pairs, and across versions the recursive stream
+ * goes from the newer release to the older one (2.3 to 2.1, where a
+ * stream's features can be too new) but not back.
+ */
+const NO_RECURSIVE: WorldName[] = ['OpenZFS 2.3, zettabee in the guest', 'OpenZFS 2.1 to 2.3'];
+
 type Late = 'dry-run' | 'written' | 'kill' | 'guid' | 'purge';
 /**
  * The last five tests exercise zettabee's own logic, which 2.1 and 2.3
@@ -83,7 +92,10 @@ const LATE: Partial<Record<WorldName, readonly Late[]>> = {
 export function defineMatrix(names: readonly WorldName[]): void {
   for (const name of names) {
     const full = FULL.includes(name);
-    describe(`e2e matrix [${name}]: initialize, update, retention, holds, recursive${full ? ', -I, modified destination, guid conflict, kill -9, purge' : ''}`, function () {
+    const lateTitles: Record<Late, string> = { 'dry-run': 'dry run', written: 'modified destination', kill: 'kill -9', guid: 'guid conflict', purge: 'purge' };
+    const lates = full ? (LATE[name] ?? (Object.keys(lateTitles) as Late[])).map((t) => lateTitles[t]) : [];
+    const topics = ['initialize, update, retention, holds', ...(NO_RECURSIVE.includes(name) ? [] : ['recursive']), ...(full ? ['-I'] : []), ...lates];
+    describe(`e2e matrix [${name}]: ${topics.join(', ')}`, function () {
       this.timeout(300_000);
       let w: World;
       const s = () => `${w.srcPool}/${w.tag}`;
@@ -178,7 +190,7 @@ export function defineMatrix(names: readonly WorldName[]): void {
         expect(await snapshots(w.src, s())).to.include('mine');
       });
 
-      it('recursive pair: the parent and its children arrive; a child added on the source arrives with the next update', async () => {
+      if (!NO_RECURSIVE.includes(name)) it('recursive pair: the parent and its children arrive; a child added on the source arrives with the next update', async () => {
         await zfs(w.src, 'zfs', 'create', rs());
         await zfs(w.src, 'zfs', 'create', `${rs()}/a`);
         await writeRandom(w.src, `${rs()}/a`, 'a.bin', 256 * 1024);
