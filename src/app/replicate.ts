@@ -249,7 +249,7 @@ async function compressorFor(run: PairRun, send: readonly string[]): Promise<Com
 }
 
 /** what a transfer moved, and the destination's finish batch when it ran in the receive's session */
-interface Transferred {
+export interface Transferred {
   bytes: number;
   finished?: { argvs: string[][]; output: RunResult };
 }
@@ -910,7 +910,7 @@ interface FinishInput {
 const PLANNED = 'planned';
 
 /** the finish as data: each side's commands; the destination's guard (the guid check) is added once the snapshot exists */
-interface FinishPlan {
+export interface FinishPlan {
   destination: string[][];
   /** the source's properties and the hold on the new base: while the destination verifies */
   sourceEarly: string[][];
@@ -1010,7 +1010,7 @@ function destinationBatch(run: PairRun, fin: FinishPlan, snap: SnapshotEntry): s
  * one session less): then its output is read here, and the record waits
  * for it.
  */
-async function finish(run: PairRun, caps: BothCapabilities, fin: FinishPlan, snap: SnapshotEntry, moved: Transferred): Promise<Outcome> {
+export async function finish(run: PairRun, caps: BothCapabilities, fin: FinishPlan, snap: SnapshotEntry, moved: Transferred): Promise<Outcome> {
   const { pair, src, dst } = run;
   const dds = pair.destination.dataset;
   const whole = destinationBatch(run, fin, snap);
