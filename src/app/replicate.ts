@@ -1313,6 +1313,17 @@ async function gatherInitialize(run: PairRun): Promise<InitializeState> {
       split.lists = new Map([...split.lists].filter(([n]) => n === sds || !there?.has(counterpart(run, n))));
     }
     if (srcTree) srcTree = withoutExcluded(srcTree, sds, ex);
+  } else if (interrupted && pair.options.recursive) {
+    // a zfs send -R | zfs receive that was killed may have delivered the top
+    // and not every child: each child missing there gets its own stream now
+    // (one left half-received, the next update catches up)
+    const [all, there] = await Promise.all([
+      step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listDatasets(src, sds, { wholeTree: true, parsable: caps.source.listParsable })),
+      step(`cannot list ${dds} on ${dstName}`, listDatasets(dst, dds, { wholeTree: true, parsable: caps.destination.listParsable })),
+    ]);
+    if (!all) throw sourceMissing(run);
+    const missing = [...all].filter(([n]) => n !== sds && !there?.has(counterpart(run, n)));
+    if (missing.length) split = { lists: new Map([[sds, all.get(sds)!], ...missing]), excluded: [] };
   }
   return { caps, srcList, srcTree, parent, parentProps, ...(interrupted ? { interrupted } : {}), ...(split ? { split } : {}) };
 }
@@ -1345,6 +1356,36 @@ async function interruptedInitialize(run: PairRun, caps: BothCapabilities, sourc
   return snap ? { received: snap } : undefined;
 }
 
+/**
+ * The holds that the zfs sends of runs that died left on the source
+ * (zfs-fuse's `.send-<pid>-<n>`, state/sends.ts), to release before
+ * anything of theirs is destroyed. A recursive release stops at a top
+ * that lacks the tag (zfs-fuse): a child's own send is released on the
+ * child.
+ */
+function deadSendsOf(run: PairRun, caps: BothCapabilities, top: SnapshotListing, lists: Map<string, SnapshotListing> | null | undefined): RunPlan['releaseSends'] {
+  const sds = run.pair.source.dataset;
+  const tree = Boolean(run.pair.options.recursive);
+  const sends = notedSends(run.settings, run.pair.fingerprint).filter((x) => x.host === run.src.name);
+  if (!sends.length || !caps.source.holds || !top.snapshots.length) return undefined;
+  return {
+    pids: sends.map((x) => x.pid),
+    argvs: sends.flatMap((x) => {
+      const child = x.dataset !== undefined && x.dataset !== sds ? x.dataset : undefined;
+      const snaps = child ? (lists?.get(child)?.snapshots ?? []) : top.snapshots;
+      return [0, 1].flatMap((n) => snaps.map((sn) => zargv.release(`.send-${x.pid}-${n}`, [`${child ?? sds}@${sn.snapshot}`], { recursive: tree && !child })));
+    }),
+  };
+}
+
+/** release what deadSendsOf found, and forget those sends */
+async function releaseDeadSends(run: PairRun, dead: NonNullable<RunPlan['releaseSends']>): Promise<void> {
+  const results = await step(`cannot release the holds of a dead zfs send on ${describeHost(run, 'source')}`, run.src.batch(dead.argvs));
+  const freed = results.filter((r) => r.exitCode === 0).length;
+  if (freed) run.log.warn(`released ${freed} hold${freed === 1 ? '' : 's'} that the zfs send of an earlier run (pid ${dead.pids.join(', ')}) left on the source when it died`);
+  forgetSends(run.settings, run.pair.fingerprint);
+}
+
 function planInitialize(run: PairRun, g: InitializeState): RunPlan {
   const { pair } = run;
   const fp = pair.fingerprint;
@@ -1361,9 +1402,11 @@ function planInitialize(run: PairRun, g: InitializeState): RunPlan {
     const snap = 'resume' in i ? i.resume.snap : i.received;
     const f: FinishInput = { initial: true, caps, snap, sourceAfter: [...g.srcList.snapshots], destinationAfter: [snap], ...mount };
     const children = g.split && g.split.lists.size > 1 ? planChildren(run, caps, encryptionFor(run, caps, g.srcTree, 'initialize'), g.split.lists, snap.snapshot) : [];
+    const dead = deadSendsOf(run, caps, g.srcList, g.split?.lists);
     return {
       action: 'initialize',
       ...(children.length ? { children } : {}),
+      ...(dead ? { releaseSends: dead } : {}),
       ...('resume' in i ? { resume: { target: dds, token: i.resume.token, to: snap.snapshot } } : {}),
       orphans: [],
       catchUp: [],
@@ -1387,9 +1430,11 @@ function planInitialize(run: PairRun, g: InitializeState): RunPlan {
   const snap = plannedSnapshot(name, g.srcList.snapshots);
   const f: FinishInput = { initial: true, caps, snap, sourceAfter: [...left, snap], destinationAfter: [snap], sourceBookmarks: g.srcList.bookmarks, ...mount };
   const split = g.split ? { layout: snapshotLayout(run, caps, g.split.lists.keys(), g.split.excluded)!, children: planChildren(run, caps, raw, g.split.lists, name) } : undefined;
+  const releaseSends = deadSendsOf(run, caps, g.srcList, g.split?.lists);
   return {
     action: 'initialize',
     orphans: leftovers,
+    ...(releaseSends ? { releaseSends } : {}),
     catchUp: [],
     ...(split ?? {}),
     warnings: [],
@@ -1409,6 +1454,8 @@ async function executeInitialize(run: PairRun, plan: RunPlan): Promise<Outcome> 
   const dds = pair.destination.dataset;
   const { caps } = plan.context;
   logPlan(run, plan);
+  // an earlier initialize's send that died keeps its snapshots busy (zfs-fuse): released first
+  if (plan.releaseSends) await releaseDeadSends(run, plan.releaseSends);
   if (plan.taken) {
     // an interrupted initialize of this pair: resume its receive, or only finish
     const snap = plan.taken;
@@ -1435,7 +1482,7 @@ async function executeInitialize(run: PairRun, plan: RunPlan): Promise<Outcome> 
   try {
     checkSpace(run, estimate, plan.context.available, plan.context.availableOf);
     const finishing = plan.children?.length ? {} : { finishing: destinationBatch(run, plan.finish, snap) };
-    moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!), { ...finishing, ...(estimate !== undefined ? { total: estimate } : {}) });
+    moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!), { ...finishing, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) });
   } catch (e) {
     // a resumable partial receive keeps its snapshot: the next initialize resumes it
     await dropUnsent(run, snap, caps);
@@ -1695,19 +1742,7 @@ export function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
     const arrives = to ? g.srcList.snapshots.find((s) => s.snapshot === to) : undefined;
     if (arrives) dstSnaps = withArrival(dstSnaps, arrives);
   }
-  const sends = notedSends(run.settings, fp).filter((x) => x.host === run.src.name);
-  // a recursive release stops at a top that lacks the tag (zfs-fuse): a child's own send is released on the child
-  const releaseSends =
-    sends.length && caps.source.holds && g.srcList.snapshots.length
-      ? {
-          pids: sends.map((x) => x.pid),
-          argvs: sends.flatMap((x) => {
-            const child = x.dataset !== undefined && x.dataset !== sds ? x.dataset : undefined;
-            const snaps = child ? (g.srcLists?.get(child)?.snapshots ?? []) : g.srcList.snapshots;
-            return [0, 1].flatMap((n) => snaps.map((sn) => zargv.release(`.send-${x.pid}-${n}`, [`${child ?? sds}@${sn.snapshot}`], { recursive: tree && !child })));
-          }),
-        }
-      : undefined;
+  const releaseSends = deadSendsOf(run, caps, g.srcList, g.srcLists);
   const marks = g.srcList.bookmarks.map((b) => ({ snapshot: b.bookmark, guid: b.guid, createtxg: b.createtxg, creation: b.creation }));
   const decision = planUpdate(fp, g.srcList.snapshots, dstSnaps, marks);
   if (decision.kind === 'conflict') {
@@ -1782,12 +1817,7 @@ export async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcom
     if (again.resume) throw new ActionError(`${dds} still holds a partial receive after resuming it`, 'look at zfs get receive_resume_token on the destination; zfs receive -A drops it');
     return executeUpdate(run, again);
   }
-  if (plan.releaseSends) {
-    const results = await step(`cannot release the holds of a dead zfs send on ${describeHost(run, 'source')}`, src.batch(plan.releaseSends.argvs));
-    const freed = results.filter((r) => r.exitCode === 0).length;
-    if (freed) log.warn(`released ${freed} hold${freed === 1 ? '' : 's'} that the zfs send of an earlier run (pid ${plan.releaseSends.pids.join(', ')}) left on the source when it died`);
-    forgetSends(run.settings, pair.fingerprint);
-  }
+  if (plan.releaseSends) await releaseDeadSends(run, plan.releaseSends);
   for (const w of plan.warnings) log.warn(w);
   const warnings = [...plan.warnings, ...(plan.keepOrphans ? [] : await retire(run, src, sds, plan.orphans, caps.source, 'removing snapshots of interrupted runs'))];
   await executeCatchUp(run, caps, plan.catchUp, plan.context.base!);

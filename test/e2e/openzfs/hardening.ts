@@ -253,6 +253,34 @@ export function defineHardening(name: WorldName, faults: readonly Fault[] = ALL_
       ok(await w.site.run(['update', w.dest(d('ik'))]));
     });
 
+    // zfs-fuse's zfs send -R holds every snapshot it sends (.send-<pid>-<n>) and a send killed with it keeps them: the next initialize must release them before it can start over
+    if (on('killed initialize') && name === 'zfs-fuse') it('zfs-fuse: a recursive initialize killed mid-stream leaves its send\'s holds; the next initialize releases them and takes over, and the next update\'s retention destroys that snapshot', async () => {
+      await zfs(w.src, 'zfs', 'create', s('ir'));
+      await zfs(w.src, 'zfs', 'create', `${s('ir')}/c`);
+      await writeRandom(w.src, `${s('ir')}/c`, 'big.bin', 16 * MiB);
+      await pair('ir', 'recursive=yes,bwlimit=4M');
+      const child = w.site.spawnDetached!(['initialize', w.dest(d('ir'))]);
+      await untilMoved(w, fp('ir'), child, 5 * MiB);
+      process.kill(-child.pid!, 'SIGKILL');
+      await child;
+      await noTransferOn(w.src, s('ir'));
+      const [dead] = pairSnaps(await snapshots(w.src, s('ir')), fp('ir'));
+      expect(Number(await prop(w.src, `${s('ir')}/c@${dead}`, 'userrefs')), 'the killed send\'s hold').to.be.above(0);
+      await pair('ir', 'recursive=yes');
+      expect((await w.site.run(['unlock', w.dest(d('ir'))])).code).to.equal(0);
+      const r = await w.site.run(['initialize', w.dest(d('ir'))]);
+      expect(r, r.stderr).to.deep.include({ code: 0, stderr: '' });
+      expect(pairSnaps(await snapshots(w.src, s('ir')), fp('ir'))).to.have.length(1);
+      expect(await treeHash(w.dst, `${d('ir')}/c`)).to.deep.equal(await treeHash(w.src, `${s('ir')}/c`));
+      expect(await w.site.log(fp('ir'))).to.match(/released \d+ holds? that the zfs send of an earlier run \(pid \d+\) left on the source when it died/);
+      // only the pair's own hold is left on the snapshot the killed run took
+      expect(Number(await prop(w.src, `${s('ir')}/c@${dead}`, 'userrefs'))).to.be.at.most(1);
+      await writeRandom(w.src, `${s('ir')}/c`, 'more.bin', 64 * 1024);
+      const u = await w.site.run(['update', w.dest(d('ir'))]);
+      expect(u, u.stderr).to.deep.include({ code: 0, stderr: '' });
+      expect(await snapshots(w.src, `${s('ir')}/c`)).to.not.include(dead);
+    });
+
     if (on('crash during -I')) it('a crash during an -I update (a user snapshot in between) leaves no hold behind that blocks retention: the next update recovers and nothing piles up', async () => {
       await zfs(w.src, 'zfs', 'create', s('hl'));
       await writeRandom(w.src, s('hl'), 'a.bin', 64 * 1024);

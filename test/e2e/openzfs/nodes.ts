@@ -47,7 +47,7 @@ export async function writeText(node: ZfsNode, ds: string, file: string, text: s
 export async function treeHash(node: ZfsNode, ds: string): Promise<Record<string, string>> {
   const out = await node.sh(
     // one zfs and two other processes: in a guest each costs tens of ms of emulated CPU
-    'IFS="\n"; set -- "$1" $(zfs get -H -o value mountpoint,mounted "$1"); unset IFS; [ "$3" = yes ] || zfs mount "$1"; cd "$2" && find . -type f ! -path "./.zfs/*" -exec sha256sum {} +',
+    'v=$(zfs get -H -o value mountpoint,mounted "$1") || exit; IFS="\n"; set -- "$1" $v; unset IFS; [ -n "$2" ] || exit 1; [ "$3" = yes ] || zfs mount "$1"; cd "$2" && find . -type f ! -path "./.zfs/*" -exec sha256sum {} +',
     [ds],
   );
   const r: Record<string, string> = {};
