@@ -232,18 +232,31 @@ export function defineHardening(name: WorldName, faults: readonly Fault[] = ALL_
       expect((await w.site.run(['check', w.dest(d('vc'))])).code).to.equal(0);
     });
 
+    /**
+     * initialize pair n (keys: its other pair keys) at 4 MiB/s, kill -9 the
+     * whole run once 5 MiB moved, wait until no send or receive is left,
+     * look at the pair snapshot it took (`seen`), then drop the rate limit
+     * and unlock; the snapshot's name
+     */
+    const killedInitialize = async (n: string, keys: string, seen?: (snap: string) => Promise<void>): Promise<string> => {
+      await pair(n, [keys, 'bwlimit=4M'].filter(Boolean).join(','));
+      const child = w.site.spawnDetached!(['initialize', w.dest(d(n))]);
+      await untilMoved(w, fp(n), child, 5 * MiB);
+      process.kill(-child.pid!, 'SIGKILL');
+      await child;
+      await noTransferOn(w.src, s(n));
+      await noTransferOn(w.dst, d(n));
+      const [snap] = pairSnaps(await snapshots(w.src, s(n)), fp(n));
+      await seen?.(snap!);
+      await pair(n, keys);
+      expect((await w.site.run(['unlock', w.dest(d(n))])).code).to.equal(0);
+      return snap!;
+    };
+
     if (on('killed initialize')) it('an initialize killed mid-stream: the next initialize takes over what it left (resumes it where zfs can), never "already exists"', async () => {
       await zfs(w.src, 'zfs', 'create', s('ik'));
       await writeRandom(w.src, s('ik'), 'big.bin', 16 * MiB);
-      await pair('ik', 'bwlimit=4M');
-      const child = w.site.spawnDetached!(['initialize', w.dest(d('ik'))]);
-      await untilMoved(w, fp('ik'), child, 5 * MiB);
-      process.kill(-child.pid!, 'SIGKILL');
-      await child;
-      await noTransferOn(w.src, s('ik'));
-      await noTransferOn(w.dst, d('ik'));
-      await pair('ik');
-      expect((await w.site.run(['unlock', w.dest(d('ik'))])).code).to.equal(0);
+      await killedInitialize('ik', '');
       const r = await w.site.run(['initialize', w.dest(d('ik'))]);
       expect(r.code, r.stderr).to.equal(0);
       expect(await treeHash(w.dst, d('ik'))).to.deep.equal(await treeHash(w.src, s('ik')));
@@ -258,16 +271,9 @@ export function defineHardening(name: WorldName, faults: readonly Fault[] = ALL_
       await zfs(w.src, 'zfs', 'create', s('ir'));
       await zfs(w.src, 'zfs', 'create', `${s('ir')}/c`);
       await writeRandom(w.src, `${s('ir')}/c`, 'big.bin', 16 * MiB);
-      await pair('ir', 'recursive=yes,bwlimit=4M');
-      const child = w.site.spawnDetached!(['initialize', w.dest(d('ir'))]);
-      await untilMoved(w, fp('ir'), child, 5 * MiB);
-      process.kill(-child.pid!, 'SIGKILL');
-      await child;
-      await noTransferOn(w.src, s('ir'));
-      const [dead] = pairSnaps(await snapshots(w.src, s('ir')), fp('ir'));
-      expect(Number(await prop(w.src, `${s('ir')}/c@${dead}`, 'userrefs')), 'the killed send\'s hold').to.be.above(0);
-      await pair('ir', 'recursive=yes');
-      expect((await w.site.run(['unlock', w.dest(d('ir'))])).code).to.equal(0);
+      const dead = await killedInitialize('ir', 'recursive=yes', async (snap) => {
+        expect(Number(await prop(w.src, `${s('ir')}/c@${snap}`, 'userrefs')), 'the killed send\'s hold').to.be.above(0);
+      });
       const r = await w.site.run(['initialize', w.dest(d('ir'))]);
       expect(r, r.stderr).to.deep.include({ code: 0, stderr: '' });
       expect(pairSnaps(await snapshots(w.src, s('ir')), fp('ir'))).to.have.length(1);
