@@ -104,7 +104,9 @@ describe('stream pipeline', () => {
     expect(e.culprit?.exitCode).to.equal(4);
     expect(e.message).to.equal('producer failed (exit code 4): nope');
     expect(e.result.bytes).to.equal('partial\n'.length);
-    expect(e.result.stages[1]!.exitCode).to.equal(0);
+    // the consumer saw EOF and ended by itself, or (under load) the failure stopped it first
+    const consumer = e.result.stages[1]!;
+    expect(consumer.exitCode === 0 || consumer.killedByUs, JSON.stringify(consumer)).to.equal(true);
   });
 
   it('blames a stage that cannot be started', async () => {
