@@ -752,7 +752,7 @@ async function daemonLocal(): Promise<void> {
     await d.until(tz, 1);
     const zbRun = async () => {
       await change(dz, MiB);
-      return { seconds: (await d.once(tz)).seconds };
+      return { seconds: await d.once(tz) };
     };
     const syncoidRun = async () => {
       const wait = lastSyncoid + 1100 - Date.now();
@@ -820,7 +820,7 @@ async function daemonSsh(): Promise<void> {
     };
     const zbRun = async () => {
       await change(dz, MiB);
-      return counted(async () => ({ seconds: (await d.once(label)).seconds }));
+      return counted(async () => ({ seconds: await d.once(label) }));
     };
     const rawRun = async () => {
       await change(dr, MiB);

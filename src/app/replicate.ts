@@ -1300,30 +1300,22 @@ async function gatherInitialize(run: PairRun): Promise<InitializeState> {
   }
   const srcPropNames = sourceProps(caps);
   let srcTree = srcPropNames.length ? await step(`cannot read the properties of ${sds} on ${describeHost(run, 'source')}`, getTreeProps(src, sds, srcPropNames, { tree: Boolean(pair.options.recursive) })) : null;
-  // exclude=: the tree's datasets, to send one by one, without the excluded ones
+  // exclude=: the tree's datasets, to send one by one, without the excluded
+  // ones. And after a killed initialize of a recursive pair (a zfs send -R
+  // may have delivered the top and not every child): the children an
+  // interrupted initialize never got there are sent now, each on its own;
+  // one it left half-received, the next update catches up
   const ex = exclusionOf(run);
   let split: InitializeState['split'];
-  if (ex) {
-    const all = await step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listDatasets(src, sds, { wholeTree: true, parsable: caps.source.listParsable }));
-    if (!all) throw sourceMissing(run);
-    split = { lists: withoutExcluded(all, sds, ex), excluded: excludedTops(all.keys(), sds, ex) };
-    if (interrupted) {
-      // the children an interrupted initialize never started are sent now; one it left half-received, the next update catches up
-      const there = await step(`cannot list ${dds} on ${dstName}`, listDatasets(dst, dds, { wholeTree: true, parsable: caps.destination.listParsable }));
-      split.lists = new Map([...split.lists].filter(([n]) => n === sds || !there?.has(counterpart(run, n))));
-    }
-    if (srcTree) srcTree = withoutExcluded(srcTree, sds, ex);
-  } else if (interrupted && pair.options.recursive) {
-    // a zfs send -R | zfs receive that was killed may have delivered the top
-    // and not every child: each child missing there gets its own stream now
-    // (one left half-received, the next update catches up)
+  if (ex || (interrupted && pair.options.recursive)) {
     const [all, there] = await Promise.all([
       step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listDatasets(src, sds, { wholeTree: true, parsable: caps.source.listParsable })),
-      step(`cannot list ${dds} on ${dstName}`, listDatasets(dst, dds, { wholeTree: true, parsable: caps.destination.listParsable })),
+      interrupted ? step(`cannot list ${dds} on ${dstName}`, listDatasets(dst, dds, { wholeTree: true, parsable: caps.destination.listParsable })) : undefined,
     ]);
     if (!all) throw sourceMissing(run);
-    const missing = [...all].filter(([n]) => n !== sds && !there?.has(counterpart(run, n)));
-    if (missing.length) split = { lists: new Map([[sds, all.get(sds)!], ...missing]), excluded: [] };
+    split = ex ? { lists: withoutExcluded(all, sds, ex), excluded: excludedTops(all.keys(), sds, ex) } : { lists: all, excluded: [] };
+    if (interrupted) split.lists = new Map([...split.lists].filter(([n]) => n === sds || !there?.has(counterpart(run, n))));
+    if (ex && srcTree) srcTree = withoutExcluded(srcTree, sds, ex);
   }
   return { caps, srcList, srcTree, parent, parentProps, ...(interrupted ? { interrupted } : {}), ...(split ? { split } : {}) };
 }
@@ -1397,12 +1389,12 @@ function planInitialize(run: PairRun, g: InitializeState): RunPlan {
   const readonly = caps.destination.recvOptions ? { options: { ...extra.options, readonly: 'on' } } : {};
   const props = { ...extra, ...readonly };
   const context = { caps, availableOf: g.parent, ...(availableOf(g.parentProps) !== undefined ? { available: availableOf(g.parentProps)! } : {}) };
+  const dead = deadSendsOf(run, caps, g.srcList, g.split?.lists);
   const i = g.interrupted;
   if (i) {
     const snap = 'resume' in i ? i.resume.snap : i.received;
     const f: FinishInput = { initial: true, caps, snap, sourceAfter: [...g.srcList.snapshots], destinationAfter: [snap], ...mount };
     const children = g.split && g.split.lists.size > 1 ? planChildren(run, caps, encryptionFor(run, caps, g.srcTree, 'initialize'), g.split.lists, snap.snapshot) : [];
-    const dead = deadSendsOf(run, caps, g.srcList, g.split?.lists);
     return {
       action: 'initialize',
       ...(children.length ? { children } : {}),
@@ -1430,11 +1422,10 @@ function planInitialize(run: PairRun, g: InitializeState): RunPlan {
   const snap = plannedSnapshot(name, g.srcList.snapshots);
   const f: FinishInput = { initial: true, caps, snap, sourceAfter: [...left, snap], destinationAfter: [snap], sourceBookmarks: g.srcList.bookmarks, ...mount };
   const split = g.split ? { layout: snapshotLayout(run, caps, g.split.lists.keys(), g.split.excluded)!, children: planChildren(run, caps, raw, g.split.lists, name) } : undefined;
-  const releaseSends = deadSendsOf(run, caps, g.srcList, g.split?.lists);
   return {
     action: 'initialize',
     orphans: leftovers,
-    ...(releaseSends ? { releaseSends } : {}),
+    ...(dead ? { releaseSends: dead } : {}),
     catchUp: [],
     ...(split ?? {}),
     warnings: [],

@@ -266,7 +266,7 @@ export function defineHardening(name: WorldName, faults: readonly Fault[] = ALL_
       ok(await w.site.run(['update', w.dest(d('ik'))]));
     });
 
-    // zfs-fuse's zfs send -R holds every snapshot it sends (.send-<pid>-<n>) and a send killed with it keeps them: the next initialize must release them before it can start over
+    // zfs-fuse's zfs send -R holds every snapshot it sends (.send-<pid>-<n>) and a send killed with it keeps them: the next initialize must release them, or that snapshot stays busy for retention
     if (on('killed initialize') && name === 'zfs-fuse') it('zfs-fuse: a recursive initialize killed mid-stream leaves its send\'s holds; the next initialize releases them and takes over, and the next update\'s retention destroys that snapshot', async () => {
       await zfs(w.src, 'zfs', 'create', s('ir'));
       await zfs(w.src, 'zfs', 'create', `${s('ir')}/c`);
