@@ -255,19 +255,15 @@ export interface Transferred {
 }
 
 /**
- * a finish batch longer than this runs in a session of its own: its output
- * must fit in what runPipeline keeps of the last stage's stdout (64 KiB)
- */
-const MAX_IN_SESSION = 100;
-
-/**
  * run the stream for one send and receive; a failure becomes a TransferError.
- * With `finishing`, a remote destination's finish batch runs in the
- * receive's own ssh session, only once the receive succeeded.
+ * With `verify`, a remote destination's guid check runs in the receive's own
+ * ssh session, only once the receive succeeded (one session less before the
+ * status can say Synchronized); the rest of its finish then runs in a session
+ * of its own beside the source's (finish()).
  */
 interface TransferOptions {
-  /** the destination's finish batch (its guard first): run in the receive's ssh session where the transport allows */
-  finishing?: string[][];
+  /** the guid check of the received snapshot (receivedCheck): run in the receive's ssh session where the transport allows */
+  verify?: string[];
   /** the stream's size, estimated (progress shows percent and ETA) */
   total?: number;
   /** note the send's pid before a byte moves (its temporary holds may outlive it: state/sends.ts) */
@@ -277,11 +273,10 @@ interface TransferOptions {
 }
 
 async function transfer(run: PairRun, send: string[], receive: string[], o: TransferOptions = {}): Promise<Transferred> {
-  const { finishing, total } = o;
+  const { total } = o;
   await Promise.all([run.src.ready(), run.dst.ready()]);
   const compress = await compressorFor(run, send);
-  const after = finishing && finishInReceive(run.pair, run.dst) ? finishing : undefined;
-  const inSession = after !== undefined && after.length <= MAX_IN_SESSION ? after : undefined;
+  const inSession = o.verify && finishInReceive(run.pair, run.dst) ? [o.verify] : undefined;
   const meter = run.pair.transport === 'local' && onPath('pv') ? 'pv' : null;
   let noted: number | undefined;
   const sendMonitor: StageMonitor | undefined = o.noteSend
@@ -307,7 +302,7 @@ async function transfer(run: PairRun, send: string[], receive: string[], o: Tran
     ...(inSession ? { afterReceive: batchArgv(inSession, 1) } : {}),
     ...(sendMonitor ? { sendMonitor } : {}),
   });
-  run.log.debug(`stream: ${describeStages(spec)}${inSession ? ' && the finish batch on the destination' : ''}`);
+  run.log.debug(`stream: ${describeStages(spec)}${inSession ? ' && the guid check on the destination' : ''}`);
   run.log.debug(`stream: ${send.join(' ')} | ${receive.join(' ')}${total !== undefined ? ` (about ${formatBytes(total)})` : ''}`);
   const stall = run.pair.options.stall ?? DEFAULT_STALL;
   const onProgress = run.deps.onProgress;
@@ -996,19 +991,23 @@ function planFinish(run: PairRun, f: FinishInput): FinishPlan {
   return { destination, sourceEarly, sourceLate };
 }
 
+/** the guard of the destination's finish: does it hold the received snapshot with the source's guid (prints it) */
+function receivedCheck(run: PairRun, snap: SnapshotEntry): string[] {
+  return zargv.verifyGuid(`${run.pair.destination.dataset}@${snap.snapshot}`, snap.guid);
+}
+
 /** the destination's whole finish batch: the guid check of the received snapshot first (nothing else runs unless it is the snapshot sent) */
 function destinationBatch(run: PairRun, fin: FinishPlan, snap: SnapshotEntry): string[][] {
-  return [zargv.verifyGuid(`${run.pair.destination.dataset}@${snap.snapshot}`, snap.guid), ...fin.destination];
+  return [receivedCheck(run, snap), ...fin.destination];
 }
 
 /**
  * Verify the destination has the new snapshot (by guid), record that
  * (PairRun.replicated), then the plan's finish in one batch per host,
  * both hosts at once. Nothing is released or destroyed on either side
- * unless the guid matched. A remote destination's whole batch, the check
- * first, may have run already in the receive's ssh session (transfer():
- * one session less): then its output is read here, and the record waits
- * for it.
+ * unless the guid matched. On a remote destination the check (or more of
+ * the batch, the check first) may have run already in the receive's ssh
+ * session (transfer()): then its output is read here, not run again.
  */
 export async function finish(run: PairRun, caps: BothCapabilities, fin: FinishPlan, snap: SnapshotEntry, moved: Transferred): Promise<Outcome> {
   const { pair, src, dst } = run;
@@ -1472,8 +1471,8 @@ async function executeInitialize(run: PairRun, plan: RunPlan): Promise<Outcome> 
   let moved: Transferred;
   try {
     checkSpace(run, estimate, plan.context.available, plan.context.availableOf);
-    const finishing = plan.children?.length ? {} : { finishing: destinationBatch(run, plan.finish, snap) };
-    moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!), { ...finishing, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) });
+    const verify = plan.children?.length ? {} : { verify: receivedCheck(run, snap) };
+    moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!), { ...verify, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) });
   } catch (e) {
     // a resumable partial receive keeps its snapshot: the next initialize resumes it
     await dropUnsent(run, snap, caps);
@@ -1819,8 +1818,7 @@ export async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcom
   const send = zargv.send(plan.send!);
   const receive = zargv.recv(plan.receive!);
   // the children's streams (exclude=) come between the top's and the finish
-  const finishing = plan.children?.length ? undefined : destinationBatch(run, plan.finish, snap);
-  const opts: TransferOptions = { ...(finishing ? { finishing } : {}), ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) };
+  const opts: TransferOptions = { ...(plan.children?.length ? {} : { verify: receivedCheck(run, snap) }), ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) };
   const started = Date.now();
   let moved: Transferred;
   try {

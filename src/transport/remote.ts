@@ -24,8 +24,9 @@
 // transport) cannot watch; it ends with its stream (EOF: the receive fails).
 //
 // A side may be followed by more work in the same session (`then`: the
-// destination's finish batch after zfs receive), which runs only when the
-// last process of the pipeline exited 0, saving a session per run. Its
+// guid check of the received snapshot after zfs receive), which runs only
+// when the last process of the pipeline exited 0, saving a session before
+// the status can say Synchronized. Its
 // output is then all the session's stdout carries: the last process's
 // stdout goes to stderr.
 import { quoteArgv } from '../exec/quote.js';

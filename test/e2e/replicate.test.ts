@@ -87,9 +87,10 @@ describe('e2e: initialize and update (real zfs-fuse, real sshd)', function () {
     });
   }
 
-  // the destination's finish (guid check, properties, hold, release, retention)
-  // runs in the receive's own ssh session, and only after the receive succeeded
-  describe('ssh push: the finish in the receive session', () => {
+  // the destination's guid check runs in the receive's own ssh session, and
+  // only after the receive succeeded; the rest of its finish (properties,
+  // hold, release, retention) in a session of its own, beside the source's
+  describe('ssh push: the guid check in the receive session', () => {
     const s = () => `${src}/push`;
     const d = () => `${dst}/backup/push`;
     const fp = () => fingerprint('localhost', s(), '127.0.0.1', d());
@@ -102,14 +103,14 @@ describe('e2e: initialize and update (real zfs-fuse, real sshd)', function () {
       return count() - before;
     };
 
-    it('an update opens two sessions: the listing and the stream with the finish', async () => {
+    it('an update opens three sessions: the listing, the stream with the guid check, the rest of the finish', async () => {
       writeRandom(`${await mountpointOf(bed, s())}/sessions.bin`, 1024 * 1024);
       let r: Awaited<ReturnType<Site['run']>> | undefined;
       const sessions = await sessionsDuring(async () => {
         r = await site.run(['update', 'push']);
       });
       expect(r, r?.stderr).to.deep.include({ code: 0, stdout: '', stderr: '' });
-      expect(sessions).to.equal(2);
+      expect(sessions).to.equal(3);
       // and the finish did its work: lastsnap, the hold on the new base, retention (keep=1: two on the destination)
       const dstSnaps = await snapshotsOf(bed, d());
       expect(dstSnaps).to.have.length(2);
