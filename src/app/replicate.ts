@@ -825,15 +825,19 @@ async function holdersOf(run: PairRun, host: Host, caps: Capabilities, snaps: re
  * After a failed transfer: remove the snapshot this run took, unless the
  * destination has it after all (then it is the new common base) or holds a
  * resumable partial receive of it. If the destination cannot be asked, keep
- * it: the next update's planner removes it as an orphan.
+ * it: the next update's planner removes it as an orphan. A run that was
+ * stopped (SIGTERM, SIGINT, the daemon's stop) leaves nothing: it discards
+ * the partial receive first (zfs receive -A), unless it lost its lock; only
+ * a run that failed or died keeps one for the next run to resume.
  */
 async function dropUnsent(run: PairRun, snap: SnapshotEntry, caps: BothCapabilities): Promise<'resumable' | 'received' | 'unknown' | 'removed'> {
   const { pair, src, dst, log } = run;
-  const dsnap = `${pair.destination.dataset}@${snap.snapshot}`;
+  const dds = pair.destination.dataset;
+  const dsnap = `${dds}@${snap.snapshot}`;
   try {
     if (resumable(caps)) {
-      const props = await getProps(dst, pair.destination.dataset, ['receive_resume_token']);
-      if (resumeDecision(userProp(props, 'receive_resume_token')).kind === 'resume') {
+      const props = await getProps(dst, dds, ['receive_resume_token']);
+      if (resumeDecision(userProp(props, 'receive_resume_token')).kind === 'resume' && !(await discardPartial(run, snap))) {
         log.warn(`kept @${snap.snapshot} on the source: the destination holds a resumable partial receive; the next update resumes it`);
         return 'resumable';
       }
@@ -859,6 +863,24 @@ async function dropUnsent(run: PairRun, snap: SnapshotEntry, caps: BothCapabilit
     log.info(`removed @${snap.snapshot} from the source: it never reached the destination`);
   }
   return 'removed';
+}
+
+/** a stopped run's partial receive on the destination, discarded (zfs receive -A); false: it stays (the run was not stopped, lost its lock, or zfs refused) */
+async function discardPartial(run: PairRun, snap: SnapshotEntry): Promise<boolean> {
+  const dds = run.pair.destination.dataset;
+  if (!run.signal.aborted) return false;
+  try {
+    run.mustHoldLock(`discarding the partial receive on ${dds}`);
+  } catch {
+    return false;
+  }
+  const r = await run.dst.exec(zargv.recvAbort(dds));
+  if (r.exitCode !== 0) {
+    run.log.warn(`cannot discard the partial receive on ${dds} after the stop: ${classifyZfsError(r.stderr, r.exitCode).message}`);
+    return false;
+  }
+  run.log.info(`discarded the partial receive of @${snap.snapshot} on ${dds} (zfs receive -A): the run was stopped`);
+  return true;
 }
 
 /**

@@ -5,11 +5,10 @@
 // transport=local), and across versions: zfs-fuse to OpenZFS, 2.1 to 2.3 and
 // 2.3 to 2.1. The real launcher, real ssh, real zfs everywhere.
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import type { Result } from '../support.js';
-import { sleep } from '../procs.js';
 import { exists, guids, holdTags, mountpoint, prop, snapshots, treeHash, writeRandom, writeText, zfs, type ZfsNode } from './nodes.js';
+import { noTransferOn, untilMoved } from './hardening.js';
 import { makeWorld, type World, type WorldName } from './worlds.js';
 
 const MiB = 1024 * 1024;
@@ -21,17 +20,6 @@ function ok(r: Result): void {
 
 function pairSnaps(list: readonly string[], fp: string): string[] {
   return list.filter((s) => s.startsWith(`zettabee.${fp}.`));
-}
-
-/** no zfs send or receive of the dataset left on the node (the remote ends die with their ssh session) */
-async function noTransferOn(node: ZfsNode, ds: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const left = (await node.sh('ps -eo pid,args | grep -E "zfs (send|receive|recv)" | grep -F -- "$1" | grep -v grep || true', [ds])).trim();
-    if (!left) return;
-    if (Date.now() > deadline) expect.fail(`left on ${node.label} 30 s after the kill: ${left}`);
-    await sleep(250);
-  }
 }
 
 /** the user holds' tags of a snapshot, or on zfs-fuse the count */
@@ -75,16 +63,17 @@ const FULL: WorldName[] = ['zfs-fuse', 'OpenZFS 2.1', 'OpenZFS 2.3'];
  */
 const NO_RECURSIVE: WorldName[] = ['OpenZFS 2.3, zettabee in the guest', 'OpenZFS 2.1 to 2.3'];
 
-type Late = 'dry-run' | 'written' | 'kill' | 'guid' | 'purge';
+type Late = 'dry-run' | 'written' | 'kill' | 'stop' | 'guid' | 'purge';
 /**
- * The last five tests exercise zettabee's own logic, which 2.1 and 2.3
+ * The last six tests exercise zettabee's own logic, which 2.1 and 2.3
  * serve alike: zfs-fuse runs them all, each OpenZFS row some (as the fault
  * tests do), to keep the suite's time (the guests' emulated CPU). 2.3 gets
  * the resume after kill -9 (its receive -s is the newer code) and the guid
- * conflict; 2.1 the dry run, the written-to destination and purge.
+ * conflict; 2.1 the dry run, the written-to destination, the daemon stopped
+ * mid-stream (its partial receive discarded) and purge.
  */
 const LATE: Partial<Record<WorldName, readonly Late[]>> = {
-  'OpenZFS 2.1': ['dry-run', 'written', 'purge'],
+  'OpenZFS 2.1': ['dry-run', 'written', 'stop', 'purge'],
   'OpenZFS 2.3': ['kill', 'guid'],
 };
 
@@ -92,7 +81,7 @@ const LATE: Partial<Record<WorldName, readonly Late[]>> = {
 export function defineMatrix(names: readonly WorldName[]): void {
   for (const name of names) {
     const full = FULL.includes(name);
-    const lateTitles: Record<Late, string> = { 'dry-run': 'dry run', written: 'modified destination', kill: 'kill -9', guid: 'guid conflict', purge: 'purge' };
+    const lateTitles: Record<Late, string> = { 'dry-run': 'dry run', written: 'modified destination', kill: 'kill -9', stop: 'daemon stopped mid-stream', guid: 'guid conflict', purge: 'purge' };
     /** the last five tests this row runs */
     const lates = full ? (LATE[name] ?? (Object.keys(lateTitles) as Late[])) : [];
     const late = (t: Late) => lates.includes(t);
@@ -258,25 +247,7 @@ export function defineMatrix(names: readonly WorldName[]): void {
         // bwlimit (mbuffer -r on the sending side) makes the stream last seconds on any machine
         await w.site.writePairs([w.line(s(), d(), 'keep=1,bwlimit=4M'), w.line(rs(), rd(), 'recursive=yes')]);
         const child = w.site.spawnDetached!(['update', w.dest(d())]);
-        let exited = false;
-        void child.finally(() => (exited = true));
-        // kill once a good part of the stream has gone through
-        const progressFile = join(w.site.paths.state, `${fp()}.progress`);
-        const deadline = Date.now() + 120_000;
-        let seen = 0;
-        while (!exited && Date.now() < deadline) {
-          try {
-            seen = (JSON.parse(readFileSync(progressFile, 'utf8')) as { bytes: number }).bytes;
-          } catch {
-            /* not yet */
-          }
-          if (seen >= size / 3) break;
-          await sleep(50);
-        }
-        if (exited) {
-          const r = await child;
-          expect.fail(`the update ended before the kill (exit ${r.exitCode}): ${String(r.stderr)}`);
-        }
+        const seen = await untilMoved(w, fp(), child, size / 3);
         process.kill(-child.pid!, 'SIGKILL');
         await child;
         await noTransferOn(w.src, s());
@@ -301,6 +272,31 @@ export function defineMatrix(names: readonly WorldName[]): void {
         } else {
           expect(recovery).to.match(/removing snapshots of interrupted runs: destroyed|incremental from/);
         }
+      });
+
+      if (late('stop')) it('the daemon stopped mid-stream (SIGTERM, past --grace): exit 0; no lock, process, unsent snapshot or partial receive left; the next update carries the data', async function () {
+        const size = 24 * MiB;
+        await writeRandom(w.src, s(), 'stopped.bin', size);
+        const before = { src: await snapshots(w.src, s()), dst: await snapshots(w.dst, d()) };
+        await w.site.writePairs([w.line(s(), d(), 'keep=1,bwlimit=4M')]);
+        const daemon = w.site.spawnDetached!(['daemon', '--grace', '1s']);
+        await untilMoved(w, fp(), daemon, size / 3);
+        process.kill(daemon.pid!, 'SIGTERM');
+        const r = await daemon;
+        expect(r.exitCode, String(r.stderr)).to.equal(0);
+        expect(String(r.stderr)).to.match(/stopping: SIGTERM; 1 running updates get 1s to finish/);
+        await noTransferOn(w.src, s());
+        await noTransferOn(w.dst, d());
+        expect(readdirSync(w.site.paths.lock).filter((f) => f.endsWith('.lock') || f.startsWith('zettabee-daemon')), 'the lock directory').to.deep.equal([]);
+        expect(await snapshots(w.src, s()), 'the source: no unsent snapshot').to.deep.equal(before.src);
+        expect(await snapshots(w.dst, d())).to.deep.equal(before.dst);
+        if (w.dst.kind === 'openzfs') {
+          expect(await prop(w.dst, d(), 'receive_resume_token'), 'a partial receive on the destination').to.equal('-');
+          expect(await w.site.log(fp())).to.match(/discarded the partial receive of @\S+ on \S+ \(zfs receive -A\): the run was stopped/);
+        }
+        await w.site.writePairs([w.line(s(), d(), 'keep=1'), w.line(rs(), rd(), 'recursive=yes')]);
+        ok(await w.site.run(['update', w.dest(d())]));
+        expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
       });
 
       if (late('guid')) it('a guid conflict: a destination snapshot re-made under the pair\'s name is no common snapshot; refused, both sides listed with guids, nothing destroyed', async () => {
