@@ -275,10 +275,10 @@ export function defineMatrix(names: readonly WorldName[]): void {
       });
 
       if (late('stop')) it('the daemon stopped mid-stream (SIGTERM, past --grace): exit 0; no lock, process, unsent snapshot or partial receive left; the next update carries the data', async function () {
-        const size = 24 * MiB;
+        const size = 12 * MiB;
         await writeRandom(w.src, s(), 'stopped.bin', size);
         const before = { src: await snapshots(w.src, s()), dst: await snapshots(w.dst, d()) };
-        await w.site.writePairs([w.line(s(), d(), 'keep=1,bwlimit=4M')]);
+        await w.site.writePairs([w.line(s(), d(), 'keep=1,bwlimit=2M')]);
         const daemon = w.site.spawnDetached!(['daemon', '--grace', '1s']);
         await untilMoved(w, fp(), daemon, size / 3);
         process.kill(daemon.pid!, 'SIGTERM');
