@@ -1284,6 +1284,12 @@ interface InitializeState {
   split?: { lists: Map<string, SnapshotListing>; excluded: string[] };
   /** what an interrupted initialize of this pair left: its resumable partial receive, or its received snapshot */
   interrupted?: { resume: { token: string; snap: SnapshotEntry } } | { received: SnapshotEntry };
+  /**
+   * a recursive initialize killed after the top arrived: the children it
+   * left on the destination (half-received, or whole), as for catching up
+   * (planCatchUp); the ones it never got there are in `split`
+   */
+  halfway?: { source: Map<string, SnapshotListing>; destination: Map<string, SnapshotListing>; tokens: Map<string, ChildToken> };
 }
 
 async function gatherInitialize(run: PairRun): Promise<InitializeState> {
@@ -1325,20 +1331,32 @@ async function gatherInitialize(run: PairRun): Promise<InitializeState> {
   // ones. And after a killed initialize of a recursive pair (a zfs send -R
   // may have delivered the top and not every child): the children an
   // interrupted initialize never got there are sent now, each on its own;
-  // one it left half-received, the next update catches up
+  // the ones it left half-received are caught up as an update would
+  // (their partial receive resumed, or dropped and sent again)
   const ex = exclusionOf(run);
   let split: InitializeState['split'];
+  let halfway: InitializeState['halfway'];
   if (ex || (interrupted && pair.options.recursive)) {
-    const [all, there] = await Promise.all([
+    const withTokens = resumable(caps) ? ['receive_resume_token'] : [];
+    const [all, [there, thereProps]] = await Promise.all([
       step(`cannot list ${sds} on ${describeHost(run, 'source')}`, listDatasets(src, sds, { wholeTree: true, parsable: caps.source.listParsable })),
-      interrupted ? step(`cannot list ${dds} on ${dstName}`, listDatasets(dst, dds, { wholeTree: true, parsable: caps.destination.listParsable })) : undefined,
+      interrupted ? step(`cannot list ${dds} on ${dstName}`, listAndProps(dst, dds, withTokens, { tree: true, wholeTree: true, parsable: caps.destination.listParsable })) : [undefined, undefined],
     ]);
     if (!all) throw sourceMissing(run);
     split = ex ? { lists: withoutExcluded(all, sds, ex), excluded: excludedTops(all.keys(), sds, ex) } : { lists: all, excluded: [] };
-    if (interrupted) split.lists = new Map([...split.lists].filter(([n]) => n === sds || !there?.has(counterpart(run, n))));
+    if (interrupted) {
+      const arrived = (n: string) => Boolean(there?.has(counterpart(run, n)));
+      halfway = { source: new Map([...split.lists].filter(([n]) => n !== sds && arrived(n))), destination: there ?? new Map(), tokens: new Map() };
+      for (const [name, p] of thereProps ?? []) {
+        if (name === dds) continue;
+        const t = await tokenOf(run, userProp(p, 'receive_resume_token'));
+        if (t) halfway.tokens.set(name, t);
+      }
+      split.lists = new Map([...split.lists].filter(([n]) => n === sds || !arrived(n)));
+    }
     if (ex && srcTree) srcTree = withoutExcluded(srcTree, sds, ex);
   }
-  return { caps, srcList, srcTree, parent, parentProps, ...(interrupted ? { interrupted } : {}), ...(split ? { split } : {}) };
+  return { caps, srcList, srcTree, parent, parentProps, ...(interrupted ? { interrupted } : {}), ...(split ? { split } : {}), ...(halfway ? { halfway } : {}) };
 }
 
 /**
@@ -1415,14 +1433,17 @@ function planInitialize(run: PairRun, g: InitializeState): RunPlan {
   if (i) {
     const snap = 'resume' in i ? i.resume.snap : i.received;
     const f: FinishInput = { initial: true, caps, snap, sourceAfter: [...g.srcList.snapshots], destinationAfter: [snap], ...mount };
-    const children = g.split && g.split.lists.size > 1 ? planChildren(run, caps, encryptionFor(run, caps, g.srcTree, 'initialize'), g.split.lists, snap.snapshot) : [];
+    const raw = () => encryptionFor(run, caps, g.srcTree, 'initialize');
+    const children = g.split && g.split.lists.size > 1 ? planChildren(run, caps, raw(), g.split.lists, snap.snapshot) : [];
+    // the top holds the snapshot when it was received (not when it is resumed: then its children never started)
+    const catchUp = g.halfway?.source.size && 'received' in i ? planCatchUp(run, caps, raw(), g.halfway.source, g.halfway.destination, g.halfway.tokens, snap) : [];
     return {
       action: 'initialize',
       ...(children.length ? { children } : {}),
       ...(dead ? { releaseSends: dead } : {}),
       ...('resume' in i ? { resume: { target: dds, token: i.resume.token, to: snap.snapshot } } : {}),
       orphans: [],
-      catchUp: [],
+      catchUp,
       warnings: [],
       snapshot: snap.snapshot,
       taken: snap,
@@ -1482,6 +1503,7 @@ async function executeInitialize(run: PairRun, plan: RunPlan): Promise<Outcome> 
       log.warn(`${dds} holds @${snap.snapshot} from an initialize that was interrupted before it finished; finishing it`);
       logStart(run, 'initialize', plan.what);
     }
+    await executeCatchUp(run, caps, plan.catchUp, snap);
     if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, caps, plan.children, snap)) };
     return finish(run, caps, plan.finish, snap, moved);
   }

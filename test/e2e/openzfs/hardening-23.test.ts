@@ -2,4 +2,4 @@
 // they are shared out between the two OpenZFS rows).
 import { defineHardening } from './hardening.js';
 
-defineHardening('OpenZFS 2.3', ['killed initialize', 'crash during -I', 'vanished child']);
+defineHardening('OpenZFS 2.3', ['killed initialize', 'killed recursive initialize', 'crash during -I', 'vanished child']);
