@@ -503,7 +503,7 @@ describe('e2e: safety (kill -9, stale locks, failed and refused transfers, concu
 
   // -------------------------------------------------------------------------
   describe('status over 1,000 pairs', () => {
-    it('status prints 1,000 lines in well under 2 s; --json has 1,000 entries', async () => {
+    it('status prints 1,000 lines from the status files alone (no zfs command per pair); --json has 1,000 entries', async () => {
       // a real status file to copy: from a pair that was updated above
       const real = makeSite(bed);
       const s = `${src2}/statusseed`;
@@ -540,7 +540,9 @@ describe('e2e: safety (kill -9, stale locks, failed and refused transfers, concu
       expect(out.filter((l) => statusFields(l)[2] === 'Synchronized')).to.have.length(500);
       expect(out.filter((l) => statusFields(l)[2] === 'Uninitialized')).to.have.length(500);
       expect(statusFields(out[0]!).slice(0, 3)).to.deep.equal([`${src2}/many/p0`, `${dst2}/many/p0`, 'Synchronized']);
-      expect(ms).to.be.below(2000);
+      // its speed is benchmark figure 6 (under 0.5 s, quiet); this bound only
+      // catches a command per pair (1,000 of them take minutes), on a busy machine too
+      expect(ms).to.be.below(15_000);
 
       const json = await site.run(['status', '--json']);
       must(json, 0);
