@@ -470,7 +470,8 @@ describe('e2e: safety (kill -9, stale locks, failed and refused transfers, concu
         const second = await site.run(['update', 'busy']);
         const took = Date.now() - t0;
         must(second, 75);
-        expect(took).to.be.below(5000);
+        // at once, not after the frozen first run: 15 s leaves room for a loaded machine (it took 5.7 s under load)
+        expect(took).to.be.below(15_000);
         // silent for cron (no terminal here); -v says who holds the lock
         expect(second.stdout).to.equal('');
         expect(second.stderr).to.equal('');
