@@ -248,7 +248,7 @@ async function compressorFor(run: PairRun, send: readonly string[]): Promise<Com
   return want;
 }
 
-/** what a transfer moved, and the destination's finish batch when it ran in the receive's session */
+/** what a transfer moved, and the output of what ran after the receive in its session (the guid check) */
 export interface Transferred {
   bytes: number;
   finished?: { argvs: string[][]; output: RunResult };
@@ -1346,12 +1346,7 @@ async function gatherInitialize(run: PairRun): Promise<InitializeState> {
     split = ex ? { lists: withoutExcluded(all, sds, ex), excluded: excludedTops(all.keys(), sds, ex) } : { lists: all, excluded: [] };
     if (interrupted) {
       const arrived = (n: string) => Boolean(there?.has(counterpart(run, n)));
-      halfway = { source: new Map([...split.lists].filter(([n]) => n !== sds && arrived(n))), destination: there ?? new Map(), tokens: new Map() };
-      for (const [name, p] of thereProps ?? []) {
-        if (name === dds) continue;
-        const t = await tokenOf(run, userProp(p, 'receive_resume_token'));
-        if (t) halfway.tokens.set(name, t);
-      }
+      halfway = { source: new Map([...split.lists].filter(([n]) => n !== sds && arrived(n))), destination: there ?? new Map(), tokens: await childTokensOf(run, thereProps) };
       split.lists = new Map([...split.lists].filter(([n]) => n === sds || !arrived(n)));
     }
     if (ex && srcTree) srcTree = withoutExcluded(srcTree, sds, ex);
@@ -1577,6 +1572,17 @@ async function tokenOf(run: PairRun, token: string | undefined): Promise<{ decis
   return { decision, ...(to ? { to: to.slice(to.indexOf('@') + 1) } : {}) };
 }
 
+/** the destination children's resumable partial receives (the top's own is not among them), from their receive_resume_token */
+async function childTokensOf(run: PairRun, tree: Tree | null | undefined): Promise<Map<string, ChildToken>> {
+  const tokens = new Map<string, ChildToken>();
+  for (const [name, p] of tree ?? []) {
+    if (name === run.pair.destination.dataset) continue;
+    const t = await tokenOf(run, userProp(p, 'receive_resume_token'));
+    if (t) tokens.set(name, t);
+  }
+  return tokens;
+}
+
 export async function gatherUpdate(run: PairRun): Promise<UpdateState> {
   const { pair, src, dst, log } = run;
   const fp = pair.fingerprint;
@@ -1631,15 +1637,11 @@ export async function gatherUpdate(run: PairRun): Promise<UpdateState> {
   // zfs-fuse shows a mounted read-only file system as "off temporary": only a real setting counts
   const ro = dstProps?.get('readonly');
   if (ro?.value === 'off' && ro.source !== 'temporary') log.warn(`readonly is off on ${dds}: any change there will stop the next update`);
-  const childTokens = new Map<string, ChildToken>();
+  let childTokens = new Map<string, ChildToken>();
   let token: UpdateState['token'];
   if (resumable(caps)) {
     token = await tokenOf(run, userProp(dstProps, 'receive_resume_token'));
-    for (const [name, p] of dstTree ?? []) {
-      if (name === dds) continue;
-      const t = await tokenOf(run, userProp(p, 'receive_resume_token'));
-      if (t) childTokens.set(name, t);
-    }
+    childTokens = await childTokensOf(run, dstTree);
   }
   const marksOf = { source: markOf(fp, srcTree?.get(sds) ?? null, sds), destination: markOf(fp, dstProps, dds) };
   return { caps, srcLists, dstLists, srcTree, dstTree, srcList, dstList, dstProps, marks: marksOf, ...(token ? { token } : {}), childTokens, excluded };

@@ -82,7 +82,7 @@ export function defineMatrix(names: readonly WorldName[]): void {
   for (const name of names) {
     const full = FULL.includes(name);
     const lateTitles: Record<Late, string> = { 'dry-run': 'dry run', written: 'modified destination', kill: 'kill -9', stop: 'daemon stopped mid-stream', guid: 'guid conflict', purge: 'purge' };
-    /** the last five tests this row runs */
+    /** the late tests this row runs */
     const lates = full ? (LATE[name] ?? (Object.keys(lateTitles) as Late[])) : [];
     const late = (t: Late) => lates.includes(t);
     const topics = ['initialize, update, retention, holds', ...(NO_RECURSIVE.includes(name) ? [] : ['recursive']), ...(full ? ['-I'] : []), ...lates.map((t) => lateTitles[t])];
