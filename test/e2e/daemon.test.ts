@@ -12,7 +12,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { join } from 'node:path';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { ensurePackages, getBed, type Bed } from '../harness/bed.js';
-import { freezeSend, noTransferLeft, processes, sleep, sshMasters, thaw, waitFor } from './procs.js';
+import { freezeSend, noTransferLeft, notifySocket, processes, sleep, sshMasters, thaw, waitFor } from './procs.js';
 import { LAUNCHER, makeSite, mountpointOf, must, snapshotsOf, sshKeys, writeRandom, type Site } from './support.js';
 
 const MiB = 1024 * 1024;
@@ -25,7 +25,6 @@ interface Running {
   exited(): boolean;
   /** the datagrams systemd would have received, one a line (repr) */
   notified(): string[];
-  reader?: ResultPromise;
 }
 
 describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read by python3)', function () {
@@ -72,24 +71,20 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
   /** start the daemon as the unit does: NOTIFY_SOCKET set, read by python3 */
   async function start(args: string[] = [], env: Record<string, string> = {}): Promise<Running> {
     site.writePairs(lines());
-    const sock = join(site.dir, `notify-${Date.now()}.sock`);
-    const reader = execa('/usr/bin/python3', ['-u', '-c', 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("bound",flush=True)\nwhile True:\n  print(repr(s.recv(65536)),flush=True)', sock], { reject: false });
-    let notes = '';
-    reader.stdout!.on('data', (c: Buffer) => (notes += c.toString()));
-    await waitFor('the notify socket to be bound', 10_000, () => notes.includes('bound'));
+    const sock = await notifySocket(join(site.dir, `notify-${Date.now()}.sock`));
     const child = execa(LAUNCHER, ['-c', site.pairsFile, '--settings', site.settingsFile, '--nagios', 'daemon', '--jobs', '2', ...args], {
       reject: false,
       timeout: 120_000,
-      env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', NOTIFY_SOCKET: sock, ZETTABEE_TEST_DAEMON_INTERVAL_MS: String(CYCLE_MS), TMPDIR: tmp, ...env },
+      env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', NOTIFY_SOCKET: sock.path, ZETTABEE_TEST_DAEMON_INTERVAL_MS: String(CYCLE_MS), TMPDIR: tmp, ...env },
     });
     let err = '';
     let done = false;
     child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     void child.finally(() => {
       done = true;
-      reader.kill();
+      sock.close();
     });
-    return { child, reader, err: () => err, exited: () => done, notified: () => notes.split('\n').filter((l) => l.startsWith('b')) };
+    return { child, err: () => err, exited: () => done, notified: sock.notified };
   }
 
   /** after the daemon ended: no lock, no pid or schedule file, no ssh process, nothing in its TMPDIR */

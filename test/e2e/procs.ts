@@ -49,10 +49,10 @@ export function zfsSendOf(ds: string): Proc[] {
 }
 
 /** poll until probe returns something truthy; fail naming `what` after timeoutMs */
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined | null | false, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, intervalMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = probe();
+    const v = await probe();
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
@@ -146,3 +146,26 @@ export async function noTransferLeft(datasets: readonly string[]): Promise<void>
   }
 }
 
+
+export interface NotifySocket {
+  /** the path to give the daemon as NOTIFY_SOCKET */
+  path: string;
+  /** the datagrams systemd would have received, one a line (repr) */
+  notified(): string[];
+  close(): void;
+}
+
+/**
+ * A real sd_notify datagram socket, bound by python3 (node has no unix
+ * datagram sockets), that a test reads as systemd would: start it, give
+ * the daemon its path as NOTIFY_SOCKET, read what arrived.
+ */
+export async function notifySocket(path: string): Promise<NotifySocket> {
+  const { execa } = await import('execa');
+  const reader = execa('/usr/bin/python3', ['-u', '-c', 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("bound",flush=True)\nwhile True:\n  print(repr(s.recv(65536)),flush=True)', path], { reject: false });
+  let notes = '';
+  reader.stdout!.on('data', (c: Buffer) => (notes += c.toString()));
+  await waitFor('the notify socket to be bound', 10_000, () => notes.includes('bound') || reader.exitCode !== null);
+  if (!notes.includes('bound')) throw new Error(`python3 could not bind ${path}: ${String((await reader).stderr)}`);
+  return { path, notified: () => notes.split('\n').filter((l) => l.startsWith('b')), close: () => void reader.kill() };
+}

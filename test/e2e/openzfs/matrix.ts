@@ -5,7 +5,10 @@
 // transport=local), and across versions: zfs-fuse to OpenZFS, 2.1 to 2.3 and
 // 2.3 to 2.1. The real launcher, real ssh, real zfs everywhere.
 import { expect } from 'chai';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensurePackages } from '../../harness/bed.js';
+import { notifySocket, processes, waitFor } from '../procs.js';
 import type { Result } from '../support.js';
 import { exists, guids, holdTags, mountpoint, prop, snapshots, treeHash, writeRandom, writeText, zfs, type ZfsNode } from './nodes.js';
 import { noTransferOn, untilMoved } from './hardening.js';
@@ -63,25 +66,28 @@ const FULL: WorldName[] = ['zfs-fuse', 'OpenZFS 2.1', 'OpenZFS 2.3'];
  */
 const NO_RECURSIVE: WorldName[] = ['OpenZFS 2.3, zettabee in the guest', 'OpenZFS 2.1 to 2.3'];
 
-type Late = 'dry-run' | 'written' | 'kill' | 'stop' | 'guid' | 'purge';
+type Late = 'dry-run' | 'written' | 'kill' | 'stop' | 'daemon' | 'guid' | 'purge';
 /**
- * The last six tests exercise zettabee's own logic, which 2.1 and 2.3
- * serve alike: zfs-fuse runs them all, each OpenZFS row some (as the fault
- * tests do), to keep the suite's time (the guests' emulated CPU). 2.3 gets
- * the resume after kill -9 (its receive -s is the newer code) and the guid
- * conflict; 2.1 the dry run, the written-to destination, the daemon stopped
- * mid-stream (its partial receive discarded) and purge.
+ * The last seven tests exercise zettabee's own logic, which 2.1 and 2.3
+ * serve alike: each OpenZFS row runs some (as the fault tests do), to keep
+ * the suite's time (the guests' emulated CPU). 2.3 gets the resume after
+ * kill -9 (its receive -s is the newer code), the daemon's life as the
+ * unit runs it and the guid conflict; 2.1 the dry run, the written-to
+ * destination, the daemon stopped mid-stream (its partial receive
+ * discarded) and purge. zfs-fuse runs all but the daemon's life, which
+ * test/e2e/daemon.test.ts covers there.
  */
 const LATE: Partial<Record<WorldName, readonly Late[]>> = {
   'OpenZFS 2.1': ['dry-run', 'written', 'stop', 'purge'],
-  'OpenZFS 2.3': ['kill', 'guid'],
+  'OpenZFS 2.3': ['kill', 'daemon', 'guid'],
+  'zfs-fuse': ['dry-run', 'written', 'kill', 'stop', 'guid', 'purge'],
 };
 
 /** the matrix's tests for each of these rows */
 export function defineMatrix(names: readonly WorldName[]): void {
   for (const name of names) {
     const full = FULL.includes(name);
-    const lateTitles: Record<Late, string> = { 'dry-run': 'dry run', written: 'modified destination', kill: 'kill -9', stop: 'daemon stopped mid-stream', guid: 'guid conflict', purge: 'purge' };
+    const lateTitles: Record<Late, string> = { 'dry-run': 'dry run', written: 'modified destination', kill: 'kill -9', stop: 'daemon stopped mid-stream', daemon: 'the daemon as the unit runs it', guid: 'guid conflict', purge: 'purge' };
     /** the late tests this row runs */
     const lates = full ? (LATE[name] ?? (Object.keys(lateTitles) as Late[])) : [];
     const late = (t: Late) => lates.includes(t);
@@ -297,6 +303,67 @@ export function defineMatrix(names: readonly WorldName[]): void {
         await w.site.writePairs([w.line(s(), d(), 'keep=1'), w.line(rs(), rd(), 'recursive=yes')]);
         ok(await w.site.run(['update', w.dest(d())]));
         expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
+      });
+
+      if (late('daemon')) it("the daemon as the unit runs it (issue 16's checks): READY=1; a write reaches the destination within the interval; a cron update exits 75; SIGHUP with a broken pairs file keeps it running; the kill file stops it, nothing left", async function () {
+        const interval = 4000;
+        await ensurePackages(['python3-minimal']);
+        await w.site.writePairs([w.line(s(), d(), 'keep=1')]);
+        const tmp = mkdtempSync('/tmp/zbm-');
+        const sock = await notifySocket(join(tmp, 'notify'));
+        const daemon = w.site.spawnDetached!(['daemon'], { NOTIFY_SOCKET: sock.path, ZETTABEE_TEST_DAEMON_INTERVAL_MS: String(interval), TMPDIR: tmp });
+        let err = '';
+        daemon.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+        let exited = false;
+        void daemon.finally(() => {
+          exited = true;
+          sock.close();
+        });
+        const alive = () => {
+          if (exited) throw new Error(`the daemon ended: ${err}`);
+        };
+        try {
+          const ready = await waitFor('READY=1 on the notify socket', 60_000, () => (alive(), sock.notified().find((n) => n.includes('READY=1'))));
+          expect(ready).to.contain(`MAINPID=${daemon.pid}`);
+          // check 5: cron's update of the daemon's pair exits 75, quietly
+          const cron = await w.site.run(['update', w.dest(d())]);
+          expect(cron).to.deep.include({ code: 75, stdout: '', stderr: '' });
+          // check 1: a write reaches the destination within an interval (and the update it starts)
+          const ends = async () => ((await w.site.log(fp())).match(/ update END /g) ?? []).length;
+          await writeRandom(w.src, s(), 'daemon.bin', MiB);
+          const t0 = Date.now();
+          const n0 = await ends();
+          // the update running at the write may have snapshotted before it: the next one carries it
+          await waitFor('two more updates', 120_000, async () => (alive(), (await ends()) >= n0 + 2), 250);
+          const took = Date.now() - t0;
+          expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
+          console.log(`      the write was on the destination after at most ${(took / 1000).toFixed(1)} s (interval ${interval / 1000} s)`);
+          // check 2: SIGHUP with a broken pairs file: the mistake named, the old configuration kept, updates go on
+          await w.site.writePairs([w.line(s(), d(), 'keep=1'), w.line(`${s()}x`, `${d()}x`, 'nokey=1')]);
+          process.kill(daemon.pid!, 'SIGHUP');
+          await waitFor('the reload to be refused', 30_000, () => (alive(), err.includes('the configuration stays as it was')));
+          expect(err).to.match(new RegExp(`zettabee: error: ${w.site.pairsFile}:2:\\d+: unknown key 'nokey'`));
+          const n1 = await ends();
+          await waitFor('an update after the refused reload', 60_000, async () => (alive(), (await ends()) > n1), 250);
+          // check 4: the kill file stops it
+          writeFileSync(`${w.site.pairsFile}.kill`, '');
+          const r = await daemon;
+          expect(r.exitCode, err).to.equal(0);
+          expect(err).to.match(/stopping: the kill file .*\.kill appeared/);
+          expect(sock.notified().some((x) => x.includes('STOPPING=1'))).to.equal(true);
+          expect(existsSync(`${w.site.pairsFile}.kill`), 'the kill file').to.equal(false);
+          expect(readdirSync(w.site.paths.lock).filter((f) => f.endsWith('.lock') || f.startsWith('zettabee-daemon')), 'the lock directory').to.deep.equal([]);
+          await noTransferOn(w.src, s());
+          await noTransferOn(w.dst, d());
+          expect(processes().filter((p) => p.argv.join(' ').includes(tmp)).map((p) => p.argv.join(' ')), 'processes of the daemon (its ssh masters) left').to.deep.equal([]);
+          const onDst = await snapshots(w.dst, d());
+          expect(pairSnaps(await snapshots(w.src, s()), fp()).filter((x) => !onDst.includes(x)), 'unsent snapshots').to.deep.equal([]);
+        } finally {
+          if (!exited) process.kill(daemon.pid!, 'SIGTERM');
+          await daemon;
+          rmSync(tmp, { recursive: true, force: true });
+          await w.site.writePairs([w.line(s(), d(), 'keep=1'), w.line(rs(), rd(), 'recursive=yes')]);
+        }
       });
 
       if (late('guid')) it('a guid conflict: a destination snapshot re-made under the pair\'s name is no common snapshot; refused, both sides listed with guids, nothing destroyed', async () => {

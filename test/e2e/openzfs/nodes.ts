@@ -172,8 +172,10 @@ export interface TestSite {
   run(args: string[], opts?: { timeoutMs?: number }): Promise<Result>;
   /** the pair's log file */
   log(fp: string): Promise<string>;
-  /** start a run in a process group of its own, without waiting (this machine only: kill -9 tests) */
-  spawnDetached?(args: string[]): ResultPromise;
+  /** start a run in a process group of its own, without waiting (this machine only: kill -9 tests), with more environment */
+  spawnDetached?(args: string[], env?: Record<string, string>): ResultPromise;
+  /** the pairs file (this machine only: the daemon's kill file is beside it) */
+  pairsFile?: string;
 }
 
 /** zettabee on this machine, as cron runs it (support.ts makeSite) */
@@ -186,8 +188,9 @@ export function hostSite(bed: Bed): TestSite & { site: ReturnType<typeof makeSit
     writePairs: async (lines) => site.writePairs(lines),
     run: (args, opts) => site.run(args, opts?.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
     log: async (fp) => readFileSync(`${site.paths.log}/${fp}.log`, 'utf8'),
-    spawnDetached: (args) =>
-      execa(LAUNCHER, ['-c', site.pairsFile, '--settings', site.settingsFile, ...args], { reject: false, detached: true, timeout: 300_000, env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '' } }),
+    pairsFile: site.pairsFile,
+    spawnDetached: (args, env = {}) =>
+      execa(LAUNCHER, ['-c', site.pairsFile, '--settings', site.settingsFile, ...args], { reject: false, detached: true, timeout: 300_000, env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', ...env } }),
   };
 }
 
