@@ -262,7 +262,7 @@ export interface Transferred {
  * of its own beside the source's (finish()).
  */
 interface TransferOptions {
-  /** the guid check of the received snapshot (receivedCheck): run in the receive's ssh session where the transport allows */
+  /** the guid check of the received snapshot (guidInSession): run in the receive's ssh session where the transport allows */
   verify?: string[];
   /** the stream's size, estimated (progress shows percent and ETA) */
   total?: number;
@@ -640,26 +640,47 @@ async function whatChanged(run: PairRun, caps: Capabilities, base: string): Prom
   }
 }
 
-/** take the pair snapshot on the source and read back its guid, createtxg and creation */
-async function takeSnapshot(run: PairRun, name: string, estimate?: readonly zargv.SendOptions[], layout?: SnapshotLayout): Promise<{ snap: SnapshotEntry; estimate?: number }> {
+/**
+ * Take the pair snapshot on the source and read back its guid, createtxg
+ * and creation. On a local source with nothing else to ask (no size
+ * estimate, no exclude=, not recursive) the read-back runs beside the
+ * stream that follows instead of before it: `snap` settles later, and the
+ * snapshot's name is all the stream needs.
+ */
+async function takeSnapshot(run: PairRun, name: string, estimate?: readonly zargv.SendOptions[], layout?: SnapshotLayout): Promise<{ snap: Promise<SnapshotEntry>; estimate?: number }> {
   const { pair, src } = run;
   const ds = pair.source.dataset;
   const full = `${ds}@${name}`;
+  const refused = (made: RunResult) => {
+    const z = classifyZfsError(made.stderr, made.exitCode, made.stdout);
+    return new ActionError(`cannot snapshot ${ds} on ${describeHost(run, 'source')}: ${z.message}`, z.hint, [z.detail]);
+  };
+  const readBack = ['zfs', 'get', '-Hp', '-o', 'name,property,value', zargv.SNAPSHOT_PROPS.join(','), full];
+  const parsed = (got: RunResult) => {
+    const snap = got.exitCode === 0 ? parseSnapshotList(got.stdout, ds).snapshots[0] : undefined;
+    if (!snap) throw new ActionError(`took ${full} but cannot read it back: ${firstLines(got.stderr, 1)[0] ?? 'no output'}`);
+    return snap;
+  };
+  if (src.local && !estimate?.length && !layout && !pair.options.recursive) {
+    const made = await step(`cannot snapshot ${ds} on ${describeHost(run, 'source')}`, src.exec(zargv.snapshot([full])));
+    if (made.exitCode !== 0) throw refused(made);
+    run.log.info(`snapshot ${full} taken`);
+    const snap = step(`cannot read back ${full}`, src.exec(readBack)).then(parsed);
+    // awaited after the stream; a failure meanwhile must not go unhandled
+    snap.catch(() => undefined);
+    return { snap };
+  }
   // the size estimate (send -nvP, OpenZFS) of the streams to come rides in the snapshot's session
   const make = layout && 'names' in layout ? zargv.snapshot(layout.names.map((n) => `${n}@${name}`)) : zargv.snapshot([full], { recursive: Boolean(pair.options.recursive) });
-  const argvs = [make, ['zfs', 'get', '-Hp', '-o', 'name,property,value', zargv.SNAPSHOT_PROPS.join(','), full]];
+  const argvs = [make, readBack];
   const estimates = estimate ?? [];
   for (const e of estimates) argvs.push(zargv.send({ ...e, dryRun: true }));
   const unmake = layout && 'destroy' in layout ? layout.destroy.map((t) => zargv.destroy(`${t}@${name}`, { recursive: true })) : [];
   const [made, got, ...rest] = await step(`cannot snapshot ${ds} on ${describeHost(run, 'source')}`, src.batch([...argvs, ...unmake], { guard: 1 }));
   const est = rest.slice(0, estimates.length);
   const unmade = rest.slice(estimates.length);
-  if (made!.exitCode !== 0) {
-    const z = classifyZfsError(made!.stderr, made!.exitCode, made!.stdout);
-    throw new ActionError(`cannot snapshot ${ds} on ${describeHost(run, 'source')}: ${z.message}`, z.hint, [z.detail]);
-  }
-  const snap = got!.exitCode === 0 ? parseSnapshotList(got!.stdout, ds).snapshots[0] : undefined;
-  if (!snap) throw new ActionError(`took ${full} but cannot read it back: ${firstLines(got!.stderr, 1)[0] ?? 'no output'}`);
+  if (made!.exitCode !== 0) throw refused(made!);
+  const snap = parsed(got!);
   run.log.info(`snapshot ${full} taken`);
   unmade.forEach((r, i) => {
     if (r.exitCode !== 0) run.log.warn(`cannot destroy ${layout && 'destroy' in layout ? layout.destroy[i] : '?'}@${name} (excluded): ${firstLines(r.stderr, 1)[0] ?? `exit ${r.exitCode}`}`);
@@ -681,7 +702,7 @@ async function takeSnapshot(run: PairRun, name: string, estimate?: readonly zarg
       break;
     }
   }
-  return bytes === undefined ? { snap } : { snap, estimate: bytes };
+  return bytes === undefined ? { snap: Promise.resolve(snap) } : { snap: Promise.resolve(snap), estimate: bytes };
 }
 
 /**
@@ -690,7 +711,7 @@ async function takeSnapshot(run: PairRun, name: string, estimate?: readonly zarg
  * the snapshot was taken (a database that pre locked gets unlocked within
  * seconds, not after the transfer); a failing post is a warning.
  */
-async function snapshotBetweenHooks(run: PairRun, action: 'initialize' | 'update', plan: RunPlan): Promise<{ snap: SnapshotEntry; estimate?: number; warnings: string[] }> {
+async function snapshotBetweenHooks(run: PairRun, action: 'initialize' | 'update', plan: RunPlan): Promise<{ snap: Promise<SnapshotEntry>; estimate?: number; warnings: string[] }> {
   const { caps } = plan.context;
   const ctx = { pair: run.pair, action, snapshot: plan.snapshot };
   const pre = await runHook('pre', ctx, run.log, run.signal);
@@ -830,43 +851,43 @@ async function holdersOf(run: PairRun, host: Host, caps: Capabilities, snaps: re
  * the partial receive first (zfs receive -A), unless it lost its lock; only
  * a run that failed or died keeps one for the next run to resume.
  */
-async function dropUnsent(run: PairRun, snap: SnapshotEntry, caps: BothCapabilities): Promise<'resumable' | 'received' | 'unknown' | 'removed'> {
+async function dropUnsent(run: PairRun, name: string, caps: BothCapabilities): Promise<'resumable' | 'received' | 'unknown' | 'removed'> {
   const { pair, src, dst, log } = run;
   const dds = pair.destination.dataset;
-  const dsnap = `${dds}@${snap.snapshot}`;
+  const dsnap = `${dds}@${name}`;
   try {
     if (resumable(caps)) {
       const props = await getProps(dst, dds, ['receive_resume_token']);
-      if (resumeDecision(userProp(props, 'receive_resume_token')).kind === 'resume' && !(await discardPartial(run, snap))) {
-        log.warn(`kept @${snap.snapshot} on the source: the destination holds a resumable partial receive; the next update resumes it`);
+      if (resumeDecision(userProp(props, 'receive_resume_token')).kind === 'resume' && !(await discardPartial(run, name))) {
+        log.warn(`kept @${name} on the source: the destination holds a resumable partial receive; the next update resumes it`);
         return 'resumable';
       }
     }
     if (await exists(dst, dsnap)) {
-      log.warn(`the transfer failed, but ${dsnap} exists on the destination; kept @${snap.snapshot} as the common snapshot`);
+      log.warn(`the transfer failed, but ${dsnap} exists on the destination; kept @${name} as the common snapshot`);
       return 'received';
     }
   } catch (e) {
-    log.warn(`kept @${snap.snapshot} on the source: cannot check the destination (${e instanceof Error ? e.message : String(e)}); the next update removes it if it never arrived`);
+    log.warn(`kept @${name} on the source: cannot check the destination (${e instanceof Error ? e.message : String(e)}); the next update removes it if it never arrived`);
     return 'unknown';
   }
   try {
-    run.mustHoldLock(`removing @${snap.snapshot} from the source`);
+    run.mustHoldLock(`removing @${name} from the source`);
   } catch {
     return 'unknown';
   }
-  const r = await src.exec(zargv.destroy(`${pair.source.dataset}@${snap.snapshot}`, { recursive: Boolean(pair.options.recursive) })).catch((e: unknown) => e);
+  const r = await src.exec(zargv.destroy(`${pair.source.dataset}@${name}`, { recursive: Boolean(pair.options.recursive) })).catch((e: unknown) => e);
   if (r instanceof Error || (r as RunResult).exitCode !== 0) {
     const text = r instanceof Error ? r.message : classifyZfsError((r as RunResult).stderr, (r as RunResult).exitCode).message;
-    log.warn(`could not remove @${snap.snapshot} from the source after the failure: ${text}; the next update removes it`);
+    log.warn(`could not remove @${name} from the source after the failure: ${text}; the next update removes it`);
   } else {
-    log.info(`removed @${snap.snapshot} from the source: it never reached the destination`);
+    log.info(`removed @${name} from the source: it never reached the destination`);
   }
   return 'removed';
 }
 
 /** a stopped run's partial receive on the destination, discarded (zfs receive -A); false: it stays (the run was not stopped, lost its lock, or zfs refused) */
-async function discardPartial(run: PairRun, snap: SnapshotEntry): Promise<boolean> {
+async function discardPartial(run: PairRun, name: string): Promise<boolean> {
   const dds = run.pair.destination.dataset;
   if (!run.signal.aborted) return false;
   try {
@@ -879,7 +900,7 @@ async function discardPartial(run: PairRun, snap: SnapshotEntry): Promise<boolea
     run.log.warn(`cannot discard the partial receive on ${dds} after the stop: ${classifyZfsError(r.stderr, r.exitCode).message}`);
     return false;
   }
-  run.log.info(`discarded the partial receive of @${snap.snapshot} on ${dds} (zfs receive -A): the run was stopped`);
+  run.log.info(`discarded the partial receive of @${name} on ${dds} (zfs receive -A): the run was stopped`);
   return true;
 }
 
@@ -1016,6 +1037,16 @@ function planFinish(run: PairRun, f: FinishInput): FinishPlan {
 /** the guard of the destination's finish: does it hold the received snapshot with the source's guid (prints it) */
 function receivedCheck(run: PairRun, snap: SnapshotEntry): string[] {
   return zargv.verifyGuid(`${run.pair.destination.dataset}@${snap.snapshot}`, snap.guid);
+}
+
+/**
+ * The guid check that rides in the receive's ssh session (transfer's
+ * `verify`): the received snapshot's guid, printed. It runs alone there,
+ * so it needs no guard, and finish() compares it with the source's (which
+ * may still be read back while the stream runs: takeSnapshot).
+ */
+function guidInSession(run: PairRun, snapshot: string): { verify: string[] } {
+  return { verify: zargv.readGuid(`${run.pair.destination.dataset}@${snapshot}`) };
 }
 
 /** the destination's whole finish batch: the guid check of the received snapshot first (nothing else runs unless it is the snapshot sent) */
@@ -1504,19 +1535,20 @@ async function executeInitialize(run: PairRun, plan: RunPlan): Promise<Outcome> 
   }
   const warnings = await retire(run, src, pair.source.dataset, plan.orphans, caps.source, 'removing snapshots of an earlier initialize');
   logStart(run, 'initialize', plan.what);
-  const { snap, estimate, warnings: hooked } = await snapshotBetweenHooks(run, 'initialize', plan);
+  const { snap: reading, estimate, warnings: hooked } = await snapshotBetweenHooks(run, 'initialize', plan);
   warnings.push(...hooked);
   const started = Date.now();
   let moved: Transferred;
   try {
     checkSpace(run, estimate, plan.context.available, plan.context.availableOf);
-    const verify = plan.children?.length ? {} : { verify: receivedCheck(run, snap) };
+    const verify = plan.children?.length ? {} : guidInSession(run, plan.snapshot);
     moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!), { ...verify, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) });
   } catch (e) {
     // a resumable partial receive keeps its snapshot: the next initialize resumes it
-    await dropUnsent(run, snap, caps);
+    await dropUnsent(run, plan.snapshot, caps);
     throw e;
   }
+  const snap = await reading;
   logMoved(run, moved.bytes, started);
   if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, caps, plan.children, snap)) };
   const outcome = await finish(run, caps, plan.finish, snap, moved);
@@ -1859,12 +1891,12 @@ export async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcom
   await executeCatchUp(run, caps, plan.catchUp, plan.context.base!);
 
   logStart(run, 'update', plan.what);
-  const { snap, estimate, warnings: hooked } = await snapshotBetweenHooks(run, 'update', plan);
+  const { snap: reading, estimate, warnings: hooked } = await snapshotBetweenHooks(run, 'update', plan);
   warnings.push(...hooked);
   const send = zargv.send(plan.send!);
   const receive = zargv.recv(plan.receive!);
   // the children's streams (exclude=) come between the top's and the finish
-  const opts: TransferOptions = { ...(plan.children?.length ? {} : { verify: receivedCheck(run, snap) }), ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) };
+  const opts: TransferOptions = { ...(plan.children?.length ? {} : guidInSession(run, plan.snapshot)), ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) };
   const started = Date.now();
   let moved: Transferred;
   try {
@@ -1886,10 +1918,11 @@ export async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcom
       moved = await transfer(run, send, receive, opts);
     }
   } catch (e) {
-    const kept = await dropUnsent(run, snap, caps);
+    const kept = await dropUnsent(run, plan.snapshot, caps);
     const lists = plan.context.sourceLists;
-    throw pair.options.recursive && kept === 'received' && lists ? await partialTree(run, caps, e, snap, lists) : e;
+    throw pair.options.recursive && kept === 'received' && lists ? await partialTree(run, caps, e, await reading, lists) : e;
   }
+  const snap = await reading;
   logMoved(run, moved.bytes, started);
   if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, caps, plan.children, snap)) };
   const outcome = await finish(run, caps, plan.finish, snap, moved);

@@ -402,6 +402,11 @@ export function poolFeatures(pool: string): string[] {
  * builder that is not a bare zfs command: a fixed sh script, the snapshot
  * and the guid are its arguments.
  */
+/** print a snapshot's guid (the comparison is the caller's) */
+export function readGuid(snap: string): string[] {
+  return ['zfs', 'get', '-H', '-p', '-o', 'value', 'guid', word('snapshot', snap)];
+}
+
 export function verifyGuid(snap: string, guid: string): string[] {
   if (!/^\d+$/.test(guid)) throw new Error(`verifyGuid: ${JSON.stringify(guid)} is not a guid`);
   return ['sh', '-c', 'g=$(zfs get -H -p -o value guid "$1") || exit; printf "%s\\n" "$g"; [ "$g" = "$2" ]', 'zettabee-verify', word('snapshot', snap), guid];
