@@ -79,12 +79,14 @@ function runPart(p: Part, children: Set<ChildProcess>, env: Record<string, strin
       env: { ...process.env, ...p.env, ...env },
     });
     children.add(child);
+    const started = Date.now();
     let counts: Counts | null = null;
     const relay = (stream: NodeJS.ReadableStream, to: NodeJS.WriteStream) => {
       createInterface({ input: stream }).on('line', (line) => {
         const m = /^tests: (\d+) passed, (\d+) failed, (\d+) skipped$/.exec(line);
         if (m) counts = { passed: Number(m[1]), failed: Number(m[2]), skipped: Number(m[3]) };
-        to.write(`${p.prefix}${m ? `${p.label}: ` : ''}${line}\n`);
+        // the process's wall time beside its count: which one is the suite's pole
+        to.write(`${p.prefix}${m ? `${p.label}: ` : ''}${line}${m ? ` (${((Date.now() - started) / 1000).toFixed(0)} s)` : ''}\n`);
       });
     };
     relay(child.stdout!, process.stdout);

@@ -177,8 +177,9 @@ describe('stream pipeline', () => {
     for (let i = 1; i < calls.length; i++) expect(calls[i]!).to.be.at.least(calls[i - 1]!);
   });
 
-  it('keeps memory flat over 2 GB and reports throughput', async () => {
-    const n = 2_000_000_000;
+  // 512 MB: a leak of what passes shows as hundreds of MB; speed is the benchmark's (figures 1 and 8)
+  it('keeps memory flat over 512 MB and reports throughput', async () => {
+    const n = 512_000_000;
     const before = process.memoryUsage().rss;
     let peak = before;
     const r = await runPipeline(
