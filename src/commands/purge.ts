@@ -1,8 +1,9 @@
 // purge DEST [--destination-snapshots] [--yes]
 import type { CommandModule } from 'yargs';
 import { selectPair } from '../config/select.js';
-import { UsageError } from '../errors.js';
+import { ActionError, UsageError } from '../errors.js';
 import { Hosts } from '../exec/hosts.js';
+import { liveDaemon } from '../state/daemon.js';
 import { PairLogs } from '../state/log.js';
 import { loadContext, refreshTextfileFor, reporterFor, type GlobalArgs, type Io } from './context.js';
 
@@ -38,6 +39,14 @@ export function purgeCommand(io: Io): CommandModule<GlobalArgs, Args> {
       }
       if (!args.yes && !(io.interactive && io.ask)) {
         throw new UsageError('purge destroys snapshots; not on a terminal, so add --yes to confirm');
+      }
+      // the daemon's next update of the pair would only fail on what purge removed, every interval
+      const daemon = liveDaemon(ctx.settings);
+      if (daemon?.schedule?.pairs[pair.fingerprint]) {
+        throw new ActionError(
+          `purge ${pair.label}: the zettabee daemon (pid ${daemon.pid}) updates this pair; nothing was purged`,
+          `stop the daemon first (zettabee stop, or systemctl stop zettabee), purge, remove the pair's line from the pairs file, then start the daemon again`,
+        );
       }
       const reporter = await reporterFor(args, io, ctx.settings, 'purge');
       const { purgePair } = await import('../app/purge.js');

@@ -142,7 +142,7 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       await waitFor('two watchdog pings', 5000, () => d.notified().filter((n) => n.includes('WATCHDOG=1')).length >= 2);
     });
 
-    it('a cron update of its pair exits 75 quietly; -v says the daemon has it; status shows the next run', async () => {
+    it('a cron update of its pair exits 75 quietly; -v says the daemon has it; status shows the next run; purge is refused', async () => {
       const r = await site.run(['update']);
       expect(r).to.deep.include({ code: 75, stdout: '', stderr: '' });
       const v = await site.run(['-v', 'update', `${dst}/a`]);
@@ -153,6 +153,12 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       for (const l of s.stdout.split('\n')) expect(l).to.match(/ next (in \d+:\d\d:\d\d|now|running)$/);
       const j = JSON.parse((await site.run(['status', '--json'])).stdout) as Array<{ daemon?: { next: string } }>;
       expect(j.map((p) => Number.isFinite(Date.parse(p.daemon!.next)))).to.deep.equal([true, true]);
+      // purge would only make the daemon's next update fail: refused, nothing touched
+      const before = await snapshotsOf(bed, `${src}/a`);
+      const pg = await site.run(['purge', '--yes', `${dst}/a`]);
+      expect(pg.code, pg.stderr).to.equal(1);
+      expect(pg.stderr).to.contain(`the zettabee daemon (pid ${d.child.pid}) updates this pair; nothing was purged`).and.contain('zettabee stop');
+      expect(await snapshotsOf(bed, `${src}/a`)).to.deep.equal(before);
     });
 
     it('SIGHUP with a broken pairs file: it says what is wrong (file:line), keeps running and updating; a fixed file is taken', async () => {
