@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { ensurePackages, getBed, type Bed } from '../harness/bed.js';
 import { freezeSend, noTransferLeft, notifySocket, processes, sleep, sshMasters, thaw, waitFor } from './procs.js';
-import { LAUNCHER, makeSite, mountpointOf, must, snapshotsOf, sshKeys, writeRandom, type Site } from './support.js';
+import { LAUNCHER, makeSite, mountpointOf, must, propOf, snapshotsOf, sshKeys, writeRandom, type Site } from './support.js';
 
 const MiB = 1024 * 1024;
 const CYCLE_MS = 1500;
@@ -176,6 +176,37 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       await waitFor('the reload', 10_000, () => d.err().includes('reloaded'));
       expect(d.notified().some((x) => x.includes('RELOADING=1'))).to.equal(true);
       expect(d.exited()).to.equal(false);
+    });
+
+    it('failover while it runs: the daemon goes the new way (a write on the new source reaches the old one); failover back, and it goes on as before', async () => {
+      const errAt = d.err().length;
+      const f = await site.run(['failover', `${dst}/a`]);
+      if (f.code === 75) must(await site.run(['failover', `${dst}/a`]), 0); // the daemon's update of a held the lock just then
+      else must(f, 0);
+      // zfs-fuse: the new source may need mounting again to take writes (as in failover.test.ts)
+      if ((await propOf(bed, `${dst}/a`, 'mounted')) !== 'yes') await bed.run(['zfs', 'mount', `${dst}/a`]);
+      const was = await referenced(`${src}/a`);
+      writeRandom(`${await mountpointOf(bed, `${dst}/a`)}/from-the-new-source.bin`, 256 * 1024);
+      // by the space it takes: a stat of the file before it arrived would leave zfs-fuse's FUSE mount a stale entry
+      const t0 = Date.now();
+      for (;;) {
+        if ((await referenced(`${src}/a`)) >= was + 200 * 1024) break;
+        expect(Date.now() - t0, `the write on the new source to reach the old one; stderr: ${d.err()}`).to.be.below(20_000);
+        await sleep(100);
+      }
+      expect(readFileSync(join(site.paths.log, `${fpA()}.log`), 'utf8')).to.match(/plan: the pair runs reversed \(failover at /);
+      const back = async () => {
+        const r = await site.run(['failover', `${dst}/a`]);
+        return r.code === 75 ? false : (must(r, 0), true);
+      };
+      await waitFor('failover back', 20_000, back, 200);
+      const log = join(site.paths.log, `${fpA()}.log`);
+      const ends = () => (readFileSync(log, 'utf8').match(/update END/g) ?? []).length;
+      const n = ends();
+      await waitFor('an update after failing back', 15_000, () => !d.exited() && ends() > n);
+      const starts = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes(' update START '));
+      expect(starts.at(-1), 'the last update goes the first way again').to.contain(`localhost:${src}/a -> localhost:${dst}/a `);
+      expect(d.err().slice(errAt), 'what the daemon said meanwhile').not.to.match(/error|warning/);
     });
 
     it('the kill file stops it: exit 0, the kill file removed, no lock, pid file, ssh process or snapshot left over', async () => {
