@@ -11,6 +11,10 @@
 // for); the unit still says NotifyAccess=all for a daemon run without that
 // privilege. Messages go out one at a time, in order.
 //
+// Where systemd-notify is missing (a machine without the systemd package,
+// as a test bed may be), python3 sends the datagram instead: without the
+// pid in its credentials, which the unit's NotifyAccess=all accepts.
+//
 // NOTIFY_SOCKET is taken out of the environment as the daemon starts, so the
 // hooks and programs it runs cannot talk to systemd in its name.
 import { spawn } from 'node:child_process';
@@ -24,7 +28,8 @@ export class SdNotify {
   constructor(
     env: NodeJS.ProcessEnv,
     private readonly warn: (line: string) => void,
-    private readonly program = 'systemd-notify',
+    private program = 'systemd-notify',
+    private readonly fallback = 'python3',
   ) {
     this.socket = env.NOTIFY_SOCKET || undefined;
     const usec = Number(env.WATCHDOG_USEC);
@@ -56,25 +61,49 @@ export class SdNotify {
 
   private spawnOne(socket: string, assignments: string[]): Promise<void> {
     return new Promise((resolve) => {
+      const viaPython = this.program === this.fallback;
       // as root the datagram carries this process's pid, so systemd needs no
       // barrier to find the sender; otherwise systemd-notify waits (BARRIER=1)
       // until systemd has read it, the remedy for the race it would lose
       const noBlock = process.getuid?.() === 0 ? ['--no-block'] : [];
-      const child = spawn(this.program, [...noBlock, `--pid=${process.pid}`, ...assignments], { env: { ...process.env, NOTIFY_SOCKET: socket }, stdio: ['ignore', 'ignore', 'pipe'] });
+      const argv = viaPython ? ['-c', PY_SEND, socket, assignments.join('\n')] : [...noBlock, `--pid=${process.pid}`, ...assignments];
+      const child = spawn(this.program, argv, { env: { ...process.env, NOTIFY_SOCKET: socket }, stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
       const fail = (why: string) => {
         if (!this.warned) this.warn(`cannot notify systemd (NOTIFY_SOCKET=${socket}): ${why}`);
         this.warned = true;
       };
-      child.once('error', (e) => {
-        fail(`${this.program}: ${e.message} (it comes with the systemd package)`);
+      // a spawn that failed may still report close: the first of the two settles
+      let settled = false;
+      child.once('error', (e: NodeJS.ErrnoException) => {
+        if (settled) return;
+        settled = true;
+        if (e.code === 'ENOENT' && !viaPython) {
+          // no systemd-notify here: python3 from now on, this message first
+          this.program = this.fallback;
+          void this.spawnOne(socket, assignments).then(resolve);
+          return;
+        }
+        fail(viaPython ? `neither systemd-notify (the systemd package) nor ${this.fallback} is installed` : `${this.program}: ${e.message} (it comes with the systemd package)`);
         resolve();
       });
       child.once('close', (code) => {
-        if (code !== 0 && code !== null) fail(`${this.program} exited ${code}${err.trim() ? `: ${err.trim().split('\n')[0]}` : ''}`);
+        if (settled) return;
+        settled = true;
+        if (code !== 0 && code !== null) fail(`${this.program} exited ${code}${err.trim() ? `: ${err.trim().split('\n').pop()}` : ''}`);
         resolve();
       });
     });
   }
 }
+
+/** one datagram to the socket (an abstract one when it starts with @), as sd_notify sends it */
+const PY_SEND = [
+  'import socket, sys',
+  'p = sys.argv[1]',
+  "p = '\\0' + p[1:] if p.startswith('@') else p",
+  's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+  's.connect(p)',
+  's.send(sys.argv[2].encode())',
+].join('\n');

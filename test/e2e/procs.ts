@@ -167,5 +167,5 @@ export async function notifySocket(path: string): Promise<NotifySocket> {
   reader.stdout!.on('data', (c: Buffer) => (notes += c.toString()));
   await waitFor('the notify socket to be bound', 10_000, () => notes.includes('bound') || reader.exitCode !== null);
   if (!notes.includes('bound')) throw new Error(`python3 could not bind ${path}: ${String((await reader).stderr)}`);
-  return { path, notified: () => notes.split('\n').filter((l) => l.startsWith('b')), close: () => void reader.kill() };
+  return { path, notified: () => notes.split('\n').filter((l) => /^b['"]/.test(l)), close: () => void reader.kill() };
 }
