@@ -153,12 +153,14 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       for (const l of s.stdout.split('\n')) expect(l).to.match(/ next (in \d+:\d\d:\d\d|now|running)$/);
       const j = JSON.parse((await site.run(['status', '--json'])).stdout) as Array<{ daemon?: { next: string } }>;
       expect(j.map((p) => Number.isFinite(Date.parse(p.daemon!.next)))).to.deep.equal([true, true]);
-      // purge would only make the daemon's next update fail: refused, nothing touched
-      const before = await snapshotsOf(bed, `${src}/a`);
+      // purge would only make the daemon's next update fail: refused, nothing touched (the
+      // daemon goes on updating meanwhile: what purge removes, and the daemon never does, stays)
       const pg = await site.run(['purge', '--yes', `${dst}/a`]);
       expect(pg.code, pg.stderr).to.equal(1);
       expect(pg.stderr).to.contain(`the zettabee daemon (pid ${d.child.pid}) updates this pair; nothing was purged`).and.contain('zettabee stop');
-      expect(await snapshotsOf(bed, `${src}/a`)).to.deep.equal(before);
+      expect(await propOf(bed, `${dst}/a`, 'zettabee:fingerprint')).to.equal(fpA());
+      expect(existsSync(join(site.paths.state, `${fpA()}.status`)), 'the status file').to.equal(true);
+      expect((await snapshotsOf(bed, `${src}/a`)).filter((x) => x.startsWith(`zettabee.${fpA()}.`))).to.not.have.length(0);
     });
 
     it('SIGHUP with a broken pairs file: it says what is wrong (file:line), keeps running and updating; a fixed file is taken', async () => {
