@@ -3,6 +3,7 @@
 // A run that fails after taking its snapshot removes it again unless the
 // destination got it (or holds resumable state for it), so a target that is
 // down for a week does not collect a snapshot per cron run.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Pair } from '../config/pairs.js';
 import { Hosts } from '../exec/hosts.js';
 import { newestPairSnapshot, pairSnapshots, planRetention, planUpdate, destinationAfterReceive, withArrival, type SnapshotInfo } from '../domain/plan.js';
@@ -21,7 +22,7 @@ import { forgetSend, forgetSends, notedSends, noteSend } from '../state/sends.js
 import { describeStages, PipelineError, runPipeline } from '../transport/pipeline.js';
 import { finishInReceive, streamPipeline } from '../transport/topology.js';
 import * as zargv from '../zfs/argv.js';
-import { classifyZfsError, sshFailure, sshHint, type ClassifiedZfsError } from '../zfs/classify.js';
+import { busy, classifyZfsError, sshFailure, sshHint, type ClassifiedZfsError } from '../zfs/classify.js';
 import { exists, getProps, getTreeProps, listAndProps, listDatasets, listSnapshots, must, userProp, ZfsFailure } from '../zfs/ops.js';
 import { excludedTops, exclusion, withoutExcluded, type Exclusion } from '../domain/exclude.js';
 import { decideEncryption, type DestinationEncryption, type SourceEncryption } from '../domain/encryption.js';
@@ -855,6 +856,8 @@ async function dropUnsent(run: PairRun, name: string, caps: BothCapabilities): P
   const { pair, src, dst, log } = run;
   const dds = pair.destination.dataset;
   const dsnap = `${dds}@${name}`;
+  // a stopped run's ssh sessions closed at once; the zfs processes at their other ends may take longer to die
+  if (run.signal.aborted) await settleStopped(run);
   try {
     if (resumable(caps)) {
       const props = await getProps(dst, dds, ['receive_resume_token']);
@@ -876,7 +879,13 @@ async function dropUnsent(run: PairRun, name: string, caps: BothCapabilities): P
   } catch {
     return 'unknown';
   }
-  const r = await src.exec(zargv.destroy(`${pair.source.dataset}@${name}`, { recursive: Boolean(pair.options.recursive) })).catch((e: unknown) => e);
+  const destroy = () => src.exec(zargv.destroy(`${pair.source.dataset}@${name}`, { recursive: Boolean(pair.options.recursive) })).catch((e: unknown) => e as Error);
+  let r = await destroy();
+  // stopped: the zfs send may still hold the snapshot for a moment (busy); retry it a while
+  for (const until = Date.now() + SETTLE_MS; run.signal.aborted && !(r instanceof Error) && r.exitCode !== 0 && busy(r.stderr) && Date.now() < until; ) {
+    await delay(250);
+    r = await destroy();
+  }
   if (r instanceof Error || (r as RunResult).exitCode !== 0) {
     const text = r instanceof Error ? r.message : classifyZfsError((r as RunResult).stderr, (r as RunResult).exitCode).message;
     log.warn(`could not remove @${name} from the source after the failure: ${text}; the next update removes it`);
@@ -884,6 +893,21 @@ async function dropUnsent(run: PairRun, name: string, caps: BothCapabilities): P
     log.info(`removed @${name} from the source: it never reached the destination`);
   }
   return 'removed';
+}
+
+/** how long a stopped run waits for its zfs processes at the far ends to die */
+const SETTLE_MS = 15_000;
+
+/**
+ * A stopped run's stream ends by signal: its ssh sessions close at once,
+ * but the zfs receive at the far end may take a moment longer to die (a
+ * slow or loaded host), and until it has, its partial state is not there
+ * to discard. Wait for it (bounded).
+ */
+async function settleStopped(run: PairRun): Promise<void> {
+  const dds = run.pair.destination.dataset;
+  const r = await run.dst.exec(zargv.waitNoReceive(dds, SETTLE_MS / 1000)).catch(() => undefined);
+  if (r && r.exitCode !== 0) run.log.warn(`a zfs receive into ${dds} still ran ${SETTLE_MS / 1000} s after the stop`);
 }
 
 /** a stopped run's partial receive on the destination, discarded (zfs receive -A); false: it stays (the run was not stopped, lost its lock, or zfs refused) */

@@ -402,6 +402,17 @@ export function poolFeatures(pool: string): string[] {
  * builder that is not a bare zfs command: a fixed sh script, the snapshot
  * and the guid are its arguments.
  */
+/**
+ * Wait, at most `seconds`, until no `zfs receive` into ds runs on the host
+ * (matched on its last argument); exit 1 when one still does. Without ps
+ * it does not wait.
+ */
+export function waitNoReceive(ds: string, seconds: number): string[] {
+  const script =
+    'n=0; while ps -eo args 2>/dev/null | awk -v ds="$1" \'$1 ~ /(^|\\/)zfs$/ && ($2 == "receive" || $2 == "recv") && $NF == ds { f = 1 } END { exit !f }\'; do n=$((n + 1)); [ "$n" -ge "$2" ] && exit 1; sleep 0.2; done';
+  return ['sh', '-c', script, 'zettabee-settle', word('dataset', ds), String(Math.max(1, Math.round(seconds * 5)))];
+}
+
 /** print a snapshot's guid (the comparison is the caller's) */
 export function readGuid(snap: string): string[] {
   return ['zfs', 'get', '-H', '-p', '-o', 'value', 'guid', word('snapshot', snap)];
