@@ -848,9 +848,11 @@ async function holdersOf(run: PairRun, host: Host, caps: Capabilities, snaps: re
  * destination has it after all (then it is the new common base) or holds a
  * resumable partial receive of it. If the destination cannot be asked, keep
  * it: the next update's planner removes it as an orphan. A run that was
- * stopped (SIGTERM, SIGINT, the daemon's stop) leaves nothing: it discards
- * the partial receive first (zfs receive -A), unless it lost its lock; only
- * a run that failed or died keeps one for the next run to resume.
+ * stopped (SIGTERM, SIGINT, the daemon's stop) leaves nothing: once the
+ * far end's receive has died (settleStopped) it discards the partial
+ * receive (zfs receive -A), unless it lost its lock, and retries removing
+ * the snapshot while the dying send keeps it busy; only a run that failed
+ * or died keeps a partial receive for the next run to resume.
  */
 async function dropUnsent(run: PairRun, name: string, caps: BothCapabilities): Promise<'resumable' | 'received' | 'unknown' | 'removed'> {
   const { pair, src, dst, log } = run;
