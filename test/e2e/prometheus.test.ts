@@ -419,13 +419,22 @@ describe('e2e: Prometheus textfile (real zfs-fuse, sshd and promtool)', function
       const r = await runLauncher(args);
       return { r, ms: performance.now() - t0 };
     };
-    const plain = await timed(['-c', many.pairsFile, '--settings', plainSettings, 'status']);
-    must(plain.r, 0);
-    const { r, ms } = await timed(['-c', many.pairsFile, '--settings', many.settingsFile, 'status']);
-    console.log(`      status over 1,000 pairs (500 status files): ${ms.toFixed(0)} ms wall with the textfile, ${plain.ms.toFixed(0)} ms without, launcher start included`);
-    must(r, 0);
-    expect(r.stderr).to.equal('');
-    expect(ms, `ms with the textfile; without: ${plain.ms.toFixed(0)}`).to.be.below(1.5 * plain.ms + 500);
+    // three of each, alternated, medians: one sample each failed on a spike of load (2484 against 1089 ms)
+    const withs: number[] = [];
+    const withouts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const plain = await timed(['-c', many.pairsFile, '--settings', plainSettings, 'status']);
+      must(plain.r, 0);
+      withouts.push(plain.ms);
+      const w = await timed(['-c', many.pairsFile, '--settings', many.settingsFile, 'status']);
+      must(w.r, 0);
+      expect(w.r.stderr).to.equal('');
+      withs.push(w.ms);
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
+    const [ms, plainMs] = [median(withs), median(withouts)];
+    console.log(`      status over 1,000 pairs (500 status files), medians of 3: ${ms.toFixed(0)} ms wall with the textfile, ${plainMs.toFixed(0)} ms without, launcher start included`);
+    expect(ms, `ms with the textfile (${withs.map((x) => x.toFixed(0)).join(', ')}); without: ${withouts.map((x) => x.toFixed(0)).join(', ')}`).to.be.below(1.5 * plainMs + 500);
     const text = readFileSync(join(collector, 'many.prom'), 'utf8');
     const p = await execa('promtool', ['check', 'metrics'], { input: text, reject: false });
     expect({ code: p.exitCode, out: `${p.stdout}${p.stderr}` }).to.deep.equal({ code: 0, out: '' });
