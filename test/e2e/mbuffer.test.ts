@@ -167,7 +167,8 @@ describe('e2e: transport=mbuffer (real mbuffer over TCP, zfs-fuse, sshd)', funct
         const r = await child;
         const stderr = String(r.stderr);
         expect(r.exitCode, stderr).to.equal(1);
-        expect(stderr).to.match(new RegExp(`^zettabee: error: update \\S+: mbuffer on ${host.replace(/\./g, '\\.')} failed \\(killed by SIGKILL\\)`));
+        // the whole stderr in the message: chai cuts the string it shows short
+        expect(stderr, `stderr: ${stderr}`).to.match(new RegExp(`^zettabee: error: update \\S+: mbuffer on ${host.replace(/\./g, '\\.')} failed \\(killed by SIGKILL\\)`));
         await nothingLeft([s(n), d(n)], port[n]);
         expect(await snapshotsOf(bed, d(n))).to.deep.equal(base);
 
