@@ -396,13 +396,6 @@ export function poolFeatures(pool: string): string[] {
 }
 
 /**
- * The guard of a finish batch: prints the snapshot's guid and exits 0 only
- * when it is `guid` (a zfs failure keeps zfs's status and message), so
- * nothing after it runs for a snapshot that is not the one sent. The one
- * builder that is not a bare zfs command: a fixed sh script, the snapshot
- * and the guid are its arguments.
- */
-/**
  * Wait, at most `seconds`, until no `zfs receive` into ds runs on the host
  * (matched on its last argument); exit 1 when one still does. Without ps
  * it does not wait.
@@ -418,6 +411,12 @@ export function readGuid(snap: string): string[] {
   return ['zfs', 'get', '-H', '-p', '-o', 'value', 'guid', word('snapshot', snap)];
 }
 
+/**
+ * The guard of a finish batch: prints the snapshot's guid and exits 0 only
+ * when it is `guid` (a zfs failure keeps zfs's status and message), so
+ * nothing after it runs for a snapshot that is not the one sent. A fixed
+ * sh script: the snapshot and the guid are its arguments.
+ */
 export function verifyGuid(snap: string, guid: string): string[] {
   if (!/^\d+$/.test(guid)) throw new Error(`verifyGuid: ${JSON.stringify(guid)} is not a guid`);
   return ['sh', '-c', 'g=$(zfs get -H -p -o value guid "$1") || exit; printf "%s\\n" "$g"; [ "$g" = "$2" ]', 'zettabee-verify', word('snapshot', snap), guid];
