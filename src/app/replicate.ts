@@ -881,15 +881,15 @@ async function dropUnsent(run: PairRun, name: string, caps: BothCapabilities): P
   } catch {
     return 'unknown';
   }
-  const destroy = () => src.exec(zargv.destroy(`${pair.source.dataset}@${name}`, { recursive: Boolean(pair.options.recursive) })).catch((e: unknown) => e as Error);
+  const destroy = (): Promise<RunResult | Error> => src.exec(zargv.destroy(`${pair.source.dataset}@${name}`, { recursive: Boolean(pair.options.recursive) })).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   let r = await destroy();
   // stopped: the zfs send may still hold the snapshot for a moment (busy); retry it a while
   for (const until = Date.now() + SETTLE_MS; run.signal.aborted && !(r instanceof Error) && r.exitCode !== 0 && busy(r.stderr) && Date.now() < until; ) {
     await delay(250);
     r = await destroy();
   }
-  if (r instanceof Error || (r as RunResult).exitCode !== 0) {
-    const text = r instanceof Error ? r.message : classifyZfsError((r as RunResult).stderr, (r as RunResult).exitCode).message;
+  if (r instanceof Error || r.exitCode !== 0) {
+    const text = r instanceof Error ? r.message : classifyZfsError(r.stderr, r.exitCode).message;
     log.warn(`could not remove @${name} from the source after the failure: ${text}; the next update removes it`);
   } else {
     log.info(`removed @${name} from the source: it never reached the destination`);

@@ -146,7 +146,6 @@ export async function noTransferLeft(datasets: readonly string[]): Promise<void>
   }
 }
 
-
 export interface NotifySocket {
   /** the path to give the daemon as NOTIFY_SOCKET */
   path: string;
