@@ -36,6 +36,13 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
   let sendLog: string;
   const lines = () => [`${src}/a  ${dst}/a`, `127.0.0.1:${src}/b  ${dst}/b  ${sshKeys(bed)}`];
   const fpA = () => fingerprint('localhost', `${src}/a`, 'localhost', `${dst}/a`);
+  /** a pair's log (a: local, b: the ssh pull), '' before its first line */
+  const logOf = (n: 'a' | 'b' = 'a') => {
+    const file = join(site.paths.log, `${fingerprint(n === 'b' ? '127.0.0.1' : 'localhost', `${src}/${n}`, 'localhost', `${dst}/${n}`)}.log`);
+    return existsSync(file) ? readFileSync(file, 'utf8') : '';
+  };
+  /** how many updates of the pair have ended */
+  const ends = (n: 'a' | 'b' = 'a') => (logOf(n).match(/update END/g) ?? []).length;
 
   before(async function () {
     this.timeout(600_000); // apt-get on a bare machine
@@ -169,8 +176,6 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       await waitFor('the reload to be refused', 10_000, () => d.err().includes('the configuration stays as it was'));
       expect(d.err()).to.contain(`zettabee: error: ${site.pairsFile}:3:39: unknown key 'nokey'`);
       expect(d.err()).to.contain(`zettabee: error: daemon: reload: 1 mistake in ${site.pairsFile}\n`);
-      const log = join(site.paths.log, `${fpA()}.log`);
-      const ends = () => (readFileSync(log, 'utf8').match(/update END/g) ?? []).length;
       const n = ends();
       await waitFor('another update of a after the broken reload', 15_000, () => !d.exited() && ends() > n);
       site.writePairs(lines());
@@ -182,9 +187,13 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
 
     it('failover while it runs: the daemon goes the new way (a write on the new source reaches the old one); failover back, and it goes on as before', async () => {
       const errAt = d.err().length;
-      const f = await site.run(['failover', `${dst}/a`]);
-      if (f.code === 75) must(await site.run(['failover', `${dst}/a`]), 0); // the daemon's update of a held the lock just then
-      else must(f, 0);
+      // busy (75) only while the daemon's update of a holds the lock: then again
+      const failover = (what: string) =>
+        waitFor(what, 20_000, async () => {
+          const r = await site.run(['failover', `${dst}/a`]);
+          return r.code === 75 ? false : (must(r, 0), true);
+        }, 200);
+      await failover('failover');
       // zfs-fuse: the new source may need mounting again to take writes (as in failover.test.ts)
       if ((await propOf(bed, `${dst}/a`, 'mounted')) !== 'yes') await bed.run(['zfs', 'mount', `${dst}/a`]);
       const was = await referenced(`${src}/a`);
@@ -196,17 +205,11 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
         expect(Date.now() - t0, `the write on the new source to reach the old one; stderr: ${d.err()}`).to.be.below(20_000);
         await sleep(100);
       }
-      expect(readFileSync(join(site.paths.log, `${fpA()}.log`), 'utf8')).to.match(/plan: the pair runs reversed \(failover at /);
-      const back = async () => {
-        const r = await site.run(['failover', `${dst}/a`]);
-        return r.code === 75 ? false : (must(r, 0), true);
-      };
-      await waitFor('failover back', 20_000, back, 200);
-      const log = join(site.paths.log, `${fpA()}.log`);
-      const ends = () => (readFileSync(log, 'utf8').match(/update END/g) ?? []).length;
+      expect(logOf()).to.match(/plan: the pair runs reversed \(failover at /);
+      await failover('failover back');
       const n = ends();
       await waitFor('an update after failing back', 15_000, () => !d.exited() && ends() > n);
-      const starts = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes(' update START '));
+      const starts = logOf().split('\n').filter((l) => l.includes(' update START '));
       expect(starts.at(-1), 'the last update goes the first way again').to.contain(`localhost:${src}/a -> localhost:${dst}/a `);
       expect(d.err().slice(errAt), 'what the daemon said meanwhile').not.to.match(/error|warning/);
     });
@@ -239,8 +242,6 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
 
   it('a destination that goes down: its pair backs off (1, 2, 4 intervals) without piling up snapshots, the other pair goes on; back up, the ssh connection is reopened and the pair catches up', async () => {
     const d = await start([], { ZETTABEE_TEST_DAEMON_INTERVAL_MS: '1000' });
-    const logOf = (n: string) => join(site.paths.log, `${fingerprint(n === 'b' ? '127.0.0.1' : 'localhost', `${src}/${n}`, 'localhost', `${dst}/${n}`)}.log`);
-    const ends = (n: string) => (existsSync(logOf(n)) ? (readFileSync(logOf(n), 'utf8').match(/update END/g) ?? []).length : 0);
     try {
       const b0 = ends('b');
       await waitFor('an update of b', 20_000, () => ends('b') > b0);
@@ -292,8 +293,6 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       // a ten-minute interval: only the first cycle and SIGUSR1 run the pairs
       const d = await start([], { ZETTABEE_TEST_DAEMON_INTERVAL_MS: '600000' });
       await waitFor('READY=1', 20_000, () => d.notified().some((n) => n.includes('READY=1')));
-      const log = join(site.paths.log, `${fpA()}.log`);
-      const ends = () => (readFileSync(log, 'utf8').match(/update END/g) ?? []).length;
       await waitFor('the first cycle', 20_000, () => /"running":false/.test(readFileSync(join(site.paths.lock, 'zettabee-daemon.json'), 'utf8')) && !/"running":true/.test(readFileSync(join(site.paths.lock, 'zettabee-daemon.json'), 'utf8')));
       const n = ends();
       d.child.kill('SIGUSR1');
