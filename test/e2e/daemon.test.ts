@@ -12,7 +12,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { join } from 'node:path';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { ensurePackages, getBed, type Bed } from '../harness/bed.js';
-import { freezeSend, noTransferLeft, notifySocket, processes, sleep, sshMasters, thaw, waitFor } from './procs.js';
+import { freezeSend, lockLeftovers, noTransferLeft, notifySocket, processes, sleep, sshMasters, thaw, waitFor } from './procs.js';
 import { LAUNCHER, makeSite, mountpointOf, must, propOf, snapshotsOf, sshKeys, writeRandom, type Site } from './support.js';
 
 const MiB = 1024 * 1024;
@@ -96,7 +96,7 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
 
   /** after the daemon ended: no lock, no pid or schedule file, no ssh process, nothing in its TMPDIR */
   function nothingLeft(): void {
-    expect(readdirSync(site.paths.lock).filter((f) => f.endsWith('.lock') || f.startsWith('zettabee-daemon')), 'the lock directory').to.deep.equal([]);
+    expect(lockLeftovers(site.paths.lock), 'the lock directory').to.deep.equal([]);
     expect(processes().filter((p) => p.argv.join(' ').includes(tmp)).map((p) => p.argv.join(' ')), 'processes using the daemon\'s TMPDIR').to.deep.equal([]);
     expect(readdirSync(tmp), 'the daemon\'s TMPDIR').to.deep.equal([]);
   }

@@ -168,3 +168,8 @@ export async function notifySocket(path: string): Promise<NotifySocket> {
   if (!notes.includes('bound')) throw new Error(`python3 could not bind ${path}: ${String((await reader).stderr)}`);
   return { path, notified: () => notes.split('\n').filter((l) => /^b['"]/.test(l)), close: () => void reader.kill() };
 }
+
+/** what a run or the daemon left in a lock directory: pair locks, the daemon's pid and schedule files */
+export function lockLeftovers(dir: string): string[] {
+  return readdirSync(dir).filter((f) => f.endsWith('.lock') || f.startsWith('zettabee-daemon'));
+}

@@ -5,10 +5,10 @@
 // transport=local), and across versions: zfs-fuse to OpenZFS, 2.1 to 2.3 and
 // 2.3 to 2.1. The real launcher, real ssh, real zfs everywhere.
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePackages } from '../../harness/bed.js';
-import { notifySocket, processes, waitFor } from '../procs.js';
+import { lockLeftovers, notifySocket, processes, waitFor } from '../procs.js';
 import type { Result } from '../support.js';
 import { exists, guids, holdTags, mountpoint, prop, snapshots, treeHash, writeRandom, writeText, zfs, type ZfsNode } from './nodes.js';
 import { noTransferOn, untilMoved } from './hardening.js';
@@ -293,7 +293,7 @@ export function defineMatrix(names: readonly WorldName[]): void {
         expect(String(r.stderr)).to.match(/stopping: SIGTERM; 1 running updates get 1s to finish/);
         await noTransferOn(w.src, s());
         await noTransferOn(w.dst, d());
-        expect(readdirSync(w.site.paths.lock).filter((f) => f.endsWith('.lock') || f.startsWith('zettabee-daemon')), 'the lock directory').to.deep.equal([]);
+        expect(lockLeftovers(w.site.paths.lock), 'the lock directory').to.deep.equal([]);
         expect(await snapshots(w.src, s()), 'the source: no unsent snapshot').to.deep.equal(before.src);
         expect(await snapshots(w.dst, d())).to.deep.equal(before.dst);
         if (w.dst.kind === 'openzfs') {
@@ -353,7 +353,7 @@ export function defineMatrix(names: readonly WorldName[]): void {
           expect(err).to.match(/stopping: the kill file .*\.kill appeared/);
           expect(sock.notified().some((x) => x.includes('STOPPING=1'))).to.equal(true);
           expect(existsSync(`${w.site.pairsFile}.kill`), 'the kill file').to.equal(false);
-          expect(readdirSync(w.site.paths.lock).filter((f) => f.endsWith('.lock') || f.startsWith('zettabee-daemon')), 'the lock directory').to.deep.equal([]);
+          expect(lockLeftovers(w.site.paths.lock), 'the lock directory').to.deep.equal([]);
           await noTransferOn(w.src, s());
           await noTransferOn(w.dst, d());
           expect(processes().filter((p) => p.argv.join(' ').includes(tmp)).map((p) => p.argv.join(' ')), 'processes of the daemon (its ssh masters) left').to.deep.equal([]);
