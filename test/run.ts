@@ -5,7 +5,8 @@
 //     this runner has the guests up;
 //   - the unit tests and the zfs-fuse end-to-end tests (in three processes),
 //     started once the guests are up too (restoring them goes faster on an
-//     idle machine, and building their images on a bare machine too).
+//     idle machine), or after a minute, when the images are being built on
+//     a bare machine.
 // At the end it prints the CPU time each guest used: the guests are the
 // suite's pole, and a test's cost is mostly the guest commands it makes.
 // One zfs-fuse daemon serves all (started here when none runs, stopped at
@@ -123,16 +124,14 @@ async function main(): Promise<number> {
   try {
     stop = await shareZfsFuse(work);
     const runs: Array<Promise<{ code: number; counts: Counts | null }>> = [];
-    // The guests are the suite's pole, so they come up first, and the
-    // zfs-fuse processes, which end minutes earlier, start once they are
-    // up: on an idle machine restoring them took 35 s with the unit tests
-    // starting beside them, and on a bare machine the images' module
-    // builds (DKMS, both cores) took 496 s with the zfs-fuse tests beside
-    // them against 254 s alone, while those tests, mostly waiting, cost
-    // the guests' tests far less (the whole bare run: 25m19s before).
+    // The guests are the suite's pole, so they come up first on an idle
+    // machine (restoring them took 35 s with the unit tests starting
+    // beside them) and the zfs-fuse processes, which end minutes earlier,
+    // start once they are up, or after a minute when the images are being
+    // built (a bare machine).
     const t0 = Date.now();
     const booting = only !== 'fuse' ? guestsFor(work) : undefined;
-    if (booting) await booting;
+    if (booting) await Promise.race([booting, new Promise((r) => setTimeout(r, 60_000).unref())]);
     if (only !== 'openzfs') for (const p of FUSE) runs.push(runPart(p, children));
     if (booting) {
       const g = await booting;
