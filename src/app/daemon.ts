@@ -32,6 +32,7 @@ import { liveDaemon, removeDaemonFiles, writePidFile, writeSchedule } from '../s
 import { PairLogs } from '../state/log.js';
 import { formatDuration } from '../config/duration.js';
 import type { EngineDeps } from './pair-run.js';
+import type { WarmSlot, WarmState } from './replicate.js';
 import { afterRun, duePairs, firstTimes, untilNext, type PairTimes, type RunResult } from './schedule.js';
 
 /** how long a capability probe is trusted in the daemon */
@@ -63,6 +64,8 @@ interface Generation {
   /** runs of this generation still going */
   active: number;
   retired: boolean;
+  /** what each pair's last clean update left for the next one (replicate.ts, WarmState); a reload starts afresh */
+  warm: Map<string, WarmState>;
 }
 
 /** ssh masters stay up this long when idle: past the longest interval, so they last across cycles */
@@ -148,7 +151,7 @@ export class Daemon {
       throw new BusyError(`a daemon already runs with the lock directory ${ctx.settings.paths.lock} (pid ${other.pid})`, 'zettabee stop stops it');
     }
     const reporter = await reporterFor(this.o.args, this.o.io, ctx.settings, 'daemon');
-    this.gen = { ctx, hosts: new Hosts(ctx.settings, persistFor(ctx.pairs, this.o.intervalOverrideMs)), reporter, active: 0, retired: false };
+    this.gen = { ctx, hosts: new Hosts(ctx.settings, persistFor(ctx.pairs, this.o.intervalOverrideMs)), reporter, active: 0, retired: false, warm: new Map() };
     writePidFile(ctx.settings);
     try {
       if (existsSync(this.killFile)) {
@@ -278,7 +281,8 @@ export class Daemon {
       try {
         const { updatePair } = await import('./replicate.js');
         let replicated: number | undefined;
-        const o = await updatePair(pair, { ...this.deps(gen, controller.signal), onReplicated: () => (replicated = Date.now()) });
+        const warm: WarmSlot = { state: gen.warm.get(fp), keep: (w) => (w ? gen.warm.set(fp, w) : gen.warm.delete(fp)) };
+        const o = await updatePair(pair, { ...this.deps(gen, controller.signal), onReplicated: () => (replicated = Date.now()), warm });
         if (this.o.args.verbose) {
           const on = replicated !== undefined ? `; on the destination after ${((replicated - started) / 1000).toFixed(3)} s` : '';
           this.o.io.out(`update ${pair.label}: ok, @${o.snapshot} (${((Date.now() - started) / 1000).toFixed(3)} s${on})`);
@@ -398,7 +402,7 @@ export class Daemon {
       }
       const reporter = await reporterFor(this.o.args, this.o.io, ctx.settings, 'daemon');
       const hosts = sameSsh(ctx, old.ctx) ? old.hosts : new Hosts(ctx.settings, persistFor(ctx.pairs, this.o.intervalOverrideMs));
-      this.gen = { ctx, hosts, reporter, active: 0, retired: false };
+      this.gen = { ctx, hosts, reporter, active: 0, retired: false, warm: new Map() };
       old.retired = true;
       if (old.active === 0 && old.hosts !== hosts) this.track(old.hosts.close());
       const now = Date.now();

@@ -16,6 +16,7 @@ import { readStatus, StatusFileError, writeStatus, type Inconsistency, type Pair
 import type { Progress } from '../transport/pipeline.js';
 import { removeProgress, writeProgress } from '../state/progress.js';
 import type { DirectionRecord } from '../domain/direction.js';
+import type { WarmSlot } from './replicate.js';
 
 /** the actions that run under the pair's lock and keep its status record */
 export type PairAction = 'initialize' | 'update' | 'failover' | 'takeover' | 'failback';
@@ -58,6 +59,8 @@ export interface EngineDeps {
   probe?: { maxAgeMs: number; afterFailure: boolean };
   /** the destination holds the run's new snapshot, checked by guid and recorded (the rest of the finish follows) */
   onReplicated?: (pair: Pair) => void;
+  /** the daemon's memory of this pair between its runs: what lets an update skip the listings (replicate.ts, WarmState) */
+  warm?: WarmSlot;
 }
 
 export interface Outcome {
@@ -79,6 +82,8 @@ export interface PairRun {
   log: PairLog;
   signal: AbortSignal;
   now: () => Date;
+  /** when this run started, as its status record says (run.started) */
+  started: Date;
   /** the record as it was before this run (or a fresh one) */
   status: StatusRecord;
   /** save facts worth keeping between runs (capability probes) */
@@ -257,6 +262,7 @@ async function runLocked(pair: Pair, deps: EngineDeps, action: PairAction, body:
       log,
       signal,
       now,
+      started,
       status: before,
       cache,
       note: (line) => deps.note?.(pair, line),
@@ -347,6 +353,7 @@ export async function withPairReadOnly<T>(pair: Pair, deps: EngineDeps, action: 
       log,
       signal,
       now,
+      started: now(),
       status: structuredClone(record),
       cache: { ...(record.cache ?? {}) },
       note: (line) => deps.note?.(pair, line),

@@ -980,6 +980,8 @@ export interface FinishPlan {
   sourceEarly: string[][];
   /** releasing and destroying on the source: only once the destination is known good */
   sourceLate: string[][];
+  /** what each side keeps once the finish is done (the new snapshot still PLANNED), for the daemon's warm path */
+  kept: { source: SnapshotInfo[]; destination: SnapshotInfo[]; bookmarks: { drop: string[]; add: boolean } };
 }
 
 /** the bookkeeping properties of a pair on one side */
@@ -1006,18 +1008,20 @@ function setArgvs(ds: string, p: Record<string, string>, many: boolean): string[
  * for recursive pairs (zfs send -R cannot start from a bookmark). Older pair
  * bookmarks go; a user's bookmarks are never touched.
  */
-function bookmarkUpkeep(run: PairRun, f: FinishInput, destinationDropped: readonly SnapshotInfo[]): string[][] {
+function bookmarkUpkeep(run: PairRun, f: FinishInput, destinationDropped: readonly SnapshotInfo[]): { argvs: string[][]; drop: string[]; add: boolean } {
   const { pair } = run;
-  if (!f.caps.source.bookmarks || pair.options.recursive) return [];
+  if (!f.caps.source.bookmarks || pair.options.recursive) return { argvs: [], drop: [], add: false };
   const sds = pair.source.dataset;
   const fp = pair.fingerprint;
   const dropped = new Set(destinationDropped.map((s) => s.guid));
   const kept = new Set(f.destinationAfter.filter((s) => isPairSnapshot(s.snapshot, fp) && !dropped.has(s.guid)).map((s) => s.guid));
   const mine = (f.sourceBookmarks ?? []).filter((b) => isPairSnapshot(b.bookmark, fp));
   const argvs: string[][] = [];
-  if (!mine.some((b) => b.guid === f.snap.guid)) argvs.push(zargv.bookmark(`${sds}@${f.snap.snapshot}`, `${sds}#${f.snap.snapshot}`));
-  for (const b of mine) if (!kept.has(b.guid)) argvs.push(zargv.destroyBookmark(`${sds}#${b.bookmark}`));
-  return argvs;
+  const add = !mine.some((b) => b.guid === f.snap.guid);
+  if (add) argvs.push(zargv.bookmark(`${sds}@${f.snap.snapshot}`, `${sds}#${f.snap.snapshot}`));
+  const drop = mine.filter((b) => !kept.has(b.guid)).map((b) => b.bookmark);
+  for (const b of drop) argvs.push(zargv.destroyBookmark(`${sds}#${b}`));
+  return { argvs, drop, add };
 }
 
 /**
@@ -1056,8 +1060,14 @@ function planFinish(run: PairRun, f: FinishInput): FinishPlan {
     if (f.caps.source.holds && s.guid !== f.base?.source.guid) sourceLate.push(zargv.release(tag, [`${sds}@${s.snapshot}`], { recursive }));
     sourceLate.push(zargv.destroy(`${sds}@${s.snapshot}`, { recursive }));
   }
-  sourceLate.push(...bookmarkUpkeep(run, f, retention.destination));
-  return { destination, sourceEarly, sourceLate };
+  const marks = bookmarkUpkeep(run, f, retention.destination);
+  sourceLate.push(...marks.argvs);
+  const gone = (drop: readonly SnapshotInfo[]) => {
+    const guids = new Set(drop.map((s) => s.guid));
+    return (s: SnapshotInfo) => !guids.has(s.guid);
+  };
+  const kept = { source: f.sourceAfter.filter(gone(retention.source)), destination: f.destinationAfter.filter(gone(retention.destination)), bookmarks: { drop: marks.drop, add: marks.add } };
+  return { destination, sourceEarly, sourceLate, kept };
 }
 
 /** the guard of the destination's finish: does it hold the received snapshot with the source's guid (prints it) */
@@ -1818,7 +1828,7 @@ async function splitBrain(run: PairRun, g: UpdateState, tookOver: 'source' | 'de
   return new PairError(`${message}: ${details.join('; ')}`, hint, details, 'Inconsistent', { kind: 'splitBrain', message, hint, details });
 }
 
-export function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
+export function planUpdateRun(run: PairRun, g: UpdateState, warm = false): RunPlan {
   const { pair } = run;
   const fp = pair.fingerprint;
   const sds = pair.source.dataset;
@@ -1859,7 +1869,8 @@ export function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
   // holds (.send-<pid>-0) on every snapshot of the range and never releases
   // them when the send dies (receive failed, kill -9): the unsent snapshot
   // and the base then cannot be destroyed until the pool is re-imported.
-  const between = !decision.fromBookmark && sourceNow.some((s) => s.createtxg > decision.base.createtxg);
+  // The warm path (predicted lists) cannot see a user's snapshot taken since: -I carries it if there is one
+  const between = !decision.fromBookmark && (warm || sourceNow.some((s) => s.createtxg > decision.base.createtxg));
   // the name must be new on both sides: the destination keeps older ones
   const name = newSnapshotName(fp, run.now(), new Set([...g.srcList.snapshots, ...g.dstList.snapshots].map((s) => s.snapshot)));
   const snap = plannedSnapshot(name, g.srcList.snapshots);
@@ -1882,7 +1893,7 @@ export function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
     snapshot: name,
     send: { snapshot: `${sds}@${name}`, from: `${sds}${from}`, incremental: between ? 'I' : 'i', replicate: tree && !split, ...(split ? { props: true } : sendProps(run)), ...sendFlags(caps, raw) },
     receive: { target: dds, resumable: resumable(caps), noMount: caps.destination.recvNoMount, ...keepReadonly(run, caps, receiveProps(run, caps)) },
-    what: `incremental from ${from}${raw ? ', raw' : ''}${decision.fromBookmark ? ' (its snapshot is gone on the source: the bookmark stands in)' : ''}`,
+    what: `incremental from ${from}${raw ? ', raw' : ''}${decision.fromBookmark ? ' (its snapshot is gone on the source: the bookmark stands in)' : ''}${warm ? ', planned from the last update (no listing)' : ''}`,
     raw,
     finish: planFinish(run, f),
     settle: false,
@@ -1890,7 +1901,7 @@ export function planUpdateRun(run: PairRun, g: UpdateState): RunPlan {
   };
 }
 
-export async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcome> {
+export async function executeUpdate(run: PairRun, plan: RunPlan, warm = false): Promise<Outcome & { made: SnapshotEntry }> {
   const { pair, src, dst, log } = run;
   const sds = pair.source.dataset;
   const dds = pair.destination.dataset;
@@ -1930,7 +1941,8 @@ export async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcom
       checkSpace(run, estimate, plan.context.available, plan.context.availableOf);
       moved = await transfer(run, send, receive, opts);
     } catch (e) {
-      if (!(e instanceof TransferError && e.zfs?.kind === 'destinationModified')) throw e;
+      // the warm path plans from what it predicted: the full path looks at what is there, and decides
+      if (warm || !(e instanceof TransferError && e.zfs?.kind === 'destinationModified')) throw e;
       const onDst = plan.context.baseOnDestination!;
       const base = `${dds}@${onDst.snapshot}`;
       if (!pair.options.rollback) {
@@ -1945,6 +1957,8 @@ export async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcom
     }
   } catch (e) {
     const kept = await dropUnsent(run, plan.snapshot, caps);
+    // nothing arrived (or a partial receive the full path resumes): the prediction was wrong, or the destination is in trouble; the full path finds out which
+    if (warm && !run.signal.aborted && (kept === 'removed' || kept === 'resumable')) throw new WarmMiss(`the receive refused it: ${firstLines(e instanceof Error ? e.message : String(e), 1)[0] ?? ''}`);
     const lists = plan.context.sourceLists;
     throw pair.options.recursive && kept === 'received' && lists ? await partialTree(run, caps, e, await reading, lists) : e;
   }
@@ -1952,13 +1966,117 @@ export async function executeUpdate(run: PairRun, plan: RunPlan): Promise<Outcom
   logMoved(run, moved.bytes, started);
   if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, caps, plan.children, snap)) };
   const outcome = await finish(run, caps, plan.finish, snap, moved);
-  return { ...outcome, warnings: [...warnings, ...outcome.warnings] };
+  return { ...outcome, warnings: [...warnings, ...outcome.warnings], made: snap };
+}
+
+// ---------------------------------------------------------------------------
+// the daemon's warm path
+
+/** how long the daemon's warm path may go on without listing both sides */
+export const WARM_MAX_AGE_MS = 5 * 60_000;
+
+/**
+ * What the daemon remembers of a pair after an update of its own that went
+ * cleanly: the state the next update would gather, predicted from this
+ * one's plan (both sides' snapshots and bookmarks as its finish left them).
+ * The next update plans from it instead of listing both sides, when no
+ * other run (a cron update, a failover, purge, unlock) has written the
+ * pair's status record since and the last listing is recent (WARM_MAX_AGE_MS).
+ *
+ * Why that is safe: the base it sends from is held on both sides (holds=),
+ * so it cannot have gone without someone releasing zettabee's hold; `zfs
+ * receive` itself refuses an incremental stream unless the destination's
+ * newest snapshot is that base and nothing was written there since; `send
+ * -I` carries any snapshot a user took on the source meanwhile. When the
+ * receive refuses, the unsent snapshot is removed and the same run lists
+ * both sides and plans again (the full path decides about rollback=,
+ * split brain and the rest, as a cron run would).
+ */
+export interface WarmState {
+  /** the run that left it, as the status record names it */
+  pid: number;
+  started: string;
+  /** when both sides were last listed (ms) */
+  listedAt: number;
+  reversed: boolean;
+  g: UpdateState;
+}
+
+/** the daemon's place for one pair's WarmState: read by the next update, replaced (or cleared) by it */
+export interface WarmSlot {
+  state?: WarmState;
+  keep(w: WarmState | undefined): void;
+}
+
+class WarmMiss extends Error {}
+
+/** why the warm state cannot stand in for the listings now (undefined: it can) */
+function warmVoid(frame: PairRun, w: WarmState): string | undefined {
+  const r = frame.status.run;
+  if (!r || r.pid !== process.pid || r.started !== w.started || r.action !== 'update' || r.result !== 'ok') return 'another run has been at the pair since';
+  if (Date.now() - w.listedAt > WARM_MAX_AGE_MS) return `the last listing is older than ${WARM_MAX_AGE_MS / 60_000} minutes`;
+  if (frame.evictedAlive) return 'a run that unlock --force evicted still runs';
+  if ((frame.status.direction?.reversed ?? false) !== w.reversed) return 'the pair runs the other way now';
+  return undefined;
+}
+
+/** the state the next update would gather after `plan` went through cleanly with `made` as its new snapshot; undefined where the warm path does not go */
+function predictNext(run: PairRun, g: UpdateState, plan: RunPlan, made: SnapshotEntry): UpdateState | undefined {
+  const { pair } = run;
+  if (pair.options.recursive || exclusionOf(run) || plan.children?.length || plan.catchUp.length || !g.srcLists || !g.dstLists) return undefined;
+  const sds = pair.source.dataset;
+  const dds = pair.destination.dataset;
+  const { kept } = plan.finish;
+  const entry = (ds: string, s: SnapshotInfo) => ({ name: `${ds}@${s.snapshot}`, dataset: ds, snapshot: s.snapshot, guid: s.guid, createtxg: s.createtxg, creation: s.creation });
+  const actual = (s: SnapshotInfo, ownTxg: boolean): SnapshotInfo => (s.snapshot === made.snapshot && s.guid === PLANNED ? { ...s, guid: made.guid, creation: made.creation, ...(ownTxg ? { createtxg: made.createtxg } : {}) } : s);
+  const dropped = new Set(kept.bookmarks.drop);
+  const bookmarks = g.srcList.bookmarks.filter((b) => !dropped.has(b.bookmark));
+  if (kept.bookmarks.add) bookmarks.push({ name: `${sds}#${made.snapshot}`, dataset: sds, bookmark: made.snapshot, guid: made.guid, createtxg: made.createtxg, creation: made.creation });
+  const srcList: SnapshotListing = { ...g.srcList, snapshots: kept.source.map((s) => entry(sds, actual(s, true))), bookmarks };
+  const dstList: SnapshotListing = { ...g.dstList, snapshots: kept.destination.map((s) => entry(dds, actual(s, false))) };
+  const swap = (lists: Map<string, SnapshotListing>, ds: string, list: SnapshotListing) => new Map([...lists].map(([k, v]) => [k, k === ds ? list : v] as const));
+  const { token: _resumed, ...rest } = g;
+  return { ...rest, srcList, dstList, srcLists: swap(g.srcLists, sds, srcList), dstLists: swap(g.dstLists, dds, dstList), childTokens: new Map() };
+}
+
+/** plan and carry out an update from `g` (gathered, or predicted: warm), and leave the daemon the state the next one would find */
+async function updateFrom(run: PairRun, g: UpdateState, listedAt: number, warm: boolean): Promise<Outcome> {
+  let plan: RunPlan;
+  try {
+    plan = planUpdateRun(run, g, warm);
+  } catch (e) {
+    if (warm) throw new WarmMiss(`it does not plan: ${e instanceof Error ? e.message : String(e)}`);
+    throw e;
+  }
+  const o = await executeUpdate(run, plan, warm);
+  const slot = run.deps.warm;
+  if (slot && !o.warnings.length) {
+    const next = predictNext(run, g, plan, o.made);
+    if (next) slot.keep({ pid: process.pid, started: run.started.toISOString(), listedAt, reversed: Boolean(run.reversed), g: next });
+  }
+  return o;
 }
 
 export function updatePair(pair: Pair, deps: EngineDeps): Promise<Outcome> {
   return runPairAction(pair, deps, 'update', async (frame) => {
+    const w = deps.warm?.state;
+    // kept again only by a run that goes through cleanly
+    deps.warm?.keep(undefined);
+    if (w) {
+      const why = warmVoid(frame, w);
+      if (why === undefined) {
+        const run = orient(frame, w.reversed);
+        try {
+          return await updateFrom(run, w.g, w.listedAt, true);
+        } catch (e) {
+          if (!(e instanceof WarmMiss)) throw e;
+          frame.log.info(`update: planned without listing, but ${e.message}; listing both sides and planning again`);
+        }
+      } else frame.log.debug(`update: listing both sides: ${why}`);
+    }
+    const listedAt = Date.now();
     const { run, g } = await gatherOriented(frame);
-    return executeUpdate(run, planUpdateRun(run, g));
+    return updateFrom(run, g, listedAt, false);
   });
 }
 

@@ -214,6 +214,67 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       expect(d.err().slice(errAt), 'what the daemon said meanwhile').not.to.match(/error|warning/);
     });
 
+    /** the START lines of pair a's updates from `at` (an offset into its log) on */
+    const startsFrom = (at: number) => logOf().slice(at).split('\n').filter((l) => l.includes(' update START '));
+    const WARM = 'planned from the last update (no listing)';
+
+    it('the warm path: after a clean update of its own the next one plans without listing either side; a snapshot a user took meanwhile is carried (send -I); one pair snapshot stays on the source', async () => {
+      const errAt = d.err().length;
+      const at = logOf().length;
+      const n = ends();
+      await waitFor('two more updates of a', 20_000, () => !d.exited() && ends() >= n + 2);
+      const starts = startsFrom(at);
+      expect(starts.at(-1), 'the last update').to.contain(WARM);
+      writeRandom(`${await mountpointOf(bed, `${src}/a`)}/users.bin`, 64 * 1024);
+      await bed.run(['zfs', 'snapshot', `${src}/a@users-own`]);
+      await waitFor(`@users-own on ${dst}/a`, 20_000, async () => !d.exited() && (await snapshotsOf(bed, `${dst}/a`)).includes('users-own'));
+      const m = ends();
+      await waitFor('one more update of a', 20_000, () => !d.exited() && ends() > m);
+      const onSource = await snapshotsOf(bed, `${src}/a`);
+      // retention planned from the predicted lists: the newest on the source, the newest and keep=1 older one on the destination
+      expect(onSource.filter((x) => x.startsWith('zettabee.')), 'pair snapshots on the source').to.have.length(1);
+      const onDestination = (await snapshotsOf(bed, `${dst}/a`)).filter((x) => x.startsWith('zettabee.'));
+      expect(onDestination, 'pair snapshots on the destination').to.have.length(2);
+      expect(onDestination.at(-1)).to.equal(onSource.filter((x) => x.startsWith('zettabee.'))[0]);
+      expect(onSource, 'the user\'s snapshot stays on the source').to.include('users-own');
+      expect(startsFrom(at).filter((l) => l.includes(WARM)).length, 'warm updates').to.be.at.least(2);
+      expect(d.err().slice(errAt), 'what the daemon said meanwhile').not.to.match(/error|warning/);
+    });
+
+    it('the warm path missed: the destination was written to between two updates; its receive refused the planned stream, the unsent snapshot went, the same run listed both sides and refused as cron does (Inconsistent, nothing destroyed); rolled back by hand, the daemon goes on', async () => {
+      const ds = `${dst}/a`;
+      const n = ends();
+      await waitFor('an update of a', 20_000, () => !d.exited() && ends() > n);
+      const before = await snapshotsOf(bed, ds);
+      const base = before.at(-1)!;
+      const at = logOf().length;
+      await bed.run(['zfs', 'set', 'readonly=off', ds]);
+      // zfs-fuse keeps a mounted file system read-only until it is mounted again
+      await bed.run(['zfs', 'umount', ds]);
+      await bed.run(['zfs', 'mount', ds]);
+      writeFileSync(`${await mountpointOf(bed, ds)}/intruder.txt`, 'written on the destination\n');
+      try {
+        const failed = await waitFor('the refusal', 20_000, () => !d.exited() && /update FAILED/.test(logOf().slice(at)) && logOf().slice(at));
+        const first = failed.slice(0, failed.indexOf('update FAILED'));
+        expect(first, 'the warm attempt, in the log').to.contain(WARM);
+        expect(first).to.match(/planned without listing, but the receive refused it: .*; listing both sides and planning again/);
+        expect(first).to.match(/removed @zettabee\.\S+ from the source: it never reached the destination/);
+        expect(failed).to.contain('was changed after its last snapshot');
+        expect(await snapshotsOf(bed, ds), 'nothing was destroyed on the destination').to.deep.equal(before);
+        expect(d.err()).to.contain('was changed after its last snapshot');
+      } finally {
+        await bed.run(['zfs', 'rollback', `${ds}@${base}`]);
+        await bed.run(['zfs', 'set', 'readonly=on', ds]);
+      }
+      const again = logOf().length;
+      await waitFor('an update of a after the rollback', 30_000, () => !d.exited() && /update END/.test(logOf().slice(again)));
+      const starts = startsFrom(again);
+      expect(starts[0], 'the first update after a failure lists both sides').not.to.contain(WARM);
+      const m = ends();
+      await waitFor('one more update of a', 20_000, () => !d.exited() && ends() > m);
+      expect(startsFrom(again).at(-1), 'and the next plans without listing again').to.contain(WARM);
+    });
+
     it('the kill file stops it: exit 0, the kill file removed, no lock, pid file, ssh process or snapshot left over', async () => {
       writeFileSync(`${site.pairsFile}.kill`, '');
       const r = await d.child;

@@ -61,6 +61,7 @@ function setup(guidOnDestination: string) {
       ['zfs', 'release', 'zettabee.x', 'tank/a@old'],
       ['zfs', 'destroy', 'tank/a@old'],
     ],
+    kept: { source: [], destination: [], bookmarks: { drop: [], add: false } },
   };
   const snap: SnapshotEntry = { name: 'tank/a@new', dataset: 'tank/a', snapshot: 'new', guid: GUID, createtxg: 10n, creation: 1_700_000_000 };
   return { run, fin, snap, calls, caps: { source: {}, destination: {} } as unknown as BothCapabilities };

@@ -346,6 +346,41 @@ export function defineMatrix(names: readonly WorldName[]): void {
           const took = Date.now() - t0;
           expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
           console.log(`      the write was on the destination after ${(took / 1000).toFixed(1)} s (interval ${interval / 1000} s)`);
+          // the warm path: after a clean update of its own the daemon plans the next without listing; -I carries a user's snapshot
+          const WARM = 'planned from the last update (no listing)';
+          const logFrom = async (at: number) => (await w.site.log(fp())).slice(at);
+          const ended = async (at: number, n: number) => ((await logFrom(at)).match(/ update END /g) ?? []).length >= n;
+          let at = (await w.site.log(fp())).length;
+          await zfs(w.src, 'zfs', 'snapshot', `${s()}@users-own`);
+          await waitFor('two more updates', 60_000, async () => (alive(), ended(at, 2)), 250);
+          expect((await logFrom(at)).split('\n').filter((l) => l.includes(' update START ')).at(-1), 'the last update').to.contain(WARM);
+          expect(await snapshots(w.dst, d()), 'the user\'s snapshot, carried').to.include('users-own');
+          // retention and bookmarks planned from the predicted lists: one pair snapshot on the source, keep=1 more on the destination, a bookmark for each of those
+          const pairOnDst = pairSnaps(await snapshots(w.dst, d()), fp());
+          expect(pairSnaps(await snapshots(w.src, s()), fp()), 'pair snapshots on the source').to.deep.equal(pairOnDst.slice(-1));
+          expect(pairOnDst, 'pair snapshots on the destination').to.have.length(2);
+          const marks = (await zfs(w.src, 'zfs', 'list', '-H', '-o', 'name', '-t', 'bookmark', '-d', '1', s())).split('\n').filter(Boolean).map((n) => n.slice(n.indexOf('#') + 1));
+          expect(marks.filter((m) => m.includes(fp())).sort(), 'the pair\'s bookmarks on the source').to.deep.equal([...pairOnDst].sort());
+          // a miss: the destination written to meanwhile; the receive refuses the planned stream and the same run lists both sides and refuses as cron does
+          const before = await snapshots(w.dst, d());
+          at = (await w.site.log(fp())).length;
+          await zfs(w.dst, 'zfs', 'set', 'readonly=off', d());
+          await w.dst.sh('zfs umount "$1"; zfs mount "$1"; echo changed > "$2/intruder.txt"; sync', [d(), await mountpoint(w.dst, d())]);
+          try {
+            await waitFor('the refusal', 60_000, async () => (alive(), / update FAILED /.test(await logFrom(at))), 250);
+            const failed = await logFrom(at);
+            const first = failed.slice(0, failed.indexOf(' update FAILED '));
+            expect(first, 'the warm attempt').to.contain(WARM);
+            expect(first).to.match(/planned without listing, but the receive refused it: .*; listing both sides and planning again/);
+            expect(first).to.match(/removed @zettabee\.\S+ from the source: it never reached the destination/);
+            expect(failed).to.contain('was changed after its last snapshot');
+            expect(await snapshots(w.dst, d()), 'nothing destroyed on the destination').to.deep.equal(before);
+          } finally {
+            await w.dst.sh('zfs rollback "$1@$2" && zfs set readonly=on "$1"', [d(), before.at(-1)!]);
+          }
+          at = (await w.site.log(fp())).length;
+          await waitFor('an update after the rollback', 60_000, async () => (alive(), ended(at, 1)), 250);
+          expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
           // check 4: the kill file stops it
           writeFileSync(`${w.site.pairsFile}.kill`, '');
           const r = await daemon;
@@ -362,6 +397,7 @@ export function defineMatrix(names: readonly WorldName[]): void {
         } finally {
           if (!exited) process.kill(daemon.pid!, 'SIGTERM');
           await daemon;
+          for (const [node, ds] of [[w.src, s()], [w.dst, d()]] as const) await node.sh('zfs destroy "$1@users-own" 2>/dev/null || true', [ds]);
           rmSync(tmp, { recursive: true, force: true });
           await w.site.writePairs([w.line(s(), d(), 'keep=1'), w.line(rs(), rd(), 'recursive=yes')]);
         }
