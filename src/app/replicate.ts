@@ -1223,7 +1223,17 @@ export interface RunPlan {
   /** a dry run's idea of the stream's size, before any snapshot exists */
   estimateNow?: { bytes: number; what: string };
   /** how the plan was made, for the execution */
-  context: { caps: BothCapabilities; available?: number; availableOf: string; base?: SnapshotInfo; baseOnDestination?: SnapshotInfo; sourceLists?: Map<string, SnapshotListing> };
+  context: {
+    caps: BothCapabilities;
+    available?: number;
+    availableOf: string;
+    base?: SnapshotInfo;
+    baseOnDestination?: SnapshotInfo;
+    sourceLists?: Map<string, SnapshotListing>;
+    /** what the finish was planned from (update), and the destination's snapshots before the stream: the warm path plans the finish again from the source's real listing */
+    finishInput?: FinishInput;
+    destinationBefore?: readonly SnapshotInfo[];
+  };
 }
 
 function argvText(argv: readonly string[]): string {
@@ -1897,11 +1907,20 @@ export function planUpdateRun(run: PairRun, g: UpdateState, warm = false): RunPl
     raw,
     finish: planFinish(run, f),
     settle: false,
-    context: { caps, availableOf: dds, ...(available !== undefined ? { available } : {}), base: decision.base, baseOnDestination: decision.baseOnDestination, ...(g.srcLists ? { sourceLists: g.srcLists } : {}) },
+    context: {
+      caps,
+      availableOf: dds,
+      ...(available !== undefined ? { available } : {}),
+      base: decision.base,
+      baseOnDestination: decision.baseOnDestination,
+      ...(g.srcLists ? { sourceLists: g.srcLists } : {}),
+      finishInput: f,
+      destinationBefore: dstSnaps,
+    },
   };
 }
 
-export async function executeUpdate(run: PairRun, plan: RunPlan, warm = false): Promise<Outcome & { made: SnapshotEntry }> {
+export async function executeUpdate(run: PairRun, plan: RunPlan, warm = false): Promise<Outcome & { made: SnapshotEntry; finished: FinishPlan; sourceSeen?: SnapshotListing }> {
   const { pair, src, dst, log } = run;
   const sds = pair.source.dataset;
   const dds = pair.destination.dataset;
@@ -1930,6 +1949,9 @@ export async function executeUpdate(run: PairRun, plan: RunPlan, warm = false): 
   logStart(run, 'update', plan.what);
   const { snap: reading, estimate, warnings: hooked } = await snapshotBetweenHooks(run, 'update', plan);
   warnings.push(...hooked);
+  // the warm path did not list the source: it does now, beside the stream, for the finish (what send -I carried)
+  const seeing = warm ? listDatasets(src, sds, { parsable: caps.source.listParsable }).then((m) => m?.get(sds), (e: unknown) => e as Error) : undefined;
+  seeing?.catch(() => undefined);
   const send = zargv.send(plan.send!);
   const receive = zargv.recv(plan.receive!);
   // the children's streams (exclude=) come between the top's and the finish
@@ -1965,8 +1987,45 @@ export async function executeUpdate(run: PairRun, plan: RunPlan, warm = false): 
   const snap = await reading;
   logMoved(run, moved.bytes, started);
   if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, caps, plan.children, snap)) };
-  const outcome = await finish(run, caps, plan.finish, snap, moved);
-  return { ...outcome, warnings: [...warnings, ...outcome.warnings], made: snap };
+  let fin = plan.finish;
+  let sourceSeen: SnapshotListing | undefined;
+  if (seeing) {
+    const seen = await seeing;
+    if (seen instanceof Error || !seen) {
+      // the finish as planned is still right for what the plan knew; the next update lists both sides
+      const why = seen instanceof Error ? seen.message : 'the source is not listed';
+      warnings.push(`cannot list ${sds} on ${describeHost(run, 'source')} after the stream (${why}); retention went by the last listing`);
+      run.log.warn(warnings.at(-1)!);
+    } else {
+      sourceSeen = seen;
+      fin = finishFromSource(run, plan, seen, snap);
+    }
+  }
+  const outcome = await finish(run, caps, fin, snap, moved);
+  return { ...outcome, warnings: [...warnings, ...outcome.warnings], made: snap, finished: fin, ...(sourceSeen ? { sourceSeen } : {}) };
+}
+
+/**
+ * The warm path's finish, planned again from the source as listed beside
+ * the stream: what `send -I` carried besides the new snapshot (a user's
+ * snapshot, another pair's) is on the destination now, and retention must
+ * treat it as a cron run would (another pair's goes, a user's stays).
+ */
+function finishFromSource(run: PairRun, plan: RunPlan, seen: SnapshotListing, made: SnapshotEntry): FinishPlan {
+  const f = plan.context.finishInput!;
+  const base = plan.context.base!;
+  const known = new Set(f.sourceAfter.map((s) => s.guid));
+  const listed = seen.snapshots.filter((s) => s.snapshot !== f.snap.snapshot);
+  const unknown = listed.filter((s) => !known.has(s.guid));
+  const key = (xs: readonly { guid: string; snapshot?: string; bookmark?: string }[]) => xs.map((x) => `${x.guid}:${x.snapshot ?? x.bookmark}`).sort().join(',');
+  const same = unknown.length === 0 && listed.length === f.sourceAfter.length - 1 && key(seen.bookmarks) === key(f.sourceBookmarks ?? []);
+  if (same) return plan.finish;
+  if (unknown.length) run.log.info(`the source holds ${unknown.length} snapshot${unknown.length === 1 ? '' : 's'} the plan did not know (${unknown.map((s) => `@${s.snapshot}`).join(' ')}): retention goes by the source's listing`);
+  // the new snapshot keeps its PLANNED guid (that is how the finish names it), with its real createtxg: what lies between travelled with it
+  const snapInfo: SnapshotInfo = { ...f.snap, createtxg: made.createtxg };
+  const sourceAfter = [...seen.snapshots.filter((s) => s.snapshot !== f.snap.snapshot), snapInfo];
+  const destinationAfter = destinationAfterReceive(plan.context.destinationBefore ?? [], sourceAfter, base, snapInfo);
+  return planFinish(run, { ...f, snap: snapInfo, sourceAfter, destinationAfter, sourceBookmarks: seen.bookmarks });
 }
 
 // ---------------------------------------------------------------------------
@@ -2021,16 +2080,17 @@ function warmVoid(frame: PairRun, w: WarmState): string | undefined {
 }
 
 /** the state the next update would gather after `plan` went through cleanly with `made` as its new snapshot; undefined where the warm path does not go */
-function predictNext(run: PairRun, g: UpdateState, plan: RunPlan, made: SnapshotEntry): UpdateState | undefined {
+function predictNext(run: PairRun, g: UpdateState, plan: RunPlan, done: { made: SnapshotEntry; finished: FinishPlan; sourceSeen?: SnapshotListing }): UpdateState | undefined {
   const { pair } = run;
   if (pair.options.recursive || exclusionOf(run) || plan.children?.length || plan.catchUp.length || !g.srcLists || !g.dstLists) return undefined;
   const sds = pair.source.dataset;
   const dds = pair.destination.dataset;
-  const { kept } = plan.finish;
+  const { made } = done;
+  const { kept } = done.finished;
   const entry = (ds: string, s: SnapshotInfo) => ({ name: `${ds}@${s.snapshot}`, dataset: ds, snapshot: s.snapshot, guid: s.guid, createtxg: s.createtxg, creation: s.creation });
   const actual = (s: SnapshotInfo, ownTxg: boolean): SnapshotInfo => (s.snapshot === made.snapshot && s.guid === PLANNED ? { ...s, guid: made.guid, creation: made.creation, ...(ownTxg ? { createtxg: made.createtxg } : {}) } : s);
   const dropped = new Set(kept.bookmarks.drop);
-  const bookmarks = g.srcList.bookmarks.filter((b) => !dropped.has(b.bookmark));
+  const bookmarks = (done.sourceSeen ?? g.srcList).bookmarks.filter((b) => !dropped.has(b.bookmark));
   if (kept.bookmarks.add) bookmarks.push({ name: `${sds}#${made.snapshot}`, dataset: sds, bookmark: made.snapshot, guid: made.guid, createtxg: made.createtxg, creation: made.creation });
   const srcList: SnapshotListing = { ...g.srcList, snapshots: kept.source.map((s) => entry(sds, actual(s, true))), bookmarks };
   const dstList: SnapshotListing = { ...g.dstList, snapshots: kept.destination.map((s) => entry(dds, actual(s, false))) };
@@ -2051,7 +2111,7 @@ async function updateFrom(run: PairRun, g: UpdateState, listedAt: number, warm: 
   const o = await executeUpdate(run, plan, warm);
   const slot = run.deps.warm;
   if (slot && !o.warnings.length) {
-    const next = predictNext(run, g, plan, o.made);
+    const next = predictNext(run, g, plan, o);
     if (next) slot.keep({ pid: process.pid, started: run.started.toISOString(), listedAt, reversed: Boolean(run.reversed), g: next });
   }
   return o;

@@ -329,6 +329,46 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
     nothingLeft();
   });
 
+  it('two pairs from one source (fan-out), warm: each send -I carries the other pair\'s newest snapshot, and its retention removes it as a cron run does; no snapshot of the other pair piles up on either destination', async () => {
+    const fan = makeSite(bed);
+    const s = `${src}/fan`;
+    await bed.run(['zfs', 'create', s]);
+    fan.writePairs([`${s} ${dst}/fan1`, `${s} ${dst}/fan2`]);
+    for (const n of ['fan1', 'fan2']) must(await fan.run(['initialize', `${dst}/${n}`]), 0);
+    const fp = (n: string) => fingerprint('localhost', s, 'localhost', `${dst}/${n}`);
+    const log = (n: string) => {
+      const f = join(fan.paths.log, `${fp(n)}.log`);
+      return existsSync(f) ? readFileSync(f, 'utf8') : '';
+    };
+    const count = (n: string) => (log(n).match(/update END/g) ?? []).length;
+    const child = execa(LAUNCHER, ['-c', fan.pairsFile, '--settings', fan.settingsFile, 'daemon', '--jobs', '1'], {
+      reject: false,
+      timeout: 120_000,
+      env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', ZETTABEE_TEST_DAEMON_INTERVAL_MS: '1000', TMPDIR: tmp },
+    });
+    try {
+      const m = await mountpointOf(bed, s);
+      for (let i = 0; i < 4; i++) {
+        writeRandom(`${m}/w${i}.bin`, 64 * 1024);
+        const [c1, c2] = [count('fan1'), count('fan2')];
+        await waitFor('an update of each pair', 30_000, () => child.exitCode === null && count('fan1') > c1 && count('fan2') > c2);
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const r = await child;
+    expect(r.exitCode, r.stderr).to.equal(0);
+    expect(r.stderr).not.to.match(/error|warning/);
+    for (const [n, other] of [['fan1', 'fan2'], ['fan2', 'fan1']] as const) {
+      expect(log(n), `${n} planned without listing`).to.contain('planned from the last update (no listing)');
+      const onDst = await snapshotsOf(bed, `${dst}/${n}`);
+      expect(onDst.filter((x) => x.includes(fp(other))), `snapshots of ${other} on ${dst}/${n}`).to.deep.equal([]);
+      expect(onDst.filter((x) => x.includes(fp(n))), `${n}'s own snapshots on its destination`).to.have.length(2);
+    }
+    const onSrc = await snapshotsOf(bed, s);
+    for (const n of ['fan1', 'fan2']) expect(onSrc.filter((x) => x.includes(fp(n))), `${n}'s snapshots on the source`).to.have.length(1);
+  });
+
   describe('stopping', () => {
     it('SIGTERM mid-transfer, past --grace: the transfer is aborted cleanly (exit 0, no lock, unsent snapshot or process left)', async () => {
       writeRandom(`${await mountpointOf(bed, `${src}/a`)}/big.bin`, 24 * MiB);
