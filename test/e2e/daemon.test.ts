@@ -206,6 +206,9 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
         await sleep(100);
       }
       expect(logOf()).to.match(/plan: the pair runs reversed \(failover at /);
+      // the failover wrote the status record: the daemon's first update the new way listed both sides
+      const firstReversed = logOf().split('\n').find((l) => l.includes(' update START ') && l.includes(`localhost:${dst}/a -> localhost:${src}/a `));
+      expect(firstReversed, 'the first update the new way').to.be.a('string').and.not.contain('planned from the last update');
       await failover('failover back');
       const n = ends();
       await waitFor('an update after failing back', 15_000, () => !d.exited() && ends() > n);
