@@ -12,7 +12,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { join } from 'node:path';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { ensurePackages, getBed, type Bed } from '../harness/bed.js';
-import { freezeSend, lockLeftovers, noTransferLeft, notifySocket, processes, sleep, sshMasters, thaw, waitFor } from './procs.js';
+import { betweenRuns, freezeSend, lockLeftovers, noTransferLeft, notifySocket, processes, sleep, sshMasters, thaw, waitFor } from './procs.js';
 import { LAUNCHER, makeSite, mountpointOf, must, propOf, snapshotsOf, sshKeys, writeRandom, type Site } from './support.js';
 
 const MiB = 1024 * 1024;
@@ -233,10 +233,11 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       await waitFor(`@users-own on ${dst}/a`, 20_000, async () => !d.exited() && (await snapshotsOf(bed, `${dst}/a`)).includes('users-own'));
       const m = ends();
       await waitFor('one more update of a', 20_000, () => !d.exited() && ends() > m);
-      const onSource = await snapshotsOf(bed, `${src}/a`);
+      // read between two of the daemon's updates (one may start any moment)
+      const [onSource, onDestinationAll] = await betweenRuns(join(site.paths.state, `${fpA()}.status`), async () => [await snapshotsOf(bed, `${src}/a`), await snapshotsOf(bed, `${dst}/a`)]);
       // retention planned from the predicted lists: the newest on the source, the newest and keep=1 older one on the destination
       expect(onSource.filter((x) => x.startsWith('zettabee.')), 'pair snapshots on the source').to.have.length(1);
-      const onDestination = (await snapshotsOf(bed, `${dst}/a`)).filter((x) => x.startsWith('zettabee.'));
+      const onDestination = onDestinationAll.filter((x) => x.startsWith('zettabee.'));
       expect(onDestination, 'pair snapshots on the destination').to.have.length(2);
       expect(onDestination.at(-1)).to.equal(onSource.filter((x) => x.startsWith('zettabee.'))[0]);
       expect(onSource, 'the user\'s snapshot stays on the source').to.include('users-own');
@@ -248,14 +249,19 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       const ds = `${dst}/a`;
       const n = ends();
       await waitFor('an update of a', 20_000, () => !d.exited() && ends() > n);
-      const before = await snapshotsOf(bed, ds);
-      const base = before.at(-1)!;
       const at = logOf().length;
       await bed.run(['zfs', 'set', 'readonly=off', ds]);
       // zfs-fuse keeps a mounted file system read-only until it is mounted again
       await bed.run(['zfs', 'umount', ds]);
       await bed.run(['zfs', 'mount', ds]);
-      writeFileSync(`${await mountpointOf(bed, ds)}/intruder.txt`, 'written on the destination\n');
+      const mount = await mountpointOf(bed, ds);
+      // what the destination held before the write, read between two updates (the next one is the first to see it)
+      const before = await betweenRuns(join(site.paths.state, `${fpA()}.status`), async () => {
+        const b = await snapshotsOf(bed, ds);
+        writeFileSync(`${mount}/intruder.txt`, 'written on the destination\n');
+        return b;
+      });
+      const base = before.at(-1)!;
       try {
         const failed = await waitFor('the refusal', 20_000, () => !d.exited() && /update FAILED/.test(logOf().slice(at)) && logOf().slice(at));
         const first = failed.slice(0, failed.indexOf('update FAILED'));

@@ -59,6 +59,29 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T
   }
 }
 
+/**
+ * `read()` between two runs of a pair (a daemon's updates come one after
+ * another): its status file says no run is going, before and after, and it
+ * is the same run's record both times
+ */
+export async function betweenRuns<T>(statusFile: string, read: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  const last = (): { started?: string; result?: string } | undefined => {
+    try {
+      return (JSON.parse(readFileSync(statusFile, 'utf8')) as { run?: { started?: string; result?: string } }).run;
+    } catch {
+      return undefined;
+    }
+  };
+  const got = await waitFor(`a moment between two runs (${statusFile})`, timeoutMs, async () => {
+    const a = last();
+    if (!a || a.result === 'running') return false;
+    const value = await read();
+    const b = last();
+    return b && b.started === a.started && b.result !== 'running' ? { value } : false;
+  }, 100);
+  return got.value;
+}
+
 /** the zfs send processes of ds, as soon as they exist, stopped (SIGSTOP): the transfer is frozen mid-way */
 export async function freezeSend(ds: string, child: { pid?: number | undefined }, exited: () => boolean): Promise<Proc[]> {
   const procs = await waitFor(`zfs send of ${ds} to start`, 60_000, () => {

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePackages } from '../../harness/bed.js';
-import { lockLeftovers, notifySocket, processes, waitFor } from '../procs.js';
+import { betweenRuns, lockLeftovers, notifySocket, processes, waitFor } from '../procs.js';
 import type { Result } from '../support.js';
 import { exists, guids, holdTags, mountpoint, prop, snapshots, treeHash, writeRandom, writeText, zfs, type ZfsNode } from './nodes.js';
 import { noTransferOn, untilMoved } from './hardening.js';
@@ -356,16 +356,25 @@ export function defineMatrix(names: readonly WorldName[]): void {
           expect((await logFrom(at)).split('\n').filter((l) => l.includes(' update START ')).at(-1), 'the last update').to.contain(WARM);
           expect(await snapshots(w.dst, d()), 'the user\'s snapshot, carried').to.include('users-own');
           // retention and bookmarks planned from the predicted lists: one pair snapshot on the source, keep=1 more on the destination, a bookmark for each of those
-          const pairOnDst = pairSnaps(await snapshots(w.dst, d()), fp());
-          expect(pairSnaps(await snapshots(w.src, s()), fp()), 'pair snapshots on the source').to.deep.equal(pairOnDst.slice(-1));
+          // read between two of the daemon's updates (one may start any moment)
+          const [pairOnDst, pairOnSrc, marks] = await betweenRuns(join(w.site.paths.state, `${fp()}.status`), async () => [
+            pairSnaps(await snapshots(w.dst, d()), fp()),
+            pairSnaps(await snapshots(w.src, s()), fp()),
+            (await zfs(w.src, 'zfs', 'list', '-H', '-o', 'name', '-t', 'bookmark', '-d', '1', s())).split('\n').filter(Boolean).map((n) => n.slice(n.indexOf('#') + 1)),
+          ]);
+          expect(pairOnSrc, 'pair snapshots on the source').to.deep.equal(pairOnDst.slice(-1));
           expect(pairOnDst, 'pair snapshots on the destination').to.have.length(2);
-          const marks = (await zfs(w.src, 'zfs', 'list', '-H', '-o', 'name', '-t', 'bookmark', '-d', '1', s())).split('\n').filter(Boolean).map((n) => n.slice(n.indexOf('#') + 1));
           expect(marks.filter((m) => m.includes(fp())).sort(), 'the pair\'s bookmarks on the source').to.deep.equal([...pairOnDst].sort());
           // a miss: the destination written to meanwhile; the receive refuses the planned stream and the same run lists both sides and refuses as cron does
-          const before = await snapshots(w.dst, d());
           at = (await w.site.log(fp())).length;
           await zfs(w.dst, 'zfs', 'set', 'readonly=off', d());
-          await w.dst.sh('zfs umount "$1"; zfs mount "$1"; echo changed > "$2/intruder.txt"; sync', [d(), await mountpoint(w.dst, d())]);
+          const m = await mountpoint(w.dst, d());
+          // what the destination held before the write, read between two updates (the next one is the first to see it)
+          const before = await betweenRuns(join(w.site.paths.state, `${fp()}.status`), async () => {
+            const b = await snapshots(w.dst, d());
+            await w.dst.sh('echo changed > "$1/intruder.txt"; sync', [m]);
+            return b;
+          });
           try {
             await waitFor('the refusal', 60_000, async () => (alive(), / update FAILED /.test(await logFrom(at))), 250);
             const failed = await logFrom(at);
