@@ -234,7 +234,7 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       const m = ends();
       await waitFor('one more update of a', 20_000, () => !d.exited() && ends() > m);
       // read between two of the daemon's updates (one may start any moment)
-      const [onSource, onDestinationAll] = await betweenRuns(join(site.paths.state, `${fpA()}.status`), async () => [await snapshotsOf(bed, `${src}/a`), await snapshotsOf(bed, `${dst}/a`)]);
+      const [onSource, onDestinationAll] = await betweenRuns(join(site.paths.state, `${fpA()}.status`), d.child.pid!, async () => [await snapshotsOf(bed, `${src}/a`), await snapshotsOf(bed, `${dst}/a`)]);
       // retention planned from the predicted lists: the newest on the source, the newest and keep=1 older one on the destination
       expect(onSource.filter((x) => x.startsWith('zettabee.')), 'pair snapshots on the source').to.have.length(1);
       const onDestination = onDestinationAll.filter((x) => x.startsWith('zettabee.'));
@@ -256,7 +256,7 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       await bed.run(['zfs', 'mount', ds]);
       const mount = await mountpointOf(bed, ds);
       // what the destination held before the write, read between two updates (the next one is the first to see it)
-      const before = await betweenRuns(join(site.paths.state, `${fpA()}.status`), async () => {
+      const before = await betweenRuns(join(site.paths.state, `${fpA()}.status`), d.child.pid!, async () => {
         const b = await snapshotsOf(bed, ds);
         writeFileSync(`${mount}/intruder.txt`, 'written on the destination\n');
         return b;
@@ -376,6 +376,32 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
     }
     const onSrc = await snapshotsOf(bed, s);
     for (const n of ['fan1', 'fan2']) expect(onSrc.filter((x) => x.includes(fp(n))), `${n}'s snapshots on the source`).to.have.length(1);
+  });
+
+  it('a source with more than 20 snapshots: every update lists both sides (send -I would walk them all)', async () => {
+    const many = makeSite(bed);
+    const s = `${src}/many`;
+    await bed.run(['zfs', 'create', s]);
+    for (let i = 0; i < 21; i++) await bed.run(['zfs', 'snapshot', `${s}@users${i}`]);
+    many.writePairs([`${s} ${dst}/many`]);
+    must(await many.run(['initialize', `${dst}/many`]), 0);
+    const file = join(many.paths.log, `${fingerprint('localhost', s, 'localhost', `${dst}/many`)}.log`);
+    const log = () => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+    const child = execa(LAUNCHER, ['-c', many.pairsFile, '--settings', many.settingsFile, 'daemon'], {
+      reject: false,
+      timeout: 120_000,
+      env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', ZETTABEE_TEST_DAEMON_INTERVAL_MS: '500', TMPDIR: tmp },
+    });
+    try {
+      await waitFor('three updates', 30_000, () => child.exitCode === null && (log().match(/ update END /g) ?? []).length >= 3);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const r = await child;
+    expect(r.exitCode, r.stderr).to.equal(0);
+    const starts = log().split('\n').filter((l) => l.includes(' update START '));
+    expect(starts.length).to.be.at.least(3);
+    expect(starts.filter((l) => l.includes('planned from the last update')), 'warm updates').to.deep.equal([]);
   });
 
   describe('stopping', () => {

@@ -60,11 +60,14 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T
 }
 
 /**
- * `read()` between two runs of a pair (a daemon's updates come one after
- * another): its status file says no run is going, before and after, and it
- * is the same run's record both times
+ * `read()` between two runs of a pair by the daemon `pid`: once its status
+ * file says no run is going, the daemon is stopped (SIGSTOP) so that none
+ * starts while `read` runs (on a loaded machine an update may leave less
+ * idle time than a read over ssh takes), and continued after. Checked
+ * again once it stopped: a run that started just before is let go on, and
+ * it is tried again after it.
  */
-export async function betweenRuns<T>(statusFile: string, read: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+export async function betweenRuns<T>(statusFile: string, pid: number, read: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
   const last = (): { started?: string; result?: string } | undefined => {
     try {
       return (JSON.parse(readFileSync(statusFile, 'utf8')) as { run?: { started?: string; result?: string } }).run;
@@ -75,9 +78,14 @@ export async function betweenRuns<T>(statusFile: string, read: () => Promise<T>,
   const got = await waitFor(`a moment between two runs (${statusFile})`, timeoutMs, async () => {
     const a = last();
     if (!a || a.result === 'running') return false;
-    const value = await read();
-    const b = last();
-    return b && b.started === a.started && b.result !== 'running' ? { value } : false;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const b = last();
+      if (!b || b.started !== a.started || b.result === 'running') return false;
+      return { value: await read() };
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
   }, 100);
   return got.value;
 }

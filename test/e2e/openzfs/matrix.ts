@@ -357,7 +357,7 @@ export function defineMatrix(names: readonly WorldName[]): void {
           expect(await snapshots(w.dst, d()), 'the user\'s snapshot, carried').to.include('users-own');
           // retention and bookmarks planned from the predicted lists: one pair snapshot on the source, keep=1 more on the destination, a bookmark for each of those
           // read between two of the daemon's updates (one may start any moment)
-          const [pairOnDst, pairOnSrc, marks] = await betweenRuns(join(w.site.paths.state, `${fp()}.status`), async () => [
+          const [pairOnDst, pairOnSrc, marks] = await betweenRuns(join(w.site.paths.state, `${fp()}.status`), daemon.pid!, async () => [
             pairSnaps(await snapshots(w.dst, d()), fp()),
             pairSnaps(await snapshots(w.src, s()), fp()),
             (await zfs(w.src, 'zfs', 'list', '-H', '-o', 'name', '-t', 'bookmark', '-d', '1', s())).split('\n').filter(Boolean).map((n) => n.slice(n.indexOf('#') + 1)),
@@ -370,7 +370,7 @@ export function defineMatrix(names: readonly WorldName[]): void {
           await zfs(w.dst, 'zfs', 'set', 'readonly=off', d());
           const m = await mountpoint(w.dst, d());
           // what the destination held before the write, read between two updates (the next one is the first to see it)
-          const before = await betweenRuns(join(w.site.paths.state, `${fp()}.status`), async () => {
+          const before = await betweenRuns(join(w.site.paths.state, `${fp()}.status`), daemon.pid!, async () => {
             const b = await snapshots(w.dst, d());
             await w.dst.sh('echo changed > "$1/intruder.txt"; sync', [m]);
             return b;
