@@ -2059,8 +2059,7 @@ export const WARM_MAX_SNAPSHOTS = 20;
  * split brain and the rest, as a cron run would).
  */
 export interface WarmState {
-  /** the run that left it, as the status record names it */
-  pid: number;
+  /** the start of the run that left it, as the status record names it (its pid is this process's) */
   started: string;
   /** when both sides were last listed (ms) */
   listedAt: number;
@@ -2120,7 +2119,7 @@ async function updateFrom(run: PairRun, g: UpdateState, listedAt: number, warm: 
   const slot = run.deps.warm;
   if (slot && !o.warnings.length) {
     const next = predictNext(run, g, plan, o);
-    if (next) slot.keep({ pid: process.pid, started: run.started.toISOString(), listedAt, reversed: Boolean(run.reversed), g: next });
+    if (next) slot.keep({ started: run.started.toISOString(), listedAt, reversed: Boolean(run.reversed), g: next });
   }
   return o;
 }
