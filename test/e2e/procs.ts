@@ -86,7 +86,8 @@ export async function betweenRuns<T>(statusFile: string, pid: number, read: () =
     } finally {
       process.kill(pid, 'SIGCONT');
     }
-  }, 100);
+    // under load one update follows another within milliseconds: look often
+  }, 10);
   return got.value;
 }
 
