@@ -425,21 +425,29 @@ export class PairLock {
     const release = this.#release;
     if (!release) return;
     this.#release = null;
-    // Remove the holder file only if it is still ours: after a compromise
-    // (unlock --force) another run may hold the lock and have written its own.
+    // The directory goes first, the holder file after it. The other order
+    // left, when a run was killed between the two, a directory without a
+    // holder or starter record: busy for 10 s, then a stale lock that named
+    // no one and only `unlock` removed (the kill -9 fault test found it).
+    // A holder file left without its directory is harmless: it names the
+    // directory it was written for (lockId), and inspectLock ignores it.
+    // compromised: proper-lockfile already dropped it (release would say ERELEASED)
+    if (!this.#compromised) {
+      try {
+        await release();
+      } catch (err) {
+        // ERELEASED: compromised, so already dropped; ENOENT: someone removed the dir
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ERELEASED' && code !== 'ENOTACQUIRED' && code !== 'ENOENT') throw err;
+      }
+    }
+    // Remove the holder file only if it is still ours: once the directory is
+    // gone (or after a compromise: unlock --force) another run may hold the
+    // lock and have written its own.
     const h = readHolder(this.#holderPath);
     const mine = this.#holder;
     if (h && mine && h.pid === mine.pid && h.host === mine.host && h.started === mine.started && h.procStart === mine.procStart) {
       rmSync(this.#holderPath, { force: true });
-    }
-    // compromised: proper-lockfile already dropped it (release would say ERELEASED)
-    if (this.#compromised) return;
-    try {
-      await release();
-    } catch (err) {
-      // ERELEASED: compromised, so already dropped; ENOENT: someone removed the dir
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ERELEASED' && code !== 'ENOTACQUIRED' && code !== 'ENOENT') throw err;
     }
   }
 }

@@ -223,6 +223,38 @@ describe('state/lock', () => {
     expect(readdirSync(settings.paths.lock)).to.deep.equal([]);
   });
 
+  it('a run killed at any point of taking or releasing the lock never leaves one that only `unlock` can name: free, an orphan, or a stale lock naming its dead holder (never a directory without a holder, which reads busy, then stale)', async function () {
+    this.timeout(60_000);
+    const script = `
+      const { PairLock } = await import(${JSON.stringify(LOCK_URL)});
+      const settings = JSON.parse(process.env.ZB_SETTINGS);
+      console.log('looping');
+      for (;;) {
+        const lock = await PairLock.acquire(settings, ${JSON.stringify(FP)}, { action: 'update', label: 'x', recoverStale: false });
+        await lock.release();
+      }
+    `;
+    const seen: string[] = [];
+    for (let k = 0; k < 40; k++) {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ZB_SETTINGS: JSON.stringify(settings) }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+      await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+      await new Promise((r) => setTimeout(r, 5 + Math.floor(Math.random() * 40)));
+      child.kill('SIGKILL');
+      await exited;
+      const st = inspectLock(settings, FP);
+      seen.push(st.kind === 'stale' ? (st.orphan ? 'orphan' : 'stale') : st.kind);
+      if (st.kind === 'stale') expect(st.orphan || st.holder?.pid === child.pid, `kill ${k}: ${JSON.stringify(st)}`).to.equal(true);
+      else expect(st.kind, `kill ${k}: a lock directory without holder or starter is left (${readdirSync(settings.paths.lock).join(', ')})`).to.equal('free');
+      // what a crash leaves, `unlock` (or the next run, for an orphan) clears
+      if (st.kind !== 'free') expect((await unlockPair(settings, FP, LABEL, false)).removed, `kill ${k}`).to.equal('stale');
+      expect(inspectLock(settings, FP)).to.deep.equal({ kind: 'free' });
+      rmSync(settings.paths.lock, { recursive: true, force: true });
+    }
+    // the kills landed in different places
+    expect(new Set(seen).size, seen.join(' ')).to.be.at.least(2);
+  });
+
   it('guards against pid reuse with the process start time', () => {
     const base = { pid: process.pid, host: hostname(), started: '2026-11-22T10:00:00Z', action: 'update' };
     fakeLock({ ...base, procStart: myProcStart() });
