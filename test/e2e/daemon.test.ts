@@ -12,7 +12,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { join } from 'node:path';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { ensurePackages, getBed, type Bed } from '../harness/bed.js';
-import { betweenRuns, freezeSend, lockLeftovers, noTransferLeft, notifySocket, processes, sleep, sshMasters, thaw, waitFor } from './procs.js';
+import { freezeSend, lockLeftovers, noTransferLeft, notifySocket, processes, sleep, sshMasters, thaw, underPairLock, waitFor } from './procs.js';
 import { LAUNCHER, makeSite, mountpointOf, must, propOf, snapshotsOf, sshKeys, writeRandom, type Site } from './support.js';
 
 const MiB = 1024 * 1024;
@@ -236,8 +236,8 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       await waitFor(`@users-own on ${dst}/a`, 20_000, async () => !d.exited() && (await snapshotsOf(bed, `${dst}/a`)).includes('users-own'));
       const m = ends();
       await waitFor('one more update of a', 20_000, () => !d.exited() && ends() > m);
-      // read between two of the daemon's updates (one may start any moment)
-      const [onSource, onDestinationAll] = await betweenRuns(join(site.paths.state, `${fpA()}.status`), d.child.pid!, async () => [await snapshotsOf(bed, `${src}/a`), await snapshotsOf(bed, `${dst}/a`)]);
+      // read while no update runs (one may start any moment): the test holds the pair's lock
+      const [onSource, onDestinationAll] = await underPairLock(site.paths.lock, fpA(), async () => [await snapshotsOf(bed, `${src}/a`), await snapshotsOf(bed, `${dst}/a`)]);
       // retention planned from the predicted lists: the newest on the source, the newest and keep=1 older one on the destination
       expect(onSource.filter((x) => x.startsWith('zettabee.')), 'pair snapshots on the source').to.have.length(1);
       const onDestination = onDestinationAll.filter((x) => x.startsWith('zettabee.'));
@@ -258,8 +258,8 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       await bed.run(['zfs', 'umount', ds]);
       await bed.run(['zfs', 'mount', ds]);
       const mount = await mountpointOf(bed, ds);
-      // what the destination held before the write, read between two updates (the next one is the first to see it)
-      const before = await betweenRuns(join(site.paths.state, `${fpA()}.status`), d.child.pid!, async () => {
+      // what the destination held before the write, read and written while no update runs (the next one is the first to see it)
+      const before = await underPairLock(site.paths.lock, fpA(), async () => {
         const b = await snapshotsOf(bed, ds);
         writeFileSync(`${mount}/intruder.txt`, 'written on the destination\n');
         return b;

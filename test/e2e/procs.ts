@@ -2,6 +2,9 @@
 // (no child process), for tests that kill or stall a run mid-stream.
 import { expect } from 'chai';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { builtinSettings } from '../../src/config/settings.js';
+import { BusyError } from '../../src/errors.js';
+import { PairLock } from '../../src/state/lock.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -60,35 +63,29 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T
 }
 
 /**
- * `read()` between two runs of a pair by the daemon `pid`: once its status
- * file says no run is going, the daemon is stopped (SIGSTOP) so that none
- * starts while `read` runs (on a loaded machine an update may leave less
- * idle time than a read over ssh takes), and continued after. Checked
- * again once it stopped: a run that started just before is let go on, and
- * it is tried again after it.
+ * `read()` while this test holds the pair's lock, so that no run of the
+ * daemon (nor anything else) is at the pair meanwhile: it waits for a
+ * running update to end and takes the lock before the next one can (the
+ * daemon finds the pair busy and tries again later, its warm state kept:
+ * a busy attempt changes nothing). Stopping the daemon between two runs
+ * instead needed a gap between them, which a loaded machine may not leave.
  */
-export async function betweenRuns<T>(statusFile: string, pid: number, read: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
-  const last = (): { started?: string; result?: string } | undefined => {
+export async function underPairLock<T>(lockDir: string, fp: string, read: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
+  const settings = builtinSettings();
+  settings.paths = { ...settings.paths, lock: lockDir };
+  const lock = await waitFor(`the lock of pair ${fp}`, timeoutMs, async () => {
     try {
-      return (JSON.parse(readFileSync(statusFile, 'utf8')) as { run?: { started?: string; result?: string } }).run;
-    } catch {
-      return undefined;
+      return await PairLock.acquire(settings, fp, { action: 'test', label: fp, recoverStale: false });
+    } catch (e) {
+      if (e instanceof BusyError) return null;
+      throw e;
     }
-  };
-  const got = await waitFor(`a moment between two runs (${statusFile})`, timeoutMs, async () => {
-    const a = last();
-    if (!a || a.result === 'running') return false;
-    process.kill(pid, 'SIGSTOP');
-    try {
-      const b = last();
-      if (!b || b.started !== a.started || b.result === 'running') return false;
-      return { value: await read() };
-    } finally {
-      process.kill(pid, 'SIGCONT');
-    }
-    // under load one update follows another within milliseconds: look often
-  }, 10);
-  return got.value;
+  }, 5);
+  try {
+    return await read();
+  } finally {
+    await lock.release();
+  }
 }
 
 /** the zfs send processes of ds, as soon as they exist, stopped (SIGSTOP): the transfer is frozen mid-way */

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePackages } from '../../harness/bed.js';
-import { betweenRuns, lockLeftovers, notifySocket, processes, waitFor } from '../procs.js';
+import { lockLeftovers, notifySocket, processes, underPairLock, waitFor } from '../procs.js';
 import type { Result } from '../support.js';
 import { exists, guids, holdTags, mountpoint, prop, snapshots, treeHash, writeRandom, writeText, zfs, type ZfsNode } from './nodes.js';
 import { noTransferOn, untilMoved } from './hardening.js';
@@ -356,8 +356,8 @@ export function defineMatrix(names: readonly WorldName[]): void {
           expect((await logFrom(at)).split('\n').filter((l) => l.includes(' update START ')).at(-1), 'the last update').to.contain(WARM);
           expect(await snapshots(w.dst, d()), 'the user\'s snapshot, carried').to.include('users-own');
           // retention and bookmarks planned from the predicted lists: one pair snapshot on the source, keep=1 more on the destination, a bookmark for each of those
-          // read between two of the daemon's updates (one may start any moment)
-          const [pairOnDst, pairOnSrc, marks] = await betweenRuns(join(w.site.paths.state, `${fp()}.status`), daemon.pid!, async () => [
+          // read while no update runs (one may start any moment): the test holds the pair's lock
+          const [pairOnDst, pairOnSrc, marks] = await underPairLock(w.site.paths.lock, fp(), async () => [
             pairSnaps(await snapshots(w.dst, d()), fp()),
             pairSnaps(await snapshots(w.src, s()), fp()),
             (await zfs(w.src, 'zfs', 'list', '-H', '-o', 'name', '-t', 'bookmark', '-d', '1', s())).split('\n').filter(Boolean).map((n) => n.slice(n.indexOf('#') + 1)),
@@ -369,8 +369,8 @@ export function defineMatrix(names: readonly WorldName[]): void {
           at = (await w.site.log(fp())).length;
           await zfs(w.dst, 'zfs', 'set', 'readonly=off', d());
           const m = await mountpoint(w.dst, d());
-          // what the destination held before the write, read between two updates (the next one is the first to see it)
-          const before = await betweenRuns(join(w.site.paths.state, `${fp()}.status`), daemon.pid!, async () => {
+          // what the destination held before the write, read and written while no update runs (the next one is the first to see it)
+          const before = await underPairLock(w.site.paths.lock, fp(), async () => {
             const b = await snapshots(w.dst, d());
             await w.dst.sh('echo changed > "$1/intruder.txt"; sync', [m]);
             return b;
