@@ -2,7 +2,7 @@
 // one OpenZFS row (2.1 and 2.3 behave alike in what they exercise), to keep
 // the suite's time: here a half-finished recursive receive, unlock --force
 // and an unreachable destination (and exclude=, in
-// hardening-exclude-21.test.ts); on the 2.3 row a killed initialize
+// matrix-21.test.ts); on the 2.3 row a killed initialize
 // (resumed), a dying -I send's holds and a vanished child.
 import { defineHardening } from './hardening.js';
 

@@ -132,7 +132,9 @@ export function defineHardening(name: WorldName, faults: readonly Fault[] = ALL_
       expect(await w.site.log(fp('rr'))).to.match(/catching it up first|resuming the interrupted receive into \S+\/k$/m);
     });
 
-    if (on('exclude')) it('exclude= on a recursive pair: excluded children are never snapshotted, sent or reported; included ones (new ones too, -I with a user snapshot) arrive; a child over quota recovers by itself; a child excluded later keeps its copy', async () => {
+    if (on('exclude')) it('exclude= on a recursive pair: excluded children are never snapshotted, sent or reported; included ones (new ones too, -I with a user snapshot) arrive; a child over quota recovers by itself; a child excluded later keeps its copy', async function () {
+      // eight datasets, a guest command each for most checks: 50 s on an idle machine, over 300 s seen under the suite's load
+      this.timeout(600_000);
       const top = s('ex');
       // the files of the dataset itself (children below are mounted inside it)
       const own = async (node: ZfsNode, ds: string) => Object.fromEntries(Object.entries(await treeHash(node, ds)).filter(([k]) => !k.includes('/')));
