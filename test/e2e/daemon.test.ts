@@ -341,29 +341,38 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
     nothingLeft();
   });
 
-  it('two pairs from one source (fan-out), warm: each send -I carries the other pair\'s newest snapshot, and its retention removes it as a cron run does; no snapshot of the other pair piles up on either destination', async () => {
-    const fan = makeSite(bed);
-    const s = `${src}/fan`;
+  /** a site of its own: a source `${src}/${name}` (prepare runs on it first), pairs to `${dst}/<each of dests>`, initialized; and a daemon on it */
+  async function ownSite(name: string, dests: readonly string[], prepare?: (s: string) => Promise<void>) {
+    const site = makeSite(bed);
+    const s = `${src}/${name}`;
     await bed.run(['zfs', 'create', s]);
-    fan.writePairs([`${s} ${dst}/fan1`, `${s} ${dst}/fan2`]);
-    for (const n of ['fan1', 'fan2']) must(await fan.run(['initialize', `${dst}/${n}`]), 0);
+    await prepare?.(s);
+    site.writePairs(dests.map((n) => `${s} ${dst}/${n}`));
+    for (const n of dests) must(await site.run(['initialize', `${dst}/${n}`]), 0);
     const fp = (n: string) => fingerprint('localhost', s, 'localhost', `${dst}/${n}`);
     const log = (n: string) => {
-      const f = join(fan.paths.log, `${fp(n)}.log`);
+      const f = join(site.paths.log, `${fp(n)}.log`);
       return existsSync(f) ? readFileSync(f, 'utf8') : '';
     };
-    const count = (n: string) => (log(n).match(/update END/g) ?? []).length;
-    const child = execa(LAUNCHER, ['-c', fan.pairsFile, '--settings', fan.settingsFile, 'daemon', '--jobs', '1'], {
-      reject: false,
-      timeout: 120_000,
-      env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', ZETTABEE_TEST_DAEMON_INTERVAL_MS: '1000', TMPDIR: tmp },
-    });
+    const ends = (n: string) => (log(n).match(/ update END /g) ?? []).length;
+    const daemon = (args: readonly string[], intervalMs: number) =>
+      execa(LAUNCHER, ['-c', site.pairsFile, '--settings', site.settingsFile, 'daemon', ...args], {
+        reject: false,
+        timeout: 120_000,
+        env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', ZETTABEE_TEST_DAEMON_INTERVAL_MS: String(intervalMs), TMPDIR: tmp },
+      });
+    return { s, fp, log, ends, daemon };
+  }
+
+  it('two pairs from one source (fan-out), warm: each send -I carries the other pair\'s newest snapshot, and its retention removes it as a cron run does; no snapshot of the other pair piles up on either destination', async () => {
+    const { s, fp, log, ends, daemon } = await ownSite('fan', ['fan1', 'fan2']);
+    const child = daemon(['--jobs', '1'], 1000);
     try {
       const m = await mountpointOf(bed, s);
       for (let i = 0; i < 4; i++) {
         writeRandom(`${m}/w${i}.bin`, 64 * 1024);
-        const [c1, c2] = [count('fan1'), count('fan2')];
-        await waitFor('an update of each pair', 30_000, () => child.exitCode === null && count('fan1') > c1 && count('fan2') > c2);
+        const [c1, c2] = [ends('fan1'), ends('fan2')];
+        await waitFor('an update of each pair', 30_000, () => child.exitCode === null && ends('fan1') > c1 && ends('fan2') > c2);
       }
     } finally {
       child.kill('SIGTERM');
@@ -382,27 +391,18 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
   });
 
   it('a source with more than 20 snapshots: every update lists both sides (send -I would walk them all)', async () => {
-    const many = makeSite(bed);
-    const s = `${src}/many`;
-    await bed.run(['zfs', 'create', s]);
-    for (let i = 0; i < 21; i++) await bed.run(['zfs', 'snapshot', `${s}@users${i}`]);
-    many.writePairs([`${s} ${dst}/many`]);
-    must(await many.run(['initialize', `${dst}/many`]), 0);
-    const file = join(many.paths.log, `${fingerprint('localhost', s, 'localhost', `${dst}/many`)}.log`);
-    const log = () => (existsSync(file) ? readFileSync(file, 'utf8') : '');
-    const child = execa(LAUNCHER, ['-c', many.pairsFile, '--settings', many.settingsFile, 'daemon'], {
-      reject: false,
-      timeout: 120_000,
-      env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', ZETTABEE_TEST_DAEMON_INTERVAL_MS: '500', TMPDIR: tmp },
+    const { log, ends, daemon } = await ownSite('many', ['many'], async (s) => {
+      for (let i = 0; i < 21; i++) await bed.run(['zfs', 'snapshot', `${s}@users${i}`]);
     });
+    const child = daemon([], 500);
     try {
-      await waitFor('three updates', 30_000, () => child.exitCode === null && (log().match(/ update END /g) ?? []).length >= 3);
+      await waitFor('three updates', 30_000, () => child.exitCode === null && ends('many') >= 3);
     } finally {
       child.kill('SIGTERM');
     }
     const r = await child;
     expect(r.exitCode, r.stderr).to.equal(0);
-    const starts = log().split('\n').filter((l) => l.includes(' update START '));
+    const starts = log('many').split('\n').filter((l) => l.includes(' update START '));
     expect(starts.length).to.be.at.least(3);
     expect(starts.filter((l) => l.includes('planned from the last update')), 'warm updates').to.deep.equal([]);
   });
@@ -412,8 +412,8 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       writeRandom(`${await mountpointOf(bed, `${src}/a`)}/big.bin`, 24 * MiB);
       const d = await start(['--grace', '1s']);
       const frozen = await freezeSend(`${src}/a`, d.child, d.exited).catch((e: Error) => {
-      throw new Error(`${e.message}; stderr: ${d.err()}`);
-    });
+        throw new Error(`${e.message}; stderr: ${d.err()}`);
+      });
       try {
         d.child.kill('SIGTERM');
         await waitFor('the grace period to pass', 10_000, () => /aborting [12] updates/.test(d.err()));
