@@ -245,7 +245,7 @@ describe('state/lock', () => {
       const st = inspectLock(settings, FP);
       seen.push(st.kind === 'stale' ? (st.orphan ? 'orphan' : 'stale') : st.kind);
       if (st.kind === 'stale') expect(st.orphan || st.holder?.pid === child.pid, `kill ${k}: ${JSON.stringify(st)}`).to.equal(true);
-      else expect(st.kind, `kill ${k}: a lock directory without holder or starter is left (${readdirSync(settings.paths.lock).join(', ')})`).to.equal('free');
+      else expect(st.kind, `kill ${k}: a lock directory without holder or starter is left (${existsSync(settings.paths.lock) ? readdirSync(settings.paths.lock).join(', ') : 'no lock directory'})`).to.equal('free');
       // what a crash leaves, `unlock` (or the next run, for an orphan) clears
       if (st.kind !== 'free') expect((await unlockPair(settings, FP, LABEL, false)).removed, `kill ${k}`).to.equal('stale');
       expect(inspectLock(settings, FP)).to.deep.equal({ kind: 'free' });
