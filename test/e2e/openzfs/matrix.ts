@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePackages } from '../../harness/bed.js';
-import { lockLeftovers, notifySocket, processes, underPairLock, waitFor } from '../procs.js';
+import { lockLeftovers, notifySocket, processes, waitFor } from '../procs.js';
 import type { Result } from '../support.js';
 import { exists, guids, holdTags, mountpoint, prop, snapshots, treeHash, writeRandom, writeText, zfs, type ZfsNode } from './nodes.js';
 import { noTransferOn, untilMoved } from './hardening.js';
@@ -355,26 +355,15 @@ export function defineMatrix(names: readonly WorldName[]): void {
           await waitFor('two more updates', 60_000, async () => (alive(), ended(at, 2)), 250);
           expect((await logFrom(at)).split('\n').filter((l) => l.includes(' update START ')).at(-1), 'the last update').to.contain(WARM);
           expect(await snapshots(w.dst, d()), 'the user\'s snapshot, carried').to.include('users-own');
-          // retention and bookmarks planned from the predicted lists: one pair snapshot on the source, keep=1 more on the destination, a bookmark for each of those
-          // read while no update runs (one may start any moment): the test holds the pair's lock
-          const [pairOnDst, pairOnSrc, marks] = await underPairLock(w.site.paths.lock, fp(), async () => [
-            pairSnaps(await snapshots(w.dst, d()), fp()),
-            pairSnaps(await snapshots(w.src, s()), fp()),
-            (await zfs(w.src, 'zfs', 'list', '-H', '-o', 'name', '-t', 'bookmark', '-d', '1', s())).split('\n').filter(Boolean).map((n) => n.slice(n.indexOf('#') + 1)),
-          ]);
-          expect(pairOnSrc, 'pair snapshots on the source').to.deep.equal(pairOnDst.slice(-1));
-          expect(pairOnDst, 'pair snapshots on the destination').to.have.length(2);
-          expect(marks.filter((m) => m.includes(fp())).sort(), 'the pair\'s bookmarks on the source').to.deep.equal([...pairOnDst].sort());
-          // a miss: the destination written to meanwhile; the receive refuses the planned stream and the same run lists both sides and refuses as cron does
-          at = (await w.site.log(fp())).length;
+          // a miss: the destination written to meanwhile; the receive refuses the planned stream and the same run lists both sides and refuses as cron does.
+          // No quiet moment is needed (under load one update follows another at once): whenever the write lands, a
+          // receive refuses it (at its start or its end), and the first to refuse is a warm one: the log is read from
+          // the last update's START on (it may be under way as the write lands)
+          const logNow = await w.site.log(fp());
+          at = Math.max(0, logNow.lastIndexOf('\n', logNow.lastIndexOf(' update START ')) + 1);
           await zfs(w.dst, 'zfs', 'set', 'readonly=off', d());
-          const m = await mountpoint(w.dst, d());
-          // what the destination held before the write, read and written while no update runs (the next one is the first to see it)
-          const before = await underPairLock(w.site.paths.lock, fp(), async () => {
-            const b = await snapshots(w.dst, d());
-            await w.dst.sh('echo changed > "$1/intruder.txt"; sync', [m]);
-            return b;
-          });
+          await w.dst.sh('echo changed > "$1/intruder.txt"; sync', [await mountpoint(w.dst, d())]);
+          let kept: string[] = [];
           try {
             await waitFor('the refusal', 60_000, async () => (alive(), / update FAILED /.test(await logFrom(at))), 250);
             const failed = await logFrom(at);
@@ -383,12 +372,27 @@ export function defineMatrix(names: readonly WorldName[]): void {
             expect(first).to.match(/planned without listing, but the receive refused it: .*; listing both sides and planning again/);
             expect(first).to.match(/removed @zettabee\.\S+ from the source: it never reached the destination/);
             expect(failed).to.contain('was changed after its last snapshot');
-            expect(await snapshots(w.dst, d()), 'nothing destroyed on the destination').to.deep.equal(before);
+            // nothing destroyed on the destination (only a receive that goes through, and the finish after it, change it):
+            // the base and keep=1 older one, and the user's snapshot
+            const after = await snapshots(w.dst, d());
+            kept = pairSnaps(after, fp());
+            expect(kept, 'pair snapshots on the destination after the refusal').to.have.length(2);
+            expect(after, 'the user\'s snapshot on the destination').to.include('users-own');
           } finally {
-            await w.dst.sh('zfs rollback "$1@$2" && zfs set readonly=on "$1"', [d(), before.at(-1)!]);
+            const base = kept.at(-1) ?? pairSnaps(await snapshots(w.dst, d()), fp()).at(-1)!;
+            await w.dst.sh('zfs rollback "$1@$2" && zfs set readonly=on "$1"', [d(), base]);
           }
-          at = (await w.site.log(fp())).length;
-          await waitFor('an update after the rollback', 60_000, async () => (alive(), ended(at, 1)), 250);
+          // after the refusal (a retry may have been under way at the rollback): the first update that goes through
+          // lists both sides, and the next after it plans from it again
+          const runs = async () => {
+            const lines = (await logFrom(at)).split('\n').filter((l) => / update (START|END|FAILED) /.test(l));
+            const through = lines.findIndex((l, i) => / update END /.test(l) && i > lines.findIndex((x) => / update FAILED /.test(x)));
+            const warmAfter = through >= 0 ? lines.slice(through).findIndex((l, i, a) => / update START /.test(l) && l.includes(WARM) && a.slice(i).some((x) => / update END /.test(x))) : -1;
+            return { lines, through, warmAfter };
+          };
+          const after = await waitFor('an update after the rollback, then a warm one', 90_000, async () => (alive(), (await runs()).warmAfter >= 0 && runs()), 250);
+          const firstThrough = after.lines.slice(0, after.through).filter((l) => / update START /.test(l)).at(-1);
+          expect(firstThrough, 'the first update through after the refusal').to.not.contain(WARM);
           expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
           // check 4: the kill file stops it
           writeFileSync(`${w.site.pairsFile}.kill`, '');
@@ -403,6 +407,16 @@ export function defineMatrix(names: readonly WorldName[]): void {
           expect(processes().filter((p) => p.argv.join(' ').includes(tmp)).map((p) => p.argv.join(' ')), 'processes of the daemon (its ssh masters) left').to.deep.equal([]);
           const onDst = await snapshots(w.dst, d());
           expect(pairSnaps(await snapshots(w.src, s()), fp()).filter((x) => !onDst.includes(x)), 'unsent snapshots').to.deep.equal([]);
+          // retention and bookmarks as the warm updates planned them from the predicted lists (read now: nothing in flight):
+          // one pair snapshot on the source, keep=1 more on the destination, a bookmark for each of those
+          const pairOnDst = pairSnaps(onDst, fp());
+          expect(pairSnaps(await snapshots(w.src, s()), fp()), 'pair snapshots on the source').to.deep.equal(pairOnDst.slice(-1));
+          expect(pairOnDst, 'pair snapshots on the destination').to.have.length(2);
+          const marks = (await zfs(w.src, 'zfs', 'list', '-H', '-o', 'name', '-t', 'bookmark', '-d', '1', s())).split('\n').filter(Boolean).map((n) => n.slice(n.indexOf('#') + 1));
+          expect(marks.filter((m) => m.includes(fp())).sort(), 'the pair\'s bookmarks on the source').to.deep.equal([...pairOnDst].sort());
+          const last = (await w.site.log(fp())).split('\n').filter((l) => / update (START|END) /.test(l));
+          const lastEnd = last.map((l) => / update END /.test(l)).lastIndexOf(true);
+          expect(last.slice(0, lastEnd).filter((l) => / update START /.test(l)).at(-1), 'the last update that ended').to.contain(WARM);
         } finally {
           if (!exited) process.kill(daemon.pid!, 'SIGTERM');
           await daemon;
