@@ -88,6 +88,28 @@ export async function underPairLock<T>(lockDir: string, fp: string, read: () => 
   }
 }
 
+/**
+ * `act()` while the daemon `pid` is stopped (SIGSTOP) at a moment when no
+ * zfs send or receive of these datasets runs (nor an ssh client carrying
+ * one): whatever `act` does then comes before the next receive starts, or
+ * after the last one ended. No quiet moment between two runs is needed
+ * (under load the daemon's updates follow each other at once): a run may
+ * be stopped in its snapshot or finish phase, and goes on after.
+ */
+export async function whileFrozen<T>(pid: number, datasets: readonly string[], act: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
+  const frozen = await waitFor(`a moment without a transfer of ${datasets.join(', ')}`, timeoutMs, async () => {
+    process.kill(pid, 'SIGSTOP');
+    if (transferProcs(datasets).length === 0) return true;
+    process.kill(pid, 'SIGCONT');
+    return false;
+  }, 20);
+  try {
+    return await act();
+  } finally {
+    if (frozen) process.kill(pid, 'SIGCONT');
+  }
+}
+
 /** the zfs send processes of ds, as soon as they exist, stopped (SIGSTOP): the transfer is frozen mid-way */
 export async function freezeSend(ds: string, child: { pid?: number | undefined }, exited: () => boolean): Promise<Proc[]> {
   const procs = await waitFor(`zfs send of ${ds} to start`, 60_000, () => {

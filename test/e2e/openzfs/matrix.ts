@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePackages } from '../../harness/bed.js';
-import { lockLeftovers, notifySocket, processes, waitFor } from '../procs.js';
+import { lockLeftovers, notifySocket, processes, waitFor, whileFrozen } from '../procs.js';
 import type { Result } from '../support.js';
 import { exists, guids, holdTags, mountpoint, prop, snapshots, treeHash, writeRandom, writeText, zfs, type ZfsNode } from './nodes.js';
 import { noTransferOn, untilMoved } from './hardening.js';
@@ -356,13 +356,16 @@ export function defineMatrix(names: readonly WorldName[]): void {
           expect((await logFrom(at)).split('\n').filter((l) => l.includes(' update START ')).at(-1), 'the last update').to.contain(WARM);
           expect(await snapshots(w.dst, d()), 'the user\'s snapshot, carried').to.include('users-own');
           // a miss: the destination written to meanwhile; the receive refuses the planned stream and the same run lists both sides and refuses as cron does.
-          // No quiet moment is needed (under load one update follows another at once): whenever the write lands, a
-          // receive refuses it (at its start or its end), and the first to refuse is a warm one: the log is read from
-          // the last update's START on (it may be under way as the write lands)
-          const logNow = await w.site.log(fp());
-          at = Math.max(0, logNow.lastIndexOf('\n', logNow.lastIndexOf(' update START ')) + 1);
-          await zfs(w.dst, 'zfs', 'set', 'readonly=off', d());
-          await w.dst.sh('echo changed > "$1/intruder.txt"; sync', [await mountpoint(w.dst, d())]);
+          // The write is made while the daemon is stopped with no transfer under way (under load one update follows
+          // another at once, so there is no quiet moment between two): the next receive to start meets it and refuses
+          // at once, and it is a warm one. The log is read from the last update's START on (it may be under way)
+          const m = await mountpoint(w.dst, d());
+          await whileFrozen(daemon.pid!, [s(), d()], async () => {
+            const logNow = await w.site.log(fp());
+            at = Math.max(0, logNow.lastIndexOf('\n', logNow.lastIndexOf(' update START ')) + 1);
+            await zfs(w.dst, 'zfs', 'set', 'readonly=off', d());
+            await w.dst.sh('echo changed > "$1/intruder.txt"; sync', [m]);
+          });
           let kept: string[] = [];
           try {
             await waitFor('the refusal', 60_000, async () => (alive(), / update FAILED /.test(await logFrom(at))), 250);
