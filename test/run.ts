@@ -15,7 +15,8 @@
 // processes but the first are prefixed; the last line sums them all.
 //   ZETTABEE_TEST_ONLY=fuse | openzfs runs one part.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { shareZfsFuse } from './harness/bed.js';
@@ -116,6 +117,7 @@ async function guestsFor(work: string): Promise<{ file: string; guests?: Guests 
 
 async function main(): Promise<number> {
   const only = process.env.ZETTABEE_TEST_ONLY;
+  const started = Date.now();
   const work = mkdtempSync('/tmp/zbrun-');
   const children = new Set<ChildProcess>();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => children.forEach((c) => c.kill(sig)));
@@ -160,6 +162,25 @@ async function main(): Promise<number> {
     }
     await stop?.();
     rmSync(work, { recursive: true, force: true });
+    sweepControlDirs(started);
+  }
+}
+
+/**
+ * The ssh control directories (zettabee-ssh-*) of zettabee runs that the
+ * tests killed: empty once their masters have gone (ControlPersist), and
+ * zettabee itself sweeps them only ten minutes later. Those made during
+ * this run go now; rmdir leaves any that still holds a socket.
+ */
+function sweepControlDirs(since: number): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith('zettabee-ssh-')) continue;
+    const dir = join(tmpdir(), name);
+    try {
+      if (statSync(dir).mtimeMs >= since) rmdirSync(dir);
+    } catch {
+      /* in use (not empty), or gone */
+    }
   }
 }
 
