@@ -414,10 +414,20 @@ describe('transport topology', () => {
       const child = execa(argv[0]!, argv.slice(1), { detached: true, stdin: 'pipe', reject: false, buffer: true });
       let err = '';
       child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-      await new Promise((r) => setTimeout(r, 300));
-      // the first part got /dev/null (its cat ended at once) and stopped itself
-      const stopped = Number(/^(\d+)$/m.exec(err)?.[1]);
-      expect(stopped).to.be.above(1);
+      // the first part got /dev/null (its cat ended at once) and stopped itself: waited for, not a fixed time (a loaded machine is slow to start it)
+      const isStopped = (pid: number) => {
+        try {
+          return /\) T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+        } catch {
+          return false;
+        }
+      };
+      let stopped = NaN;
+      for (let i = 0; i < 200 && !(stopped > 1 && isStopped(stopped)); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        stopped = Number(/^(\d+)$/m.exec(err)?.[1]);
+      }
+      expect(stopped, `stderr: ${err}`).to.be.above(1);
       expect(readFileSync(`/proc/${stopped}/stat`, 'utf8')).to.match(/\) T /);
       const t0 = performance.now();
       child.stdin!.end();

@@ -6,7 +6,7 @@
 // and between guests. Each test says what the destination ends up with.
 import { expect } from 'chai';
 import { fingerprint } from '../../../src/domain/fingerprint.js';
-import type { Guest } from '../../harness/openzfs/guest.js';
+import { ZPOOL_CREATE, type Guest } from '../../harness/openzfs/guest.js';
 import { freePort } from '../../harness/bed.js';
 import { sleep } from '../procs.js';
 import type { Result } from '../support.js';
@@ -129,7 +129,7 @@ export function defineFeatures(flavour: Flavour): void {
 
       it('an encrypted source to a pool without feature@encryption, or to zfs-fuse: refused before a snapshot is taken, saying why', async () => {
         const noenc = `${pool}ne`;
-        await node.sh('truncate -s 256M "/var/tmp/$1.img" && zpool create -f -o feature@encryption=disabled -O "mountpoint=/pools/$1" "$1" "/var/tmp/$1.img"', [noenc]);
+        await node.sh(`${ZPOOL_CREATE}; truncate -s 256M "/var/tmp/$1.img" && zpool_create "$1" -f -o feature@encryption=disabled -O "mountpoint=/pools/$1" "$1" "/var/tmp/$1.img"`, [noenc]);
         await pair('encnoenc', '', spec(src('enc')), spec(`${noenc}/enc`));
         const before = await snapshots(node, src('enc'));
         const r = await site.run(['initialize', spec(`${noenc}/enc`)]);
