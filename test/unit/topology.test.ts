@@ -412,35 +412,44 @@ describe('transport topology', () => {
       );
       // its own process group, as sshd gives each session: `kill 0` must not reach mocha
       const child = execa(argv[0]!, argv.slice(1), { detached: true, stdin: 'pipe', reject: false, buffer: true });
-      let err = '';
-      child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-      // the first part got /dev/null (its cat ended at once) and stopped itself: waited for, not a fixed time (a loaded machine is slow to start it)
-      const isStopped = (pid: number) => {
-        try {
-          return /\) T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-        } catch {
-          return false;
+      // on a failed assertion the group would wait for EOF for ever, and keep mocha (and the suite) from ending
+      try {
+        let err = '';
+        child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+        // the first part got /dev/null (its cat ended at once) and stopped itself: waited for, not a fixed time (a loaded machine is slow to start it)
+        const isStopped = (pid: number) => {
+          try {
+            return /\) T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+          } catch {
+            return false;
+          }
+        };
+        let stopped = NaN;
+        for (let i = 0; i < 200 && !(stopped > 1 && isStopped(stopped)); i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          stopped = Number(/^(\d+)$/m.exec(err)?.[1]);
         }
-      };
-      let stopped = NaN;
-      for (let i = 0; i < 200 && !(stopped > 1 && isStopped(stopped)); i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        stopped = Number(/^(\d+)$/m.exec(err)?.[1]);
+        expect(stopped, `stderr: ${err}`).to.be.above(1);
+        expect(readFileSync(`/proc/${stopped}/stat`, 'utf8')).to.match(/\) T /);
+        const t0 = performance.now();
+        child.stdin!.end();
+        const r = await child;
+        expect(performance.now() - t0).to.be.below(2000);
+        expect(r.signal ?? r.exitCode).to.not.equal(0);
+        // nothing of the group is left (the watcher itself ends after its grace period)
+        const group = child.pid!;
+        await new Promise((res) => setTimeout(res, 300));
+        const left = (await execa('ps', ['-o', 'pid=,stat=,args=', '-g', String(group)], { reject: false })).stdout.trim();
+        // zombies are dead already (reaped by whoever is pid 1 here, in its own time)
+        const running = left.split('\n').filter((l) => l && !/^\s*\d+\s+Z/.test(l));
+        expect(running.filter((l) => !l.includes('zettabee-watch') && !/\bsleep 3\b/.test(l))).to.deep.equal([]);
+      } finally {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* ended */
+        }
       }
-      expect(stopped, `stderr: ${err}`).to.be.above(1);
-      expect(readFileSync(`/proc/${stopped}/stat`, 'utf8')).to.match(/\) T /);
-      const t0 = performance.now();
-      child.stdin!.end();
-      const r = await child;
-      expect(performance.now() - t0).to.be.below(2000);
-      expect(r.signal ?? r.exitCode).to.not.equal(0);
-      // nothing of the group is left (the watcher itself ends after its grace period)
-      const group = child.pid!;
-      await new Promise((res) => setTimeout(res, 300));
-      const left = (await execa('ps', ['-o', 'pid=,stat=,args=', '-g', String(group)], { reject: false })).stdout.trim();
-      // zombies are dead already (reaped by whoever is pid 1 here, in its own time)
-      const running = left.split('\n').filter((l) => l && !/^\s*\d+\s+Z/.test(l));
-      expect(running.filter((l) => !l.includes('zettabee-watch') && !/\bsleep 3\b/.test(l))).to.deep.equal([]);
     });
   });
 
