@@ -15,10 +15,10 @@
 // processes but the first are prefixed; the last line sums them all.
 //   ZETTABEE_TEST_ONLY=fuse | openzfs runs one part.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { sweepControlDirs } from '../src/exec/host.js';
 import { shareZfsFuse } from './harness/bed.js';
 import { SHARED_ENV, shareGuests, TEST_GUESTS, type SharedGuests } from './harness/openzfs/bed.js';
 import { DATA_DISKS, startGuests, type Guests } from './harness/openzfs/guest.js';
@@ -162,25 +162,9 @@ async function main(): Promise<number> {
     }
     await stop?.();
     rmSync(work, { recursive: true, force: true });
-    sweepControlDirs(started);
-  }
-}
-
-/**
- * The ssh control directories (zettabee-ssh-*) of zettabee runs that the
- * tests killed: empty once their masters have gone (ControlPersist), and
- * zettabee itself sweeps them only ten minutes later. Those made during
- * this run go now; rmdir leaves any that still holds a socket.
- */
-function sweepControlDirs(since: number): void {
-  for (const name of readdirSync(tmpdir())) {
-    if (!name.startsWith('zettabee-ssh-')) continue;
-    const dir = join(tmpdir(), name);
-    try {
-      if (statSync(dir).mtimeMs >= since) rmdirSync(dir);
-    } catch {
-      /* in use (not empty), or gone */
-    }
+    // the kill tests' zettabee runs leave their (empty) ssh control
+    // directories; zettabee sweeps them only after ten minutes
+    sweepControlDirs((mtime) => mtime >= started);
   }
 }
 

@@ -268,7 +268,7 @@ export class SshControl {
   /** the private directory, made on first use */
   controlDir(): string {
     if (!this.dir) {
-      sweepStaleControlDirs();
+      sweepControlDirs();
       this.dir = mkdtempSync(join(tmpdir(), 'zettabee-ssh-'));
     }
     return this.dir;
@@ -325,18 +325,19 @@ const noop = () => {};
 /**
  * A run killed with SIGKILL cannot remove its control directory; its master
  * exits by itself (ControlPersist) and takes the socket along, leaving the
- * directory empty. Remove such empty directories once they are older than
- * any master could be. rmdir refuses a directory that still holds a socket.
+ * directory empty. Remove such empty directories (zettabee-ssh-* in the temp
+ * directory) whose modification time `due` accepts: by default those older
+ * than any master could be. rmdir refuses a directory that still holds a
+ * socket. The test runner calls it too, for the directories made during its run.
  */
-function sweepStaleControlDirs(): void {
-  const cutoff = Date.now() - 10 * 60_000;
+export function sweepControlDirs(due: (mtimeMs: number) => boolean = (t) => t < Date.now() - 10 * 60_000): void {
   try {
     for (const name of readdirSync(tmpdir())) {
       if (!name.startsWith('zettabee-ssh-')) continue;
       const dir = join(tmpdir(), name);
       try {
         const st = lstatSync(dir);
-        if (st.isDirectory() && st.mtimeMs < cutoff) rmdirSync(dir);
+        if (st.isDirectory() && due(st.mtimeMs)) rmdirSync(dir);
       } catch {
         // in use, not ours to judge, or gone already
       }

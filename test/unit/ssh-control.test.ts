@@ -1,10 +1,10 @@
 // The ssh control directory: private, removed at the end, and the empty
 // directories of runs killed with SIGKILL are swept (real files in /tmp).
 import { expect } from 'chai';
-import { existsSync, mkdirSync, statSync, utimesSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, statSync, utimesSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SshControl, SshHost } from '../../src/exec/host.js';
+import { SshControl, SshHost, sweepControlDirs } from '../../src/exec/host.js';
 
 describe('ssh control directory (real files)', () => {
   const old = (Date.now() - 3600_000) / 1000;
@@ -35,6 +35,29 @@ describe('ssh control directory (real files)', () => {
     expect(existsSync(emptyOld)).to.equal(false);
     expect(existsSync(fullOld)).to.equal(true);
     expect(existsSync(emptyNew)).to.equal(true);
+  });
+
+  it("sweeps by the caller's rule when given one (the test runner: made since it started), still only empty zettabee-ssh-* directories", () => {
+    // a private temp directory: a rule that takes recent directories must not meet those of runs going on beside this test
+    const saved = process.env.TMPDIR;
+    const tmp = mkdtempSync(join(tmpdir(), 'zbsweep-'));
+    process.env.TMPDIR = tmp;
+    try {
+      const since = Date.now() - 60_000;
+      const mine = join(tmp, 'zettabee-ssh-mine');
+      const before = join(tmp, 'zettabee-ssh-before');
+      const holding = join(tmp, 'zettabee-ssh-holding');
+      const other = join(tmp, 'other-empty');
+      for (const d of [mine, before, holding, other]) mkdirSync(d);
+      writeFileSync(join(holding, 'socket-stand-in'), '');
+      utimesSync(before, old, old);
+      sweepControlDirs((mtime) => mtime >= since);
+      expect([mine, before, holding, other].map((d) => existsSync(d))).to.deep.equal([false, true, true, true]);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('ssh gets file names literally: quoted -o values, % doubled, the key by IdentityFile', async () => {
