@@ -4,7 +4,7 @@
 // Commands run through node:child_process, not execa (so do the streams,
 // in runPipeline): loading execa costs ~45 ms of every start-up.
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sshPercentEscape } from '../domain/names.js';
@@ -325,19 +325,31 @@ const noop = () => {};
 /**
  * A run killed with SIGKILL cannot remove its control directory; its master
  * exits by itself (ControlPersist) and takes the socket along, leaving the
- * directory empty. Remove such empty directories (zettabee-ssh-* in the temp
- * directory) whose modification time `due` accepts: by default those older
- * than any master could be. rmdir refuses a directory that still holds a
- * socket. The test runner calls it too, for the directories made during its run.
+ * directory empty. When the master was killed too (a whole service killed,
+ * the OOM killer), its socket stays, with no one listening on it. Remove
+ * such directories (zettabee-ssh-* in the temp directory, empty or holding
+ * only dead sockets) whose modification time `due` accepts: by default those
+ * older than any run could be. A socket a live process holds (listed in
+ * /proc/net/unix) keeps its directory. The test runner calls it too, for
+ * the directories made during its run.
  */
 export function sweepControlDirs(due: (mtimeMs: number) => boolean = (t) => t < Date.now() - 10 * 60_000): void {
+  let bound: readonly string[] | null | undefined;
   try {
     for (const name of readdirSync(tmpdir())) {
       if (!name.startsWith('zettabee-ssh-')) continue;
       const dir = join(tmpdir(), name);
       try {
         const st = lstatSync(dir);
-        if (st.isDirectory() && due(st.mtimeMs)) rmdirSync(dir);
+        if (!st.isDirectory() || !due(st.mtimeMs)) continue;
+        const left = readdirSync(dir).map((e) => join(dir, e));
+        if (left.length) {
+          if (bound === undefined) bound = boundSockets();
+          const held = bound;
+          if (held === null || !left.every((p) => lstatSync(p).isSocket() && !isHeld(held, p))) continue;
+          for (const p of left) unlinkSync(p);
+        }
+        rmdirSync(dir);
       } catch {
         // in use, not ours to judge, or gone already
       }
@@ -345,6 +357,34 @@ export function sweepControlDirs(due: (mtimeMs: number) => boolean = (t) => t < 
   } catch {
     // an unreadable temp dir is not worth failing a run over
   }
+}
+
+/**
+ * The paths of the unix sockets bound in this network namespace (listening
+ * or about to), from /proc/net/unix; null when it cannot be read (then every
+ * socket counts as alive, and its directory stays)
+ */
+function boundSockets(): string[] | null {
+  try {
+    const paths: string[] = [];
+    for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+      // Num RefCount Protocol Flags Type St Inode Path
+      const f = line.trim().split(/\s+/);
+      if (f.length >= 8) paths.push(f.slice(7).join(' '));
+    }
+    return paths;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * whether a process holds the socket at p. ssh binds its master socket at
+ * a temporary name (p.<random>) and links it into place, so /proc/net/unix
+ * names the temporary one.
+ */
+function isHeld(bound: readonly string[], p: string): boolean {
+  return bound.some((b) => b === p || b.startsWith(`${p}.`));
 }
 
 export class SshHost extends BaseHost {

@@ -1,7 +1,9 @@
 // The ssh control directory: private, removed at the end, and the empty
 // directories of runs killed with SIGKILL are swept (real files in /tmp).
 import { expect } from 'chai';
-import { existsSync, mkdirSync, mkdtempSync, statSync, utimesSync, writeFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, statSync, unlinkSync, utimesSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SshControl, SshHost, sweepControlDirs } from '../../src/exec/host.js';
@@ -54,6 +56,39 @@ describe('ssh control directory (real files)', () => {
       sweepControlDirs((mtime) => mtime >= since);
       expect([mine, before, holding, other].map((d) => existsSync(d))).to.deep.equal([false, true, true, true]);
     } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("sweeps old directories that hold only dead sockets (the master killed too); a socket a live process holds, under ssh's temporary name too, keeps its directory", async function () {
+    this.timeout(20_000);
+    const saved = process.env.TMPDIR;
+    const tmp = mkdtempSync(join(tmpdir(), 'zbsweep-'));
+    process.env.TMPDIR = tmp;
+    const servers: Server[] = [];
+    try {
+      const [dead, live, linked, mixed] = ['dead', 'live', 'linked', 'mixed'].map((n) => join(tmp, `zettabee-ssh-${n}`));
+      for (const d of [dead, live, linked, mixed]) mkdirSync(d);
+      // a master killed with SIGKILL leaves its socket file, and no process holds it
+      const killed = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(join(dead, 'sock'))}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve) => killed.stdout.once('data', () => resolve()));
+      killed.kill('SIGKILL');
+      await new Promise((resolve) => killed.once('exit', resolve));
+      const listen = (path: string) => new Promise<Server>((resolve) => { const s = createServer(); servers.push(s); s.listen(path, () => resolve(s)); });
+      await listen(join(live, 'sock'));
+      // ssh binds p.<random> and links it to p: /proc/net/unix names the first
+      await listen(join(linked, 'sock.TmpName'));
+      linkSync(join(linked, 'sock.TmpName'), join(linked, 'sock'));
+      unlinkSync(join(linked, 'sock.TmpName'));
+      writeFileSync(join(mixed, 'not-a-socket'), '');
+      for (const d of [dead, live, linked, mixed]) utimesSync(d, old, old);
+      expect(existsSync(join(dead, 'sock')), 'the dead socket is there').to.equal(true);
+      sweepControlDirs();
+      expect([dead, live, linked, mixed].map((d) => existsSync(d))).to.deep.equal([false, true, true, true]);
+    } finally {
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
       if (saved === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = saved;
       rmSync(tmp, { recursive: true, force: true });
