@@ -289,7 +289,9 @@ export class Daemon {
         }
       } catch (e) {
         result = e instanceof BusyError ? 'busy' : 'failed';
-        if (result === 'failed' || this.o.args.verbose) formatError(`update ${pair.label}`, e, Boolean(this.o.args.debug)).lines.forEach((l) => this.o.io.err(l));
+        // a busy pair (a cron run or initialize holds its lock) is no error: it is tried again next interval
+        if (result === 'failed') formatError(`update ${pair.label}`, e, Boolean(this.o.args.debug)).lines.forEach((l) => this.o.io.err(l));
+        else if (this.o.args.verbose) this.o.io.out(`update ${pair.label}: skipped, ${(e as Error).message}`);
       }
       const ended = Date.now();
       this.running.delete(fp);

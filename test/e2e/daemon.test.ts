@@ -361,7 +361,7 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
         timeout: 120_000,
         env: { ZETTABEE_CONFIG: '', ZETTABEE_SETTINGS: '', ZETTABEE_TEST_DAEMON_INTERVAL_MS: String(intervalMs), TMPDIR: tmp },
       });
-    return { s, fp, log, ends, daemon };
+    return { site, s, fp, log, ends, daemon };
   }
 
   it('two pairs from one source (fan-out), warm: each send -I carries the other pair\'s newest snapshot, and its retention removes it as a cron run does; no snapshot of the other pair piles up on either destination', async () => {
@@ -405,6 +405,28 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
     const starts = log('many').split('\n').filter((l) => l.includes(' update START '));
     expect(starts.length).to.be.at.least(3);
     expect(starts.filter((l) => l.includes('planned from the last update')), 'warm updates').to.deep.equal([]);
+  });
+
+  it('a pair whose lock another run holds: skipped, no error; -v says who holds it; updated once the lock is free', async () => {
+    const { site: own, fp, ends, daemon } = await ownSite('held', ['held']);
+    let child: ReturnType<typeof daemon> | undefined;
+    let out = '';
+    try {
+      // the test holds the pair's lock (action "test") while the daemon starts and meets it
+      await underPairLock(own.paths.lock, fp('held'), async () => {
+        child = daemon(['-v'], 500);
+        child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+        await waitFor('a skipped attempt', 30_000, () => child!.exitCode === null && /: skipped, busy: /.test(out));
+        expect(out).to.match(new RegExp(`^update ${dst}/held: skipped, busy: pid ${process.pid} on .* has held the lock since .* \\(test\\)$`, 'm'));
+        expect(ends('held'), 'updates while the lock was held').to.equal(0);
+      });
+      await waitFor('an update once the lock is free', 30_000, () => child!.exitCode === null && ends('held') >= 1);
+    } finally {
+      child?.kill('SIGTERM');
+    }
+    const r = await child!;
+    expect(r.exitCode, r.stderr).to.equal(0);
+    expect(r.stderr, 'stderr').not.to.match(/error|warning|busy/);
   });
 
   describe('stopping', () => {
