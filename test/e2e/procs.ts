@@ -111,24 +111,32 @@ export async function whileFrozen<T>(pid: number, datasets: readonly string[], a
 }
 
 /**
- * The zfs send processes of ds, as soon as they exist, stopped (SIGSTOP): the
- * transfer is frozen mid-way. A process listed may end before the signal
- * reaches it (ESRCH; seen once in a CI run under load): it is skipped, and
- * when none was stopped the search goes on, so the test fails only when
+ * SIGSTOP each of procs; returns those it reached. A process listed from
+ * /proc may have ended before the signal (ESRCH): it is left out, so the
+ * caller sees that it came too late (seen once in a CI run under load).
+ */
+export function stopProcs(procs: readonly Proc[]): Proc[] {
+  return procs.filter((p) => {
+    try {
+      process.kill(p.pid, 'SIGSTOP');
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+      throw e;
+    }
+  });
+}
+
+/**
+ * The zfs send processes of ds, as soon as they exist, stopped (SIGSTOP):
+ * the transfer is frozen mid-way. One that ended before the signal reached
+ * it is skipped and the search goes on, so the test fails only when
  * zettabee ends (or nothing is seen for a minute), with a message saying so.
  */
 export async function freezeSend(ds: string, child: { pid?: number | undefined }, exited: () => boolean): Promise<Proc[]> {
   return waitFor(`zfs send of ${ds} to start`, 60_000, () => {
     if (exited()) throw new Error(`zettabee (pid ${child.pid}) ended before its zfs send of ${ds} was seen and stopped`);
-    const stopped = zfsSendOf(ds).filter((p) => {
-      try {
-        process.kill(p.pid, 'SIGSTOP');
-        return true;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
-        throw e;
-      }
-    });
+    const stopped = stopProcs(zfsSendOf(ds));
     return stopped.length ? stopped : null;
   }, 5);
 }

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { existsSync, rmSync } from 'node:fs';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { getBed, type Bed } from '../harness/bed.js';
-import { freezeSend, ppidOf, processes, sleep, thaw, waitFor, type Proc } from './procs.js';
+import { freezeSend, ppidOf, processes, sleep, stopProcs, thaw, waitFor, type Proc } from './procs.js';
 import { makeSite, mountpointOf, writeRandom, type Site } from './support.js';
 
 describe('e2e: runstatus (real zfs-fuse)', function () {
@@ -114,7 +114,7 @@ describe('e2e: runstatus (real zfs-fuse)', function () {
     void update.finally(() => (exited = true)).catch(() => {});
     const me = await pvOf(update, () => exited);
     // hold the stream until runstatus has seen the run, so it follows it
-    for (const p of me) process.kill(p.pid, 'SIGSTOP');
+    expect(stopProcs(me), 'the pv processes, stopped').to.have.length(me.length);
     let slow: { stop(): Promise<void> } | undefined;
     try {
       const follow = site.spawn(['runstatus', 'data', '--interval', '0.3']);

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { getBed, type Bed } from '../harness/bed.js';
 import { freePort, mbuffersOn, nothingLeft } from './ports.js';
-import { sleep, thaw, waitFor, zfsSendOf, type Proc } from './procs.js';
+import { sleep, stopProcs, thaw, waitFor, zfsSendOf, type Proc } from './procs.js';
 import { makeSite, mountpointOf, snapshotsOf, sshKeys, treeHashes, writeRandom, type Site } from './support.js';
 
 const MiB = 1024 * 1024;
@@ -51,9 +51,10 @@ function zfsSendBeforeHandOff(ds: string): Freeze {
       const p = zfsSendOf(ds);
       return p.length ? p : null;
     }, 2);
-    for (const p of procs) process.kill(p.pid, 'SIGSTOP');
-    if (procs.every((p) => cmdline(p.pid).includes(`${ds}@`))) return procs;
-    thaw(procs);
+    // one that ended before the signal came too late as well
+    const stopped = stopProcs(procs);
+    if (stopped.length === procs.length && procs.every((p) => cmdline(p.pid).includes(`${ds}@`))) return procs;
+    thaw(stopped);
     return null;
   };
 }
@@ -67,8 +68,9 @@ function mbufferOf(port: number, flag: '-I' | '-O'): Freeze {
       return p.length ? p : null;
     }, 5);
     await sleep(500);
-    for (const p of procs) process.kill(p.pid, 'SIGSTOP');
-    return procs;
+    const stopped = stopProcs(procs);
+    if (stopped.length === 0) throw new Error(`mbuffer ${flag} on port ${port} ended before it could be stopped`);
+    return stopped;
   };
 }
 
