@@ -399,6 +399,8 @@ export class Daemon {
     try {
       const ctx = this.o.load();
       const old = this.gen;
+      // an emptied pairs file is more likely a mistake (a truncated write) than a wish to stop replicating everything
+      if (ctx.pairs.length === 0) throw new ConfigError(`${this.o.pairsFile} has no pairs`, [], 'to stop every update, stop the daemon (zettabee stop)');
       if (JSON.stringify(ctx.settings.paths) !== JSON.stringify(old.ctx.settings.paths)) {
         throw new ConfigError('[paths] changed; a running daemon keeps its paths (the locks, the pid file, the logs)', [], 'restart the daemon to use the new paths (systemctl restart zettabee)');
       }

@@ -43,7 +43,7 @@ export function daemonCommand(io: Io): CommandModule<GlobalArgs, DaemonArgs> {
       if (override !== undefined && !(override > 0)) throw new UsageError(`${TEST_INTERVAL_ENV} must be a number of milliseconds`);
       // the first load's mistakes end the daemon (exit 2) before anything runs
       const first = loadContext(args, io);
-      if (first.pairs.length === 0) throw new UsageError(`${first.pairsFile} has no pairs`);
+      if (first.pairs.length === 0) throw new UsageError(`${first.pairsFile} has no pairs`, 'add a line per pair (source destination [key=value,...], zettabee.cfg(5)), then start the daemon');
       let loaded: typeof first | null = first;
       const notify = new SdNotify(io.env, (line) => io.err(`zettabee: warning: daemon: ${line}`));
       const { Daemon } = await import('../app/daemon.js');

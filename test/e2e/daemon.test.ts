@@ -170,14 +170,20 @@ describe('e2e: zettabee daemon (real zfs-fuse, sshd, nsca, a NOTIFY_SOCKET read 
       expect((await snapshotsOf(bed, `${src}/a`)).filter((x) => x.startsWith(`zettabee.${fpA()}.`))).to.not.have.length(0);
     });
 
-    it('SIGHUP with a broken pairs file: it says what is wrong (file:line), keeps running and updating; a fixed file is taken', async () => {
+    it('SIGHUP with a broken pairs file, or one without pairs: it says what is wrong (file:line), keeps running and updating; a fixed file is taken', async () => {
+      const refusals = () => d.err().split('the configuration stays as it was').length - 1;
       site.writePairs([...lines(), `${src}/c  ${dst}/c  nokey=1`]);
       d.child.kill('SIGHUP');
-      await waitFor('the reload to be refused', 10_000, () => d.err().includes('the configuration stays as it was'));
+      await waitFor('the reload to be refused', 10_000, () => refusals() === 1);
       expect(d.err()).to.contain(`zettabee: error: ${site.pairsFile}:3:39: unknown key 'nokey'`);
       expect(d.err()).to.contain(`zettabee: error: daemon: reload: 1 mistake in ${site.pairsFile}\n`);
+      // a file cut short (only a comment left) is refused too: it would stop every update
+      site.writePairs(['# cut short']);
+      d.child.kill('SIGHUP');
+      await waitFor('the reload of a file without pairs to be refused', 10_000, () => refusals() === 2);
+      expect(d.err()).to.contain(`zettabee: error: daemon: reload: ${site.pairsFile} has no pairs\nzettabee: hint: to stop every update, stop the daemon (zettabee stop)\n`);
       const n = ends();
-      await waitFor('another update of a after the broken reload', 15_000, () => !d.exited() && ends() > n);
+      await waitFor('another update of a after the broken reloads', 15_000, () => !d.exited() && ends() > n);
       site.writePairs(lines());
       d.child.kill('SIGHUP');
       await waitFor('the reload', 10_000, () => d.err().includes('reloaded'));

@@ -45,6 +45,17 @@ describe('command line', () => {
     expect(c.out).to.have.length(2);
   });
 
+  it('daemon on a pairs file without pairs: exit 2, saying what to add, before anything starts', async () => {
+    const empty = join(dir, 'empty.cfg');
+    writeFileSync(empty, '# no pairs yet\n');
+    const c = capture();
+    expect(await main(['-c', empty, '--settings', settings, 'daemon'], c.io)).to.equal(2);
+    expect(c.err).to.deep.equal([
+      `zettabee: error: daemon: ${empty} has no pairs`,
+      'zettabee: hint: add a line per pair (source destination [key=value,...], zettabee.cfg(5)), then start the daemon',
+    ]);
+  });
+
   it('one error line per mistake, then a summary, exit 2', async () => {
     const bad = join(dir, 'bad.cfg');
     writeFileSync(bad, '# mistakes\ntank/a b/a wlg=1h\ntank/b b/b clag=soon\ntank/c\ntank/d b/a\n');
