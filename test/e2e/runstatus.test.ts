@@ -60,13 +60,7 @@ describe('e2e: runstatus (real zfs-fuse)', function () {
         thaw(me);
         await sleep(5);
         if (stop || exited()) break;
-        for (const p of me) {
-          try {
-            process.kill(p.pid, 'SIGSTOP');
-          } catch {
-            /* done */
-          }
-        }
+        stopProcs(me);
         await sleep(200);
       }
       thaw(me);

@@ -393,7 +393,11 @@ export function defineMatrix(names: readonly WorldName[]): void {
             const warmAfter = through >= 0 ? lines.slice(through).findIndex((l, i, a) => / update START /.test(l) && l.includes(WARM) && a.slice(i).some((x) => / update END /.test(x))) : -1;
             return { lines, through, warmAfter };
           };
-          const after = await waitFor('an update after the rollback, then a warm one', 90_000, async () => (alive(), (await runs()).warmAfter >= 0 && runs()), 250);
+          const after = await waitFor('an update after the rollback, then a warm one', 90_000, async () => {
+            alive();
+            const r = await runs();
+            return r.warmAfter >= 0 && r;
+          }, 250);
           const firstThrough = after.lines.slice(0, after.through).filter((l) => / update START /.test(l)).at(-1);
           expect(firstThrough, 'the first update through after the refusal').to.not.contain(WARM);
           expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
