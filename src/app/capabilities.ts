@@ -49,22 +49,39 @@ export function cachedStillGood(
   return now - Date.parse(c.probed) < (policy?.maxAgeMs ?? MAX_AGE_MS);
 }
 
-export async function side(run: PairRun, which: 'source' | 'destination', host: Host, fresh: boolean): Promise<Capabilities> {
+function store(run: PairRun): Record<string, Cached | undefined> {
+  return (run.cache.capabilities ??= {}) as Record<string, Cached | undefined>;
+}
+
+/**
+ * one end's capabilities: cached, or `known` (the other end's record, the
+ * same login and pool: it keeps its time of probing), or probed now
+ */
+export async function side(run: PairRun, which: 'source' | 'destination', host: Host, fresh: boolean, known?: Cached): Promise<Capabilities> {
   const ds = run.pair[which].dataset;
   const pool = poolOf(ds);
-  const store = (run.cache.capabilities ??= {}) as Record<string, Cached | undefined>;
-  const c = store[which];
+  const c = store(run)[which];
   const now = run.now().getTime();
   if (!fresh && cachedStillGood(c, host.name, pool, now, run.deps.probe, run.status.run?.result)) return c!.caps;
+  if (known) {
+    store(run)[which] = { ...known };
+    return known.caps;
+  }
   const caps = await probeCapabilities(host, pool);
   if (!caps.zfsPresent) throw new ActionError(`zfs is not available on the ${which} host ${host.name}`, caps.notes.join('; ') || 'install ZFS there, or put zfs on the PATH of the ssh user');
   if (!caps.poolExists) throw new ActionError(`pool ${pool} is not imported on the ${which} host ${host.name}`, 'check the pairs file, or import the pool (zpool import)');
-  store[which] = { host: host.name, pool, probed: new Date(now).toISOString(), caps };
+  store(run)[which] = { host: host.name, pool, probed: new Date(now).toISOString(), caps };
   return caps;
 }
 
 /** both ends' capabilities; `fresh` probes even when a recent answer is cached */
 export async function capabilities(run: PairRun, fresh = false): Promise<BothCapabilities> {
+  // both ends one login (one Host: same address, port, user and key) and one
+  // pool, a pair within a pool: one probe answers for both
+  if (run.src === run.dst && poolOf(run.pair.source.dataset) === poolOf(run.pair.destination.dataset)) {
+    const source = await side(run, 'source', run.src, fresh);
+    return { source, destination: await side(run, 'destination', run.dst, fresh, store(run).source) };
+  }
   const [source, destination] = await Promise.all([side(run, 'source', run.src, fresh), side(run, 'destination', run.dst, fresh)]);
   return { source, destination };
 }

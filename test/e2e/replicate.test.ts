@@ -87,6 +87,15 @@ describe('e2e: initialize and update (real zfs-fuse, real sshd)', function () {
     });
   }
 
+  /** sessions sshd started while fn ran (LogLevel VERBOSE: one line per session, multiplexed or not) */
+  const sessionsDuring = async (fn: () => Promise<void>): Promise<number> => {
+    const count = () => (readFileSync(bed.ssh.log, 'utf8').match(/Starting session: /g) ?? []).length;
+    const before = count();
+    await fn();
+    await new Promise((r) => setTimeout(r, 200)); // sshd writes its log asynchronously
+    return count() - before;
+  };
+
   // the destination's guid check runs in the receive's own ssh session, and
   // only after the receive succeeded; the rest of its finish (properties,
   // hold, release, retention) in a session of its own, beside the source's
@@ -94,14 +103,6 @@ describe('e2e: initialize and update (real zfs-fuse, real sshd)', function () {
     const s = () => `${src}/push`;
     const d = () => `${dst}/backup/push`;
     const fp = () => fingerprint('localhost', s(), '127.0.0.1', d());
-    /** sessions sshd started while fn ran (LogLevel VERBOSE: one line per session, multiplexed or not) */
-    const sessionsDuring = async (fn: () => Promise<void>): Promise<number> => {
-      const count = () => (readFileSync(bed.ssh.log, 'utf8').match(/Starting session: /g) ?? []).length;
-      const before = count();
-      await fn();
-      await new Promise((r) => setTimeout(r, 200)); // sshd writes its log asynchronously
-      return count() - before;
-    };
 
     it('an update opens three sessions: the listing, the stream with the guid check, the rest of the finish', async () => {
       writeRandom(`${await mountpointOf(bed, s())}/sessions.bin`, 1024 * 1024);
@@ -145,6 +146,31 @@ describe('e2e: initialize and update (real zfs-fuse, real sshd)', function () {
       const again = await site.run(['update', 'push']);
       expect(again, again.stderr).to.deep.include({ code: 0, stdout: '', stderr: '' });
       expect(treeHashes(await mountpointOf(bed, d()))).to.deep.equal(treeHashes(await mountpointOf(bed, s())));
+    });
+  });
+
+  // the capability probe is one batch per host and pool; a pair whose two
+  // ends are one ssh login and one pool needs it once, not once per end
+  describe('both ends one ssh login and one pool: probed once', () => {
+    it('its initialize opens one session fewer than that of a pair across two pools of the same login', async () => {
+      await bed.run(['zfs', 'create', `${src}/same`]);
+      await bed.run(['zfs', 'create', `${src}/across`]);
+      for (const ds of ['same', 'across']) writeRandom(`${await mountpointOf(bed, `${src}/${ds}`)}/probed.bin`, 64 * 1024);
+      const own = makeSite(bed);
+      own.writePairs([`127.0.0.1:${src}/same  127.0.0.1:${src}/same-copy  ${sshKeys(bed)}`, `127.0.0.1:${src}/across  127.0.0.1:${dst}/backup/across  ${sshKeys(bed)}`]);
+      const sessions: Record<string, number> = {};
+      for (const [label, dest] of [['same', `${src}/same-copy`], ['across', `${dst}/backup/across`]] as const) {
+        let r: Awaited<ReturnType<Site['run']>> | undefined;
+        sessions[label] = await sessionsDuring(async () => {
+          r = await own.run(['initialize', `127.0.0.1:${dest}`]);
+        });
+        expect(r, r?.stderr).to.deep.include({ code: 0, stdout: '', stderr: '' });
+        expect(treeHashes(await mountpointOf(bed, dest))).to.deep.equal(treeHashes(await mountpointOf(bed, `${src}/${label}`)));
+      }
+      expect(sessions.same, JSON.stringify(sessions)).to.equal(sessions.across! - 1);
+      // and the answer serves both ends later: an update probes nothing and works
+      const r = await own.run(['update', `127.0.0.1:${src}/same-copy`]);
+      expect(r, r.stderr).to.deep.include({ code: 0, stdout: '', stderr: '' });
     });
   });
 
