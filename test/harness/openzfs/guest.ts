@@ -139,7 +139,20 @@ const SSHD_LEAN = [
   'p=$(cat /run/sshd.pid) && kill "$p"',
   'i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done',
   'i=0; until /usr/sbin/sshd -r -E /run/sshd.log -o KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org; do [ $i -lt 40 ] || exit 1; sleep 0.05; i=$((i+1)); done',
+  // sshd forks into the background before it listens: wait for port 22, or the next login is reset
+  'i=0; until grep -q ":0016 00000000:0000 0A" /proc/net/tcp; do [ $i -lt 100 ] || exit 1; sleep 0.05; i=$((i+1)); done',
 ].join('; ');
+
+/**
+ * root's login shell dash instead of bash: sshd runs every command of every
+ * session (ours, and zettabee's) through it, and bash costs the guest 41 ms
+ * of emulated CPU to start (it reads ~/.bashrc under sshd), dash 20 (pacct,
+ * 2026-12-03): a run's 1,500 sessions or so per guest. zettabee's remote
+ * commands are POSIX sh; the zfs-fuse tests log in to this machine's bash.
+ * A session's shell is fixed at its login, so this runs before the first
+ * master connection (startZfs).
+ */
+const ROOT_SHELL_DASH = 'usermod -s /bin/sh root';
 
 export class Guest {
   readonly zfsVersion: string = '';
@@ -235,10 +248,14 @@ export class Guest {
     return { code: r.code ?? 255, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
   }
 
-  /** run a sh script in the guest with arguments; rejects naming the guest unless it exits 0 */
-  async sh(script: string, args: readonly string[] = [], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
+  /**
+   * run a sh script in the guest with arguments; rejects naming the guest
+   * unless it exits 0. `ownLogin`: a login of its own, not the shared master
+   * connection (which it does not open either)
+   */
+  async sh(script: string, args: readonly string[] = [], opts: { input?: string | Buffer; timeoutMs?: number; ownLogin?: boolean } = {}): Promise<string> {
     try {
-      return await hostRun('ssh', ['-F', this.sshConfig, this.name, quoteArgv(['sh', '-c', script, 'sh', ...args])], {
+      return await hostRun('ssh', ['-F', this.sshConfig, ...(opts.ownLogin ? ['-o', 'ControlMaster=no', '-o', 'ControlPath=none'] : []), this.name, quoteArgv(['sh', '-c', script, 'sh', ...args])], {
         ...(opts.input !== undefined ? { input: opts.input } : {}),
         timeoutMs: opts.timeoutMs ?? 120_000,
       });
@@ -307,7 +324,7 @@ export class Guest {
   async startZfs(): Promise<void> {
     const hostid = createHash('md5').update(`${this.name}-${randomBytes(4).toString('hex')}`).digest('hex').slice(0, 8);
     const epoch = (Date.now() / 1000).toFixed(3);
-    await stepError(`load zfs in ${this.name}`, () => this.sh(`zettabee-start-zfs "$@" && (${SSHD_LEAN})`, [randomBytes(64).toString('hex'), epoch, this.name, hostid]));
+    await stepError(`load zfs in ${this.name}`, () => this.sh(`zettabee-start-zfs "$@" && ${ROOT_SHELL_DASH} && (${SSHD_LEAN})`, [randomBytes(64).toString('hex'), epoch, this.name, hostid], { ownLogin: true }));
     (this as { zfsVersion: string }).zfsVersion = (await this.zfs('zfs', 'version')).split('\n')[0]!.trim();
   }
 
