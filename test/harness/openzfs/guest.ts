@@ -433,28 +433,34 @@ async function bootOne(spec: GuestSpec, image: Image, runRoot: string, controlDi
   fs.rmSync(dir, { recursive: true, force: true });
   const g = new Guest(spec, image, dir, port, controlDir);
   const t0 = Date.now();
-  await stepError(`start guest ${spec.name} (OpenZFS ${spec.flavour}) from the saved state`, async () => {
-    await makeDisks(dir, path.join(warm, 'root.qcow2'));
-    g.writeSshConfig();
-    await launch(image, dir, spec.address, port, path.join(warm, 'state.zst'));
-    await g.withQmp(async (q) => {
-      for (let i = 0; ; i++) {
-        const st = await statusOf(q);
-        if (st === 'running') break;
-        if (st === 'paused' || st === 'prelaunch') {
-          const m = ((await q.execute('query-migrate')) as { status?: string }).status;
-          if (m === undefined || m === 'completed' || m === 'none') {
-            await q.execute('cont');
-            continue;
+  try {
+    await stepError(`start guest ${spec.name} (OpenZFS ${spec.flavour}) from the saved state`, async () => {
+      await makeDisks(dir, path.join(warm, 'root.qcow2'));
+      g.writeSshConfig();
+      await launch(image, dir, spec.address, port, path.join(warm, 'state.zst'));
+      await g.withQmp(async (q) => {
+        for (let i = 0; ; i++) {
+          const st = await statusOf(q);
+          if (st === 'running') break;
+          if (st === 'paused' || st === 'prelaunch') {
+            const m = ((await q.execute('query-migrate')) as { status?: string }).status;
+            if (m === undefined || m === 'completed' || m === 'none') {
+              await q.execute('cont');
+              continue;
+            }
           }
+          if (i > 1200) throw new Error(`the guest did not come out of the saved state (status ${st})`);
+          await sleep(100);
         }
-        if (i > 1200) throw new Error(`the guest did not come out of the saved state (status ${st})`);
-        await sleep(100);
-      }
+      });
+      await g.waitBooted(120_000);
     });
-    await g.waitBooted(120_000);
-  });
-  await g.startZfs();
+    await g.startZfs();
+  } catch (e) {
+    // not yet among the started ones that startGuests stops: stop it here
+    await g.down().catch(() => undefined);
+    throw e;
+  }
   log(`guest ${spec.name}: ${g.zfsVersion} at ${spec.address}:${port} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return g;
 }
@@ -512,5 +518,7 @@ export async function startGuests(specs: readonly GuestSpec[], runRoot: string):
       if (!/host forwarding|Could not set up/i.test(e instanceof Error ? e.message : '')) break;
     }
   }
+  // nothing of a failed start stays behind, not even the directory
+  fs.rmSync(runRoot, { recursive: true, force: true });
   throw lastError;
 }
