@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ensurePackages } from '../../harness/bed.js';
 import { lockLeftovers, notifySocket, processes, waitFor, whileFrozen } from '../procs.js';
 import type { Result } from '../support.js';
-import { exists, guids, holdTags, mountpoint, prop, snapshots, treeHash, writeRandom, writeText, zfs, type ZfsNode } from './nodes.js';
+import { exists, guids, holdTags, mountpoint, prop, remount, snapshots, treeHash, writeRandom, writeText, zfs, type ZfsNode } from './nodes.js';
 import { noTransferOn, untilMoved } from './hardening.js';
 import { makeWorld, type World, type WorldName } from './worlds.js';
 
@@ -229,7 +229,8 @@ export function defineMatrix(names: readonly WorldName[]): void {
         await zfs(w.dst, 'zfs', 'set', 'readonly=off', d());
         const m = await mountpoint(w.dst, d());
         // zfs-fuse keeps a mounted file system read-only until it is mounted again
-        await w.dst.sh('zfs umount "$1"; zfs mount "$1"; echo changed > "$2/intruder.txt"; sync', [d(), m]);
+        await remount(w.dst, d());
+        await w.dst.sh('echo changed > "$1/intruder.txt" && sync', [m]);
         await writeRandom(w.src, s(), 'refused.bin', 64 * 1024);
         const r = await w.site.run(['update', w.dest(d())]);
         expect(r.code, r.stderr).to.equal(1);
@@ -242,7 +243,8 @@ export function defineMatrix(names: readonly WorldName[]): void {
         const again = await w.site.run(['update', w.dest(d())]);
         expect(again.code, again.stderr).to.equal(0);
         // read-only again before anything reads it (atime would count as a change; zfs-fuse needs a new mount for it)
-        await w.dst.sh('zfs set readonly=on "$1" && zfs umount "$1" && zfs mount "$1"', [d()]);
+        await zfs(w.dst, 'zfs', 'set', 'readonly=on', d());
+        await remount(w.dst, d());
         expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
         await w.site.writePairs([w.line(s(), d(), 'keep=1'), w.line(rs(), rd(), 'recursive=yes')]);
       });

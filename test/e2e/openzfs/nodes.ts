@@ -41,13 +41,27 @@ export async function writeText(node: ZfsNode, ds: string, file: string, text: s
 }
 
 /**
+ * unmount the dataset and mount it again, so that a change of readonly
+ * takes effect (zfs-fuse keeps a mounted file system as it was). Under load
+ * zfs-fuse's mount right after its umount can fail: it is tried for up to
+ * 10 s. Rejects unless the dataset is mounted at the end: a write meant for
+ * it must never land in the bare directory below.
+ */
+export async function remount(node: ZfsNode, ds: string): Promise<void> {
+  await node.sh(
+    'zfs umount "$1" || exit 1; i=0; until zfs mount "$1" 2>/dev/null || [ "$(zfs get -H -o value mounted "$1")" = yes ]; do i=$((i+1)); [ $i -lt 20 ] || { zfs mount "$1"; exit 1; }; sleep 0.5; done',
+    [ds],
+  );
+}
+
+/**
  * sha256 of every regular file under the dataset's mountpoint, by path; an
  * unmounted dataset is mounted first (zettabee receives with -u where zfs can)
  */
 export async function treeHash(node: ZfsNode, ds: string): Promise<Record<string, string>> {
   const out = await node.sh(
     // one zfs and two other processes: in a guest each costs tens of ms of emulated CPU
-    'v=$(zfs get -H -o value mountpoint,mounted "$1") || exit; IFS="\n"; set -- "$1" $v; unset IFS; [ -n "$2" ] || exit 1; [ "$3" = yes ] || zfs mount "$1"; cd "$2" && find . -type f ! -path "./.zfs/*" -exec sha256sum {} +',
+    'v=$(zfs get -H -o value mountpoint,mounted "$1") || exit; IFS="\n"; set -- "$1" $v; unset IFS; [ -n "$2" ] || exit 1; [ "$3" = yes ] || zfs mount "$1" || exit 1; cd "$2" && find . -type f ! -path "./.zfs/*" -exec sha256sum {} +',
     [ds],
   );
   const r: Record<string, string> = {};
