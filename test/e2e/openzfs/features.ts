@@ -193,7 +193,7 @@ export function defineFeatures(flavour: Flavour): void {
 
     row('compressed', 'send -c -L -e: blocks compressed on the source arrive compressed under a parent with compression=off; receive -u -s -o readonly=on', async () => {
       await node.sh('zfs create -o compression=lz4 -o recordsize=1M "$1" && zfs create -o compression=off "$2"', [src('cmp'), `${pool}/bkoff`]);
-      await node.sh('m=$(zfs get -H -o value mountpoint "$1"); yes "zettabee compresses this line" | head -c 8388608 > "$m/text"', [src('cmp')]);
+      await node.sh('m=$(zfs get -H -o value mountpoint "$1") && yes "zettabee compresses this line" | head -c 8388608 > "$m/text"', [src('cmp')]);
       await pair('cmp', '', spec(src('cmp')), spec(`${pool}/bkoff/cmp`));
       const r = await site.run(['-d', 'initialize', spec(`${pool}/bkoff/cmp`)]);
       expect(r.code, r.stderr).to.equal(0);

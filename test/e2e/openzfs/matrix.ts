@@ -366,7 +366,7 @@ export function defineMatrix(names: readonly WorldName[]): void {
             const logNow = await w.site.log(fp());
             at = Math.max(0, logNow.lastIndexOf('\n', logNow.lastIndexOf(' update START ')) + 1);
             await zfs(w.dst, 'zfs', 'set', 'readonly=off', d());
-            await w.dst.sh('echo changed > "$1/intruder.txt"; sync', [m]);
+            await w.dst.sh('echo changed > "$1/intruder.txt" && sync', [m]);
           });
           let kept: string[] = [];
           try {
