@@ -8,7 +8,7 @@ import { execa, type ResultPromise } from 'execa';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { getBed, type Bed } from '../../harness/bed.js';
 import { getGuests, type GuestBed } from '../../harness/openzfs/bed.js';
-import type { DATA_DISKS, Guest } from '../../harness/openzfs/guest.js';
+import { ZFS_MOUNT_RETRY, type DATA_DISKS, type Guest } from '../../harness/openzfs/guest.js';
 import { LAUNCHER, makeSite, sshKeys, type Result } from '../support.js';
 
 export interface ZfsNode {
@@ -49,7 +49,7 @@ export async function writeText(node: ZfsNode, ds: string, file: string, text: s
  */
 export async function remount(node: ZfsNode, ds: string): Promise<void> {
   await node.sh(
-    'zfs umount "$1" || exit 1; i=0; until zfs mount "$1" 2>/dev/null || [ "$(zfs get -H -o value mounted "$1")" = yes ]; do i=$((i+1)); [ $i -lt 20 ] || { zfs mount "$1"; exit 1; }; sleep 0.5; done',
+    `${ZFS_MOUNT_RETRY}; zfs umount "$1" || exit 1; zfs_mount_retry "$1" || { zfs mount "$1"; exit 1; }`,
     [ds],
   );
 }

@@ -114,16 +114,25 @@ async function makeDisks(dir: string, rootBacking: string): Promise<void> {
 }
 
 /**
+ * A shell function: zfs_mount_retry DS mounts DS, trying for up to 10 s (a
+ * mount right after a create or an umount can fail under load), and fails
+ * unless DS is mounted at the end. Plain sh: zfs-fuse's tests use it too.
+ */
+export const ZFS_MOUNT_RETRY =
+  'zfs_mount_retry() { i=0; until zfs mount "$1" 2>/dev/null || [ "$(zfs get -H -o value mounted "$1")" = yes ]; do [ $i -lt 20 ] || return 1; sleep 0.5; i=$((i+1)); done; }';
+
+/**
  * A shell function: zpool_create POOL ARGS... runs `zpool create ARGS...`.
  * Now and then under load OpenZFS 2.1 makes the pool but fails to mount it,
  * "mountpoint or dataset is busy" (seen twice in full runs): then the pool
  * is mounted again, for up to 10 s. Any other failure stands.
  */
 export const ZPOOL_CREATE = [
+  ZFS_MOUNT_RETRY,
   'zpool_create() { p=$1; shift; err=$(zpool create "$@" 2>&1) && return 0',
   'case $err in *"dataset is busy"*) ;; *) echo "$err" >&2; return 1;; esac',
   'zpool list -H -o name "$p" >/dev/null 2>&1 || { echo "$err" >&2; return 1; }',
-  'i=0; until zfs mount "$p" 2>/dev/null || [ "$(zfs get -H -o value mounted "$p")" = yes ]; do [ $i -ge 20 ] && { echo "$err" >&2; return 1; }; sleep 0.5; i=$((i+1)); done; }',
+  'zfs_mount_retry "$p" || { echo "$err" >&2; return 1; }; }',
 ].join('; ');
 
 /**
