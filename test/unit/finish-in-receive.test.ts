@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePairs, type Pair } from '../../src/config/pairs.js';
 import { batchArgv, LocalHost, readBatch, SKIPPED, SshHost, type RunResult } from '../../src/exec/host.js';
-import { quoteArgv } from '../../src/exec/quote.js';
-import { remotePipelineArgv } from '../../src/transport/remote.js';
+import { remotePipelineArgv, type RemotePart } from '../../src/transport/remote.js';
 import { finishInReceive, streamPipeline } from '../../src/transport/topology.js';
 import { verifyGuid } from '../../src/zfs/argv.js';
 
@@ -86,42 +85,48 @@ describe('finish in the receive session', () => {
   describe('remotePipelineArgv with then (real sh)', () => {
     const batch = (mark: string) => [verifyGuid('tank/a@s', GUID), ['sh', '-c', 'echo "set $1"; touch "$2"', 'x', "it's; $HOME", mark]];
 
-    it('after a successful last process: the batch runs, its output is all of stdout, the exit markers stay on stderr', async () => {
-      const mark = join(dir, 'after-ok');
-      const argvs = batch(mark);
-      const argv = remotePipelineArgv(
-        [
-          { name: 'mbuffer', argv: ['cat'] },
-          // a receive that reads its stream and prints something on stdout: it must not reach the batch's output
-          { name: 'zfs receive', argv: ['sh', '-c', 'wc -c; echo received'] },
-        ],
-        { watch: false, then: batchArgv(argvs, 1) },
-      );
-      const r = await sh(argv, 'x'.repeat(5000));
-      expect(r.exitCode).to.equal(0);
-      const results = readBatch('h', argvs, 1, r);
-      expect(results.map((x) => x.exitCode)).to.deep.equal([0, 0]);
-      expect(results[0]!.stdout.trim()).to.equal(GUID);
-      expect(results[1]!.stdout).to.equal("set it's; $HOME\n");
-      expect(existsSync(mark)).to.equal(true);
-      expect(r.stderr).to.match(/^@@zettabee-exit:0:0$/m).and.match(/^@@zettabee-exit:1:0$/m).and.match(/^5000$/m);
-    });
+    // with an mbuffer before it (a pipeline of wrapped processes), and zfs receive alone (the session's sh runs it)
+    const shapes: Array<[string, RemotePart[]]> = [
+      ['two processes', [{ name: 'mbuffer', argv: ['cat'] }]],
+      ['zfs receive alone', []],
+    ];
+    for (const [shape, before] of shapes) {
+      const last = before.length;
+      it(`${shape}: after a successful last process: the batch runs, its output is all of stdout, the exit markers stay on stderr`, async () => {
+        const mark = join(dir, `after-ok-${last}`);
+        const argvs = batch(mark);
+        const argv = remotePipelineArgv(
+          [
+            ...before,
+            // a receive that reads its stream and prints something on stdout: it must not reach the batch's output
+            { name: 'zfs receive', argv: ['sh', '-c', 'wc -c; echo received'] },
+          ],
+          { watch: false, then: batchArgv(argvs, 1) },
+        );
+        const r = await sh(argv, 'x'.repeat(5000));
+        expect(r.exitCode).to.equal(0);
+        const results = readBatch('h', argvs, 1, r);
+        expect(results.map((x) => x.exitCode)).to.deep.equal([0, 0]);
+        expect(results[0]!.stdout.trim()).to.equal(GUID);
+        expect(results[1]!.stdout).to.equal("set it's; $HOME\n");
+        expect(existsSync(mark)).to.equal(true);
+        expect(r.stderr).to.match(new RegExp(`^@@zettabee-exit:${last}:0$`, 'm')).and.match(/^5000$/m);
+        if (last) expect(r.stderr).to.match(/^@@zettabee-exit:0:0$/m);
+      });
 
-    it('after a failed last process: nothing of the batch runs, the status is the process status', async () => {
-      const mark = join(dir, 'after-failed');
-      const argv = remotePipelineArgv(
-        [
-          { name: 'mbuffer', argv: ['cat'] },
-          { name: 'zfs receive', argv: ['sh', '-c', 'cat >/dev/null; echo "cannot receive: destination has been modified" >&2; exit 1'] },
-        ],
-        { watch: false, then: batchArgv(batch(mark), 1) },
-      );
-      const r = await sh(argv, 'stream');
-      expect(r.exitCode).to.equal(1);
-      expect(r.stdout).to.equal('');
-      expect(r.stderr).to.match(/^@@zettabee-exit:1:1$/m);
-      expect(existsSync(mark)).to.equal(false);
-    });
+      it(`${shape}: after a failed last process: nothing of the batch runs, the status is the process status`, async () => {
+        const mark = join(dir, `after-failed-${last}`);
+        const argv = remotePipelineArgv(
+          [...before, { name: 'zfs receive', argv: ['sh', '-c', 'cat >/dev/null; echo "cannot receive: destination has been modified" >&2; exit 1'] }],
+          { watch: false, then: batchArgv(batch(mark), 1) },
+        );
+        const r = await sh(argv, 'stream');
+        expect(r.exitCode).to.equal(1);
+        expect(r.stdout).to.equal('');
+        expect(r.stderr).to.match(new RegExp(`^@@zettabee-exit:${last}:1$`, 'm'));
+        expect(existsSync(mark)).to.equal(false);
+      });
+    }
 
     it('a batch whose output was cut short is an error, not a success', () => {
       expect(() => readBatch('h', [['true'], ['true']], 1, { stdout: '\n@@zettabee-batch:0:0\n', stderr: '', exitCode: 0 })).to.throw(/batch of 2 commands did not finish/);
@@ -154,7 +159,9 @@ describe('finish in the receive session', () => {
         const spec = build();
         const last = spec.stages[spec.stages.length - 1]!;
         expect(last.host).to.equal(dst);
-        expect(last.argv[2]).to.match(/ >&2 && /).and.contain(` && ${quoteArgv(then)} </dev/null`);
+        // zfs receive alone: the session's sh runs it and then the batch's script, no shell of their own
+        expect(last.argv.slice(3)).to.deep.equal(['zettabee', 'zfs', 'receive', 'backup/a']);
+        expect(last.argv[2]).to.match(/^"\$@" >&2; s=\$\?; /).and.contain('\n{\necho done\n} </dev/null');
       });
     }
   });

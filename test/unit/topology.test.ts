@@ -14,7 +14,7 @@ import { compressArgv, decompressArgv, toolProbeArgv } from '../../src/transport
 import { bufferArgv, connectArgv, listenArgv, MbufferMonitor, statusBytes, summaryBytes } from '../../src/transport/mbuffer.js';
 import { DIE_WITH_US } from '../../src/transport/meter.js';
 import { PipelineError, runPipeline, type Stage, type StageMonitor } from '../../src/transport/pipeline.js';
-import { ExitMarkers, remotePipelineArgv, WRAPPER } from '../../src/transport/remote.js';
+import { ExitMarkers, remotePipelineArgv, WRAPPER, WRAPPER_ALONE } from '../../src/transport/remote.js';
 import { bufferSettings, mbufferAddresses, streamPipeline, LISTEN_TIMEOUT_MS } from '../../src/transport/topology.js';
 
 const local = new LocalHost();
@@ -35,6 +35,11 @@ function hostsOf(p: Pair): [Host, Host] {
 /** the words a remote side's `sh -c` string runs, one argv per process, without the wrapper */
 function remoteParts(argv: readonly string[]): string[][] {
   expect(argv.slice(0, 2)).to.deep.equal(['sh', '-c']);
+  // one process that does not watch: the session's sh runs the wrapper itself (index 0, no watch)
+  if (argv[2] === WRAPPER_ALONE) {
+    expect(argv[3]).to.equal('zettabee');
+    return [['0', '0', ...argv.slice(4)]];
+  }
   const joined = argv[2]!;
   const parts: string[][] = [];
   // every part is quoteArgv(['sh', '-c', WRAPPER, 'zettabee', i, watch, ...argv])
@@ -227,8 +232,11 @@ describe('transport topology', () => {
     }
 
     it('the string is built from quoteArgv only: a hostile word stays one word', () => {
-      const argv = remotePipelineArgv([{ name: 'x', argv: ['echo', "a'b; rm -rf / $(x) `y` | z"] }], { watch: false });
-      expect(argv[2]).to.equal(quoteArgv(['sh', '-c', WRAPPER, 'zettabee', '0', '0', 'echo', "a'b; rm -rf / $(x) `y` | z"]));
+      const hostile = "a'b; rm -rf / $(x) `y` | z";
+      const argv = remotePipelineArgv([{ name: 'x', argv: ['echo', hostile] }, { name: 'y', argv: ['cat'] }], { watch: false });
+      expect(argv[2]).to.equal(`${quoteArgv(['sh', '-c', WRAPPER, 'zettabee', '0', '0', 'echo', hostile])} | ${quoteArgv(['sh', '-c', WRAPPER, 'zettabee', '1', '0', 'cat'])}`);
+      // one process that does not watch: the session's sh runs the wrapper, the words are its arguments
+      expect(remotePipelineArgv([{ name: 'x', argv: ['echo', hostile] }], { watch: false })).to.deep.equal(['sh', '-c', WRAPPER_ALONE, 'zettabee', 'echo', hostile]);
     });
 
     it('mbuffer argvs', () => {
