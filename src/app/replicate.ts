@@ -23,7 +23,7 @@ import { describeStages, PipelineError, runPipeline } from '../transport/pipelin
 import { finishInReceive, streamPipeline } from '../transport/topology.js';
 import * as zargv from '../zfs/argv.js';
 import { busy, classifyZfsError, sshFailure, sshHint, type ClassifiedZfsError } from '../zfs/classify.js';
-import { exists, getProps, getTreeProps, listAndProps, listDatasets, listSnapshots, must, userProp, ZfsFailure } from '../zfs/ops.js';
+import { exists, getProps, getTreeProps, listAndProps, listArgv, listDatasets, listingOf, listSnapshots, must, userProp, ZfsFailure } from '../zfs/ops.js';
 import { excludedTops, exclusion, withoutExcluded, type Exclusion } from '../domain/exclude.js';
 import { decideEncryption, type DestinationEncryption, type SourceEncryption } from '../domain/encryption.js';
 import { describeDiff, parseDiff, parseHolds, parseResumeTarget, parseSendEstimate, parseSnapshotList, type BookmarkEntry, type PropValue, type SnapshotEntry, type SnapshotListing } from '../zfs/parse.js';
@@ -271,6 +271,8 @@ interface TransferOptions {
   noteSend?: boolean;
   /** the child this stream sends on its own, noted with the pid (none: the pair's top) */
   child?: string;
+  /** once the stream is through to the receive (runPipeline's onThrough): work that would slow the stream */
+  through?: () => void;
 }
 
 async function transfer(run: PairRun, send: string[], receive: string[], o: TransferOptions = {}): Promise<Transferred> {
@@ -312,6 +314,7 @@ async function transfer(run: PairRun, send: string[], receive: string[], o: Tran
       signal: run.signal,
       stallMs: stall * 1000,
       captureStdout: inSession !== undefined,
+      ...(o.through ? { onThrough: o.through } : {}),
       ...(onProgress ? { onProgress: (p) => onProgress(run.pair, total === undefined ? p : { ...p, total }) } : {}),
     });
     // every stage exited 0: the send's temporary holds are gone with it
@@ -642,13 +645,42 @@ async function whatChanged(run: PairRun, caps: Capabilities, base: string): Prom
 }
 
 /**
- * Take the pair snapshot on the source and read back its guid, createtxg
- * and creation. On a local source with nothing else to ask (no size
- * estimate, no exclude=, not recursive) the read-back runs beside the
- * stream that follows instead of before it: `snap` settles later, and the
- * snapshot's name is all the stream needs.
+ * A read that starts when first asked for (and at most once): a local
+ * snapshot's read-back waits until the stream is through to the receive,
+ * but whoever needs it first starts it. A failure meanwhile is never
+ * unhandled.
  */
-async function takeSnapshot(run: PairRun, name: string, estimate?: readonly zargv.SendOptions[], layout?: SnapshotLayout): Promise<{ snap: Promise<SnapshotEntry>; estimate?: number }> {
+function onDemand<T>(read: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => {
+    if (!p) {
+      p = read();
+      p.catch(() => undefined);
+    }
+    return p;
+  };
+}
+
+/**
+ * Take the pair snapshot on the source and read back its guid, createtxg
+ * and creation (`snap`). On a local source with nothing else to ask (no
+ * size estimate, no exclude=, not recursive) the read-back waits (see
+ * onDemand): the snapshot's name is all the stream needs.
+ *
+ * With `list` (the daemon's warm path, which then knows whether a snapshot
+ * lies between the base and the new one before it sends) the source's
+ * listing of the dataset alone comes back too: on a local source started
+ * beside the snapshot (a snapshot taken before ours is in it; ours is left
+ * out), on a remote one in the snapshot's session right after it, the new
+ * snapshot read from it.
+ */
+async function takeSnapshot(
+  run: PairRun,
+  name: string,
+  estimate?: readonly zargv.SendOptions[],
+  layout?: SnapshotLayout,
+  list?: { parsable: boolean },
+): Promise<{ snap: () => Promise<SnapshotEntry>; estimate?: number; listing?: SnapshotListing }> {
   const { pair, src } = run;
   const ds = pair.source.dataset;
   const full = `${ds}@${name}`;
@@ -663,17 +695,27 @@ async function takeSnapshot(run: PairRun, name: string, estimate?: readonly zarg
     return snap;
   };
   if (src.local && !estimate?.length && !layout && !pair.options.recursive) {
-    const made = await step(`cannot snapshot ${ds} on ${describeHost(run, 'source')}`, src.exec(zargv.snapshot([full])));
+    // the listing (list) starts as soon as the snapshot's process has, and runs beside it: a
+    // snapshot taken before ours is in it, as in a cron run's listing before its snapshot
+    const making = src.exec(zargv.snapshot([full]));
+    const argv = list ? listArgv(ds, { parsable: list.parsable }) : undefined;
+    const listed = argv ? src.exec(argv) : undefined;
+    listed?.catch(() => undefined);
+    const made = await step(`cannot snapshot ${ds} on ${describeHost(run, 'source')}`, making);
     if (made.exitCode !== 0) throw refused(made);
     run.log.info(`snapshot ${full} taken`);
-    const snap = step(`cannot read back ${full}`, src.exec(readBack)).then(parsed);
-    // awaited after the stream; a failure meanwhile must not go unhandled
-    snap.catch(() => undefined);
-    return { snap };
+    // read back once the stream is through (or when first needed), off the stream's path
+    const snap = onDemand(() => step(`cannot read back ${full}`, src.exec(readBack)).then(parsed));
+    if (!argv || !listed) return { snap };
+    const l = listingOf(src, ds, argv, await step(`cannot list ${ds} on ${describeHost(run, 'source')}`, listed));
+    if (!l) throw sourceMissing(run);
+    // it may have seen ours already, but not for sure: what the stream carries is decided without it
+    return { snap, listing: { ...l, snapshots: l.snapshots.filter((s) => s.snapshot !== name) } };
   }
   // the size estimate (send -nvP, OpenZFS) of the streams to come rides in the snapshot's session
   const make = layout && 'names' in layout ? zargv.snapshot(layout.names.map((n) => `${n}@${name}`)) : zargv.snapshot([full], { recursive: Boolean(pair.options.recursive) });
-  const argvs = [make, readBack];
+  const listing = list && !layout && !pair.options.recursive ? listArgv(ds, { parsable: list.parsable }) : undefined;
+  const argvs = [make, listing ?? readBack];
   const estimates = estimate ?? [];
   for (const e of estimates) argvs.push(zargv.send({ ...e, dryRun: true }));
   const unmake = layout && 'destroy' in layout ? layout.destroy.map((t) => zargv.destroy(`${t}@${name}`, { recursive: true })) : [];
@@ -681,7 +723,21 @@ async function takeSnapshot(run: PairRun, name: string, estimate?: readonly zarg
   const est = rest.slice(0, estimates.length);
   const unmade = rest.slice(estimates.length);
   if (made!.exitCode !== 0) throw refused(made!);
-  const snap = parsed(got!);
+  let listed: SnapshotListing | undefined;
+  let snap: SnapshotEntry;
+  if (listing) {
+    let l: SnapshotListing | null = null;
+    let why = '';
+    try {
+      l = listingOf(src, ds, listing, got!);
+    } catch (e) {
+      why = e instanceof Error ? e.message : String(e);
+    }
+    const found = l?.snapshots.find((s) => s.snapshot === name);
+    if (!l || !found) throw new ActionError(`took ${full} but cannot read it back: ${why || firstLines(got!.stderr, 1)[0] || 'not in the listing'}`);
+    listed = l;
+    snap = found;
+  } else snap = parsed(got!);
   run.log.info(`snapshot ${full} taken`);
   unmade.forEach((r, i) => {
     if (r.exitCode !== 0) run.log.warn(`cannot destroy ${layout && 'destroy' in layout ? layout.destroy[i] : '?'}@${name} (excluded): ${firstLines(r.stderr, 1)[0] ?? `exit ${r.exitCode}`}`);
@@ -703,7 +759,8 @@ async function takeSnapshot(run: PairRun, name: string, estimate?: readonly zarg
       break;
     }
   }
-  return bytes === undefined ? { snap: Promise.resolve(snap) } : { snap: Promise.resolve(snap), estimate: bytes };
+  const read = () => Promise.resolve(snap);
+  return { snap: read, ...(bytes === undefined ? {} : { estimate: bytes }), ...(listed ? { listing: listed } : {}) };
 }
 
 /**
@@ -712,7 +769,7 @@ async function takeSnapshot(run: PairRun, name: string, estimate?: readonly zarg
  * the snapshot was taken (a database that pre locked gets unlocked within
  * seconds, not after the transfer); a failing post is a warning.
  */
-async function snapshotBetweenHooks(run: PairRun, action: 'initialize' | 'update', plan: RunPlan): Promise<{ snap: Promise<SnapshotEntry>; estimate?: number; warnings: string[] }> {
+async function snapshotBetweenHooks(run: PairRun, action: 'initialize' | 'update', plan: RunPlan, list?: { parsable: boolean }): Promise<{ snap: () => Promise<SnapshotEntry>; estimate?: number; listing?: SnapshotListing; warnings: string[] }> {
   const { caps } = plan.context;
   const ctx = { pair: run.pair, action, snapshot: plan.snapshot };
   const pre = await runHook('pre', ctx, run.log, run.signal);
@@ -727,7 +784,7 @@ async function snapshotBetweenHooks(run: PairRun, action: 'initialize' | 'update
   };
   let taken;
   try {
-    taken = await takeSnapshot(run, plan.snapshot, caps.source.sendDryRunParsable ? streamsOf(plan) : undefined, plan.layout);
+    taken = await takeSnapshot(run, plan.snapshot, caps.source.sendDryRunParsable ? streamsOf(plan) : undefined, plan.layout, list);
   } catch (e) {
     if (run.pair.options.post) await post(false);
     throw e;
@@ -1588,13 +1645,13 @@ async function executeInitialize(run: PairRun, plan: RunPlan): Promise<Outcome> 
   try {
     checkSpace(run, estimate, plan.context.available, plan.context.availableOf);
     const verify = plan.children?.length ? {} : guidInSession(run, plan.snapshot);
-    moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!), { ...verify, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) });
+    moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!), { ...verify, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source), through: () => void reading() });
   } catch (e) {
     // a resumable partial receive keeps its snapshot: the next initialize resumes it
     await dropUnsent(run, plan.snapshot, caps);
     throw e;
   }
-  const snap = await reading;
+  const snap = await reading();
   logMoved(run, moved.bytes, started);
   if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, caps, plan.children, snap)) };
   const outcome = await finish(run, caps, plan.finish, snap, moved);
@@ -1947,15 +2004,26 @@ export async function executeUpdate(run: PairRun, plan: RunPlan, warm = false): 
   await executeCatchUp(run, caps, plan.catchUp, plan.context.base!);
 
   logStart(run, 'update', plan.what);
-  const { snap: reading, estimate, warnings: hooked } = await snapshotBetweenHooks(run, 'update', plan);
+  // the warm path did not list the source: it does now, in the snapshot's own command, for the send and the finish
+  const alone = !pair.options.recursive && !plan.layout;
+  const { snap: reading, estimate, warnings: hooked, listing } = await snapshotBetweenHooks(run, 'update', plan, warm && alone ? { parsable: caps.source.listParsable } : undefined);
   warnings.push(...hooked);
-  // the warm path did not list the source: it does now, beside the stream, for the finish (what send -I carried)
-  const seeing = warm ? listDatasets(src, sds, { parsable: caps.source.listParsable }).then((m) => m?.get(sds), (e: unknown) => e as Error) : undefined;
-  seeing?.catch(() => undefined);
+  const seeing = warm && !listing ? onDemand(() => listDatasets(src, sds, { parsable: caps.source.listParsable }).then((m) => m?.get(sds), (e: unknown) => e as Error)) : listing ? () => Promise.resolve(listing) : undefined;
+  if (listing && plan.send?.incremental === 'I') plan.send = { ...plan.send, incremental: inBetween(listing, plan.context.base!, plan.snapshot) ? 'I' : 'i' };
   const send = zargv.send(plan.send!);
   const receive = zargv.recv(plan.receive!);
   // the children's streams (exclude=) come between the top's and the finish
-  const opts: TransferOptions = { ...(plan.children?.length ? {} : guidInSession(run, plan.snapshot)), ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source) };
+  // the read-back (and the listing, warm) start once the stream is through to the receive: they would slow it
+  const afterSend = () => {
+    void reading();
+    void seeing?.();
+  };
+  const opts: TransferOptions = {
+    ...(plan.children?.length ? {} : guidInSession(run, plan.snapshot)),
+    ...(estimate !== undefined ? { total: estimate } : {}),
+    noteSend: sendsLeakHolds(caps.source),
+    through: afterSend,
+  };
   const started = Date.now();
   let moved: Transferred;
   try {
@@ -1982,15 +2050,15 @@ export async function executeUpdate(run: PairRun, plan: RunPlan, warm = false): 
     // nothing arrived (or a partial receive the full path resumes): the prediction was wrong, or the destination is in trouble; the full path finds out which
     if (warm && !run.signal.aborted && (kept === 'removed' || kept === 'resumable')) throw new WarmMiss(`the receive refused it: ${firstLines(e instanceof Error ? e.message : String(e), 1)[0] ?? ''}`);
     const lists = plan.context.sourceLists;
-    throw pair.options.recursive && kept === 'received' && lists ? await partialTree(run, caps, e, await reading, lists) : e;
+    throw pair.options.recursive && kept === 'received' && lists ? await partialTree(run, caps, e, await reading(), lists) : e;
   }
-  const snap = await reading;
+  const snap = await reading();
   logMoved(run, moved.bytes, started);
   if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, caps, plan.children, snap)) };
   let fin = plan.finish;
   let sourceSeen: SnapshotListing | undefined;
   if (seeing) {
-    const seen = await seeing;
+    const seen = await seeing();
     if (seen instanceof Error || !seen) {
       // the finish as planned is still right for what the plan knew; the next update lists both sides
       const why = seen instanceof Error ? seen.message : 'the source is not listed';
@@ -2003,6 +2071,17 @@ export async function executeUpdate(run: PairRun, plan: RunPlan, warm = false): 
   }
   const outcome = await finish(run, caps, fin, snap, moved);
   return { ...outcome, warnings: [...warnings, ...outcome.warnings], made: snap, finished: fin, ...(sourceSeen ? { sourceSeen } : {}) };
+}
+
+/**
+ * Whether the source holds a snapshot between the base and the new one (a
+ * user's, another pair's): `send -I` carries it; `-i` sends the same stream
+ * otherwise, and faster (zfs-fuse's `-I` looks at every snapshot of the
+ * dataset, OpenZFS's gathers them all).
+ */
+function inBetween(listing: SnapshotListing, base: SnapshotInfo, made: string): boolean {
+  // taken before ours or after it, it may lie between: -I then (with nothing between it sends what -i does)
+  return listing.snapshots.some((s) => s.snapshot !== made && s.createtxg > base.createtxg);
 }
 
 /**

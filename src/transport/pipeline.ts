@@ -119,6 +119,14 @@ export interface RunPipelineOptions {
   killGraceMs?: number;
   /** keep the last 64 KiB of the last stage's stdout in result.stdout (otherwise it is discarded) */
   captureStdout?: boolean;
+  /**
+   * called once every stage but the sink has ended (the stream is through
+   * to the sink, which may still be committing it), whether or not they
+   * succeeded: work that can wait for the stream starts here. Spawning a
+   * process blocks this one until the child has exec'd, and this process
+   * carries the stream from one stage to the next.
+   */
+  onThrough?: () => void;
 }
 
 export interface StageOutcome {
@@ -357,6 +365,9 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
   let wake: (() => void) | undefined;
   const stdoutRing = opts.captureStdout ? new Ring(RING_BYTES) : undefined;
 
+  const sinkIndex = spec.sink ?? stages.length - 1;
+  /** onThrough has been called */
+  let through = false;
   let allDone!: () => void;
   const allDonePromise = new Promise<void>((r) => (allDone = r));
   const lives: Live[] = stages.map((stage, index) => ({
@@ -441,6 +452,14 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
     }
     if (failed(l.outcome) && !killing && settleTimer === undefined) settleTimer = setTimeout(killAll, SETTLE_MS);
     wake?.();
+    if (!through && lives.every((x, i) => x.done || i === sinkIndex)) {
+      through = true;
+      try {
+        opts.onThrough?.();
+      } catch {
+        // a broken callback must not take the transfer down with it
+      }
+    }
     if (lives.every((x) => x.done)) allDone();
   };
 

@@ -38,7 +38,7 @@ export interface ListOptions {
   wholeTree?: boolean;
 }
 
-function listArgv(ds: string, o: ListOptions): string[] {
+export function listArgv(ds: string, o: ListOptions): string[] {
   if (o.wholeTree) return zargv.listTree(ds, { parsable: Boolean(o.parsable) });
   return o.parsable ? zargv.listSnapshotsParsable(ds) : zargv.listSnapshots(ds);
 }
@@ -68,7 +68,8 @@ export async function listSnapshots(host: Host, ds: string, opts: ListOptions = 
   return listingOf(host, ds, argv, await exec(host, argv));
 }
 
-function listingOf(host: Host, ds: string, argv: string[], r: RunResult): SnapshotListing | null {
+/** a listing (listArgv, without wholeTree) from the result of running it: null when the dataset does not exist, ZfsFailure when zfs failed */
+export function listingOf(host: Host, ds: string, argv: string[], r: RunResult): SnapshotListing | null {
   if (r.exitCode !== 0) {
     const f = failure(host, argv, r);
     if (f.zfs.kind === 'datasetMissing') return null;
