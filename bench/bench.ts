@@ -779,7 +779,7 @@ async function daemonLocal(): Promise<void> {
       text: `daemon/syncoid ${(om / sm).toFixed(2)} (target <= 0.30); daemon: the snapshot on the destination after ${fmtS(om)}, syncoid ${fmtS(sm)}; the daemon's whole update with its retention ${fmtS(zm)} (${(zm / sm).toFixed(2)}); raw snapshot + send -i | recv ${fmtS(rm)}`,
       met: om / sm <= 0.3,
       details: [
-        `judged: from the update's start (SIGUSR1; lock, status file) until the new snapshot was checked on the destination by guid and recorded (status Synchronized): the data is replicated; samples ${on.map(fmtS).join(', ')}`,
+        `judged: from the update's start (SIGUSR1; lock, status file) until the new snapshot was recorded as on the destination (status Synchronized): on its receipt, zfs receive having exited 0 on the stream whose first record names it by guid, or after the guid check where the stream does not pass through zettabee (pv); the data is replicated; samples ${on.map(fmtS).join(', ')}`,
         'whole update: the same start to its end, after the holds, lastsnap and retention on both sides (the pair stays locked until then; the next cycle is an interval away)',
         `samples daemon: ${secs(z!).map(fmtS).join(', ')}; syncoid: ${secs(sy!).map(fmtS).join(', ')}; raw: ${secs(r!).map(fmtS).join(', ')}`,
       ],
@@ -840,7 +840,7 @@ async function daemonSsh(): Promise<void> {
       text: `daemon/raw ${(om / rm).toFixed(2)} (target <= 1.10); daemon: the snapshot on the destination after ${fmtS(om)}, raw ${fmtS(rm)}; the daemon's whole update with its retention ${fmtS(zm)} (${(zm / rm).toFixed(2)})`,
       met: om / rm <= 1.1,
       details: [
-        `judged, like raw's snapshot + send | recv: from the update's start until the new snapshot was checked on the destination by guid and recorded; samples ${on.map(fmtS).join(', ')}`,
+        `judged, like raw's snapshot + send | recv: from the update's start until the new snapshot was recorded as on the destination, on its receipt (zfs receive exited 0 on the stream whose first record names it by guid; the guid check on the destination follows in the session); samples ${on.map(fmtS).join(', ')}`,
         `ssh connections per update: daemon ${per(z!, 'connections')}, raw ${per(r!, 'connections')}; sessions: daemon ${per(z!, 'sessions')}, raw ${per(r!, 'sessions')}`,
         `samples daemon: ${secs(z!).map(fmtS).join(', ')}; raw: ${secs(r!).map(fmtS).join(', ')}`,
       ],

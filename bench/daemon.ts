@@ -16,7 +16,7 @@ export class BenchDaemon {
   private readonly child: ResultPromise;
   /** seconds of each update done, by label, in order */
   readonly done = new Map<string, number[]>();
-  /** seconds until each update's snapshot was on the destination (checked by guid, recorded), by label */
+  /** seconds until each update's snapshot was recorded as on the destination (on its receipt, or after the guid check), by label */
   readonly replicated = new Map<string, number[]>();
   private waiters: Array<() => void> = [];
 

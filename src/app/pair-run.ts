@@ -57,7 +57,7 @@ export interface EngineDeps {
    * pair whose last run failed probes again: the daemon's policy
    */
   probe?: { maxAgeMs: number; afterFailure: boolean };
-  /** the destination holds the run's new snapshot, checked by guid and recorded (the rest of the finish follows) */
+  /** the destination holds the run's new snapshot, recorded (on its receipt, or after the guid check: replicate.ts onReceipt; the rest of the finish follows) */
   onReplicated?: (pair: Pair) => void;
   /** the daemon's memory of this pair between its runs: what lets an update skip the listings (replicate.ts, WarmState) */
   warm?: WarmSlot;
@@ -106,9 +106,11 @@ export interface PairRun {
   /** record which way the pair runs now (kept in the status record whatever the run's ending) */
   setDirection(d: DirectionRecord): void;
   /**
-   * the destination holds the new snapshot, checked by guid: recorded at
-   * once (Synchronized, the new last snapshot; the run still running),
-   * before the bookkeeping and retention that follow
+   * the destination holds the new snapshot (zfs receive exited 0 on the
+   * stream that names it, or the guid check matched): recorded at once
+   * (Synchronized, the new last snapshot; the run still running), before
+   * the bookkeeping and retention that follow; a guid check that fails
+   * afterwards takes it back (runLocked)
    */
   replicated?(last: SnapshotRef): void;
 }
@@ -313,6 +315,11 @@ async function runLocked(pair: Pair, deps: EngineDeps, action: PairAction, body:
       record.state = e.state;
       if (e.inconsistency) record.inconsistency = e.inconsistency;
       else delete record.inconsistency;
+      // recorded on its receipt, the snapshot then failed the guid check on the destination: not replicated after all
+      if (e.inconsistency?.kind === 'verify') {
+        if (before.lastSnapshot) record.lastSnapshot = before.lastSnapshot;
+        else delete record.lastSnapshot;
+      }
     }
     record.cache = cache;
     try {

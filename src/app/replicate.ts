@@ -26,6 +26,7 @@ import { busy, classifyZfsError, sshFailure, sshHint, type ClassifiedZfsError } 
 import { exists, getProps, getTreeProps, listAndProps, listArgv, listDatasets, listingOf, listSnapshots, must, userProp, ZfsFailure } from '../zfs/ops.js';
 import { excludedTops, exclusion, withoutExcluded, type Exclusion } from '../domain/exclude.js';
 import { decideEncryption, type DestinationEncryption, type SourceEncryption } from '../domain/encryption.js';
+import { STREAM_BEGIN_BYTES, streamBegin, type StreamBegin } from '../zfs/stream.js';
 import { describeDiff, parseDiff, parseHolds, parseResumeTarget, parseSendEstimate, parseSnapshotList, type BookmarkEntry, type PropValue, type SnapshotEntry, type SnapshotListing } from '../zfs/parse.js';
 import { isPairSnapshot } from '../domain/snapshot-name.js';
 import type { Capabilities } from '../zfs/probe.js';
@@ -253,6 +254,8 @@ async function compressorFor(run: PairRun, send: readonly string[]): Promise<Com
 export interface Transferred {
   bytes: number;
   finished?: { argvs: string[][]; output: RunResult };
+  /** the new snapshot was recorded as on the destination on its receipt (onReceipt), before the guid check */
+  recorded?: boolean;
 }
 
 /**
@@ -273,6 +276,12 @@ interface TransferOptions {
   child?: string;
   /** once the stream is through to the receive (runPipeline's onThrough): work that would slow the stream */
   through?: () => void;
+  /**
+   * once zfs receive has exited 0 and every process before it too (a remote
+   * receive's session still runs the guid check then): with the stream's
+   * first record, when it passed through this process uncompressed
+   */
+  received?: (begin: StreamBegin | undefined) => void;
 }
 
 async function transfer(run: PairRun, send: string[], receive: string[], o: TransferOptions = {}): Promise<Transferred> {
@@ -299,12 +308,37 @@ async function transfer(run: PairRun, send: string[], receive: string[], o: Tran
         },
       }
     : undefined;
+  // the receipt (o.received): the receive's exit, every other process's, and the stream's first record
+  let begin: StreamBegin | undefined;
+  let receiveOk = false;
+  let told = false;
+  const ended = new Map<number, boolean>();
+  let tell = (): void => undefined;
   const spec = streamPipeline(run.pair, run.src, run.dst, o.noteSend ? zargv.reportingPid(send) : send, receive, {
     compress,
     meter,
     ...(inSession ? { afterReceive: batchArgv(inSession, 1) } : {}),
     ...(sendMonitor ? { sendMonitor } : {}),
+    ...(o.received && inSession
+      ? {
+          receiveExit: (status: number) => {
+            receiveOk = status === 0;
+            tell();
+          },
+        }
+      : {}),
   });
+  const sink = spec.sink ?? spec.stages.length - 1;
+  if (o.received) {
+    const received = o.received;
+    tell = () => {
+      if (told || !receiveOk || spec.stages.some((_, i) => i !== sink && ended.get(i) !== true)) return;
+      told = true;
+      received(begin);
+    };
+  }
+  // the counted link carries zfs send's own bytes unless a remote source compresses them
+  const peek = o.received && (run.src.local || !compress) ? { bytes: STREAM_BEGIN_BYTES, head: (b: Buffer) => (begin = streamBegin(b)) } : undefined;
   run.log.debug(`stream: ${describeStages(spec)}${inSession ? ' && the guid check on the destination' : ''}`);
   run.log.debug(`stream: ${send.join(' ')} | ${receive.join(' ')}${total !== undefined ? ` (about ${formatBytes(total)})` : ''}`);
   const stall = run.pair.options.stall ?? DEFAULT_STALL;
@@ -315,6 +349,16 @@ async function transfer(run: PairRun, send: string[], receive: string[], o: Tran
       stallMs: stall * 1000,
       captureStdout: inSession !== undefined,
       ...(o.through ? { onThrough: o.through } : {}),
+      ...(peek ? { peek } : {}),
+      ...(o.received
+        ? {
+            onStageEnd: (i: number, ok: boolean) => {
+              ended.set(i, ok);
+              if (i === sink && ok && !inSession) receiveOk = true;
+              tell();
+            },
+          }
+        : {}),
       ...(onProgress ? { onProgress: (p) => onProgress(run.pair, total === undefined ? p : { ...p, total }) } : {}),
     });
     // every stage exited 0: the send's temporary holds are gone with it
@@ -1142,6 +1186,37 @@ function guidInSession(run: PairRun, snapshot: string): { verify: string[] } {
   return { verify: zargv.readGuid(`${run.pair.destination.dataset}@${snapshot}`) };
 }
 
+/**
+ * The new snapshot recorded as on the destination on its receipt: once zfs
+ * receive exited 0, every process before it too, and the stream's first
+ * record (read as it passed through this process) said it carried this
+ * snapshot by name, from the base's guid (a full stream: from none). ZFS
+ * gives a received snapshot the guid its stream names, so the destination
+ * holds that snapshot then, and the record takes guid and creation from the
+ * stream. The guid check on the destination against the source's read-back
+ * still follows before anything is released or destroyed, and a failed one
+ * takes the record back (runLocked). Only for a stream of one snapshot (not
+ * -I, -R or a tree's children); otherwise, or when the first record was not
+ * seen (compressed, pv, mbuffer), finish() records it after the check.
+ * `recorded` tells whether it did.
+ */
+function onReceipt(run: PairRun, plan: RunPlan): { received?: (b: StreamBegin | undefined) => void; recorded: () => boolean } {
+  let done = false;
+  const recorded = () => done;
+  const send = plan.send;
+  const record = run.replicated;
+  if (!send || !record || send.incremental === 'I' || send.replicate || plan.children?.length || run.pair.options.recursive) return { recorded };
+  const base = plan.context.base;
+  const received = (b: StreamBegin | undefined) => {
+    if (!b || run.signal.aborted || b.toname !== send.snapshot) return;
+    if (send.from === undefined ? b.fromguid !== '0' : base === undefined || b.fromguid !== base.guid) return;
+    record({ name: plan.snapshot, guid: b.toguid, creation: b.creation });
+    done = true;
+    run.log.debug(`@${plan.snapshot} recorded on its receipt: zfs receive exited 0 on a stream of guid ${b.toguid} from ${b.fromguid}; the guid check on the destination follows`);
+  };
+  return { received, recorded };
+}
+
 /** the destination's whole finish batch: the guid check of the received snapshot first (nothing else runs unless it is the snapshot sent) */
 function destinationBatch(run: PairRun, fin: FinishPlan, snap: SnapshotEntry): string[][] {
   return [receivedCheck(run, snap), ...fin.destination];
@@ -1171,7 +1246,7 @@ export async function finish(run: PairRun, caps: BothCapabilities, fin: FinishPl
     const verify = dstResults[0]!;
     const got = verify.stdout.trim();
     if (verify.exitCode === 0 && got === snap.guid) {
-      run.replicated?.(ref(snap));
+      if (!moved.recorded) run.replicated?.(ref(snap));
       return;
     }
     const seen = /^\d+$/.test(got) ? `guid ${got}` : classifyZfsError(verify.stderr, verify.exitCode).message;
@@ -1640,18 +1715,21 @@ async function executeInitialize(run: PairRun, plan: RunPlan): Promise<Outcome> 
   logStart(run, 'initialize', plan.what);
   const { snap: reading, estimate, warnings: hooked } = await snapshotBetweenHooks(run, 'initialize', plan);
   warnings.push(...hooked);
+  const receipt = onReceipt(run, plan);
   const started = Date.now();
   let moved: Transferred;
   try {
     checkSpace(run, estimate, plan.context.available, plan.context.availableOf);
     const verify = plan.children?.length ? {} : guidInSession(run, plan.snapshot);
-    moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!), { ...verify, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source), through: () => void reading() });
+    const received = receipt.received ? { received: receipt.received } : {};
+    moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!), { ...verify, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source), through: () => void reading(), ...received });
   } catch (e) {
     // a resumable partial receive keeps its snapshot: the next initialize resumes it
     await dropUnsent(run, plan.snapshot, caps);
     throw e;
   }
   const snap = await reading();
+  if (receipt.recorded()) moved = { ...moved, recorded: true };
   logMoved(run, moved.bytes, started);
   if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, caps, plan.children, snap)) };
   const outcome = await finish(run, caps, plan.finish, snap, moved);
@@ -2018,11 +2096,13 @@ export async function executeUpdate(run: PairRun, plan: RunPlan, warm = false): 
     void reading();
     void seeing?.();
   };
+  const receipt = onReceipt(run, plan);
   const opts: TransferOptions = {
     ...(plan.children?.length ? {} : guidInSession(run, plan.snapshot)),
     ...(estimate !== undefined ? { total: estimate } : {}),
     noteSend: sendsLeakHolds(caps.source),
     through: afterSend,
+    ...(receipt.received ? { received: receipt.received } : {}),
   };
   const started = Date.now();
   let moved: Transferred;
@@ -2053,6 +2133,7 @@ export async function executeUpdate(run: PairRun, plan: RunPlan, warm = false): 
     throw pair.options.recursive && kept === 'received' && lists ? await partialTree(run, caps, e, await reading(), lists) : e;
   }
   const snap = await reading();
+  if (receipt.recorded()) moved = { ...moved, recorded: true };
   logMoved(run, moved.bytes, started);
   if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, caps, plan.children, snap)) };
   let fin = plan.finish;

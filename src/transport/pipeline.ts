@@ -127,6 +127,10 @@ export interface RunPipelineOptions {
    * carries the stream from one stage to the next.
    */
   onThrough?: () => void;
+  /** called as each stage ends, with whether it succeeded (exit 0: after its monitor settled the outcome) */
+  onStageEnd?: (index: number, ok: boolean) => void;
+  /** the first `bytes` bytes over the counted link, once that many have passed (the stream's first record) */
+  peek?: { bytes: number; head: (b: Buffer) => void };
 }
 
 export interface StageOutcome {
@@ -451,6 +455,11 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
       }
     }
     if (failed(l.outcome) && !killing && settleTimer === undefined) settleTimer = setTimeout(killAll, SETTLE_MS);
+    try {
+      opts.onStageEnd?.(l.index, !failed(l.outcome));
+    } catch {
+      // a broken callback must not take the transfer down with it
+    }
     wake?.();
     if (!through && lives.every((x, i) => x.done || i === sinkIndex)) {
       through = true;
@@ -573,9 +582,24 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
     const dst = lives[i + 1]!.stdin!;
     linksOpen.add(i);
     linkBytes.set(i, 0);
+    const peek = i === countLink ? opts.peek : undefined;
+    let head: Buffer[] | undefined = peek ? [] : undefined;
     src.on('data', (c: Buffer) => {
-      linkBytes.set(i, linkBytes.get(i)! + c.length);
+      const before = linkBytes.get(i)!;
+      linkBytes.set(i, before + c.length);
       moved += c.length;
+      if (head && peek) {
+        head.push(c);
+        if (before + c.length >= peek.bytes) {
+          const b = Buffer.concat(head).subarray(0, peek.bytes);
+          head = undefined;
+          try {
+            peek.head(b);
+          } catch {
+            // a broken callback must not take the transfer down with it
+          }
+        }
+      }
     });
     src.pipe(dst);
     dst.once('finish', () => linksOpen.delete(i));

@@ -108,9 +108,11 @@ const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT'
 export class ExitMarkers implements StageMonitor {
   readonly statuses: Array<{ index: number; status: number }> = [];
 
+  /** `onStatus`: told each process's status as its marker arrives (before the session ends) */
   constructor(
     private readonly parts: readonly RemotePart[],
     private readonly hostName: string,
+    private readonly onStatus?: (index: number, status: number) => void,
   ) {}
 
   line(text: string) {
@@ -118,7 +120,11 @@ export class ExitMarkers implements StageMonitor {
     if (t === '') return { keep: false };
     if (!t.startsWith(MARK)) return undefined;
     const m = /^@@zettabee-exit:(\d+):(\d+)$/.exec(t);
-    if (m) this.statuses.push({ index: Number(m[1]), status: Number(m[2]) });
+    if (m) {
+      const s = { index: Number(m[1]), status: Number(m[2]) };
+      this.statuses.push(s);
+      this.onStatus?.(s.index, s.status);
+    }
     return { keep: false };
   }
 

@@ -42,6 +42,8 @@ export interface StreamOptions {
   afterReceive?: readonly string[];
   /** reads the zfs send's stderr too (zargv.reportingPid's marker) */
   sendMonitor?: StageMonitor;
+  /** told the exit status of a remote zfs receive as soon as its session reports it (before afterReceive runs) */
+  receiveExit?: (status: number) => void;
 }
 
 /**
@@ -111,7 +113,7 @@ export function bufferSettings(pair: Pair): { send: BufferSettings | null; recei
 }
 
 /** the stages of one side; `first` sets the first stage's input and waiting; `then`: see remote.ts */
-function side(host: Host, parts: readonly Part[], first: Pick<Stage, 'input' | 'after'>, watch: boolean, then?: readonly string[]): Stage[] {
+function side(host: Host, parts: readonly Part[], first: Pick<Stage, 'input' | 'after'>, watch: boolean, then?: readonly string[], lastExit?: (status: number) => void): Stage[] {
   if (host.local) {
     return parts.map((p, i) => ({
       name: `${p.name} on ${host.name}`,
@@ -122,7 +124,7 @@ function side(host: Host, parts: readonly Part[], first: Pick<Stage, 'input' | '
       ...(p.monitor ? { monitor: p.monitor } : {}),
     }));
   }
-  const markers = new ExitMarkers(parts, host.name);
+  const markers = new ExitMarkers(parts, host.name, lastExit ? (i, status) => i === parts.length - 1 && lastExit(status) : undefined);
   const monitors = parts.flatMap((p) => (p.monitor ? [p.monitor] : []));
   return [
     {
@@ -177,7 +179,7 @@ export function streamPipeline(pair: Pair, source: Host, destination: Host, send
       const sendParts = [zsend, ...pack, ...(buffers.send ? [{ name: 'mbuffer', argv: bufferArgv(buffers.send) }] : [])];
       const recvParts = [...(buffers.receive ? [{ name: 'mbuffer', argv: bufferArgv(buffers.receive) }] : []), ...unpack, zrecv];
       const sending = side(source, sendParts, { input: source.local ? 'none' : 'hold' }, true);
-      const receiving = side(destination, recvParts, { input: 'link' }, false, opts.afterReceive);
+      const receiving = side(destination, recvParts, { input: 'link' }, false, opts.afterReceive, opts.receiveExit);
       const stages = [...sending, ...receiving];
       // count the stream where it is the stream: out of a local zfs send, into a local zfs receive, else on the wire
       const countLink = source.local ? 0 : destination.local ? stages.length - 2 : sending.length - 1;

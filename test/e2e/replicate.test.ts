@@ -2,6 +2,7 @@
 // zfs-fuse pools, a real sshd on loopback. Data must arrive byte for byte.
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fingerprint } from '../../src/domain/fingerprint.js';
 import { getBed, type Bed } from '../harness/bed.js';
 import { makeSite, mountpointOf, propOf, snapshotsOf, sshKeys, treeHashes, writeRandom, type Site } from './support.js';
@@ -118,6 +119,24 @@ describe('e2e: initialize and update (real zfs-fuse, real sshd)', function () {
       expect(await propOf(bed, d(), `zettabee:${fp()}:lastsnap`)).to.equal(dstSnaps[1]);
       expect(await propOf(bed, `${d()}@${dstSnaps[1]}`, 'userrefs')).to.equal('1');
       expect(await propOf(bed, `${d()}@${dstSnaps[0]}`, 'userrefs')).to.equal('0');
+    });
+
+    it('the new snapshot is recorded on its receipt (the stream\'s first record, zfs receive exited 0), before the guid check that follows in the session; the record is the source\'s snapshot', async () => {
+      writeRandom(`${await mountpointOf(bed, s())}/receipt.bin`, 256 * 1024);
+      const r = await site.run(['-d', 'update', 'push']);
+      expect(r, r.stderr).to.deep.include({ code: 0, stdout: '' });
+      const log = readFileSync(join(site.paths.log, `${fp()}.log`), 'utf8').split('\n');
+      const made = (await snapshotsOf(bed, d())).at(-1)!;
+      const exact = async (ds: string, prop: string) => (await bed.run(['zfs', 'get', '-Hp', '-o', 'value', prop, ds])).trim();
+      const guid = await exact(`${s()}@${made}`, 'guid');
+      const at = log.findIndex((l) => l.includes(`@${made} recorded on its receipt: zfs receive exited 0 on a stream of guid ${guid}`));
+      expect(at, log.slice(-15).join('\n')).to.be.at.least(0);
+      // after the stream, before the END of the run
+      expect(log.slice(at).some((l) => / update END /.test(l))).to.equal(true);
+      const status = JSON.parse(readFileSync(join(site.paths.state, `${fp()}.status`), 'utf8')) as { state: string; lastSnapshot: { name: string; guid: string; creation: number } };
+      expect(status.state).to.equal('Synchronized');
+      expect(status.lastSnapshot).to.deep.equal({ name: made, guid, creation: Number(await exact(`${s()}@${made}`, 'creation')) });
+      expect(await exact(`${d()}@${made}`, 'guid')).to.equal(guid);
     });
 
     it('a receive that fails (destination modified) runs nothing of the destination batch', async () => {

@@ -92,6 +92,22 @@ describe('finish: the guid check first, then the record, then both sides', () =>
     expect(calls).to.deep.equal(['destination: verify']);
   });
 
+  it('recorded on its receipt already (onReceipt): the check still runs first and alone, the snapshot is not recorded again', async () => {
+    const { run, fin, snap, calls, caps } = setup(GUID);
+    await finish(run, caps, fin, snap, { bytes: 1, recorded: true });
+    expect(calls[0]).to.equal('destination: verify');
+    expect(calls).to.not.include('recorded');
+    expect(calls).to.have.length(9);
+  });
+
+  it('recorded on its receipt, then another guid on the destination: Inconsistent (a verify failure, which takes the record back), nothing else runs', async () => {
+    const { run, fin, snap, calls, caps } = setup('42');
+    let err: unknown;
+    await finish(run, caps, fin, snap, { bytes: 1, recorded: true }).catch((e: unknown) => (err = e));
+    expect((err as { inconsistency?: { kind: string } }).inconsistency?.kind).to.equal('verify');
+    expect(calls).to.deep.equal(['destination: verify']);
+  });
+
   it('the destination finished in the receive\'s session: its output is read, nothing runs there again, the source follows', async () => {
     const { run, fin, snap, calls, caps } = setup(GUID);
     const { batchArgv } = await import('../../src/exec/host.js');

@@ -177,6 +177,33 @@ describe('stream pipeline', () => {
     for (let i = 1; i < calls.length; i++) expect(calls[i]!).to.be.at.least(calls[i - 1]!);
   });
 
+  it('peek: the first bytes over the counted link, once, in one piece, even when they come in several writes', async () => {
+    const heads: string[] = [];
+    const r = await runPipeline(
+      { stages: [sh('drip', 'printf abc; sleep 0.05; printf defgh; sleep 0.05; head -c 100000 /dev/zero'), sh('sink', 'cat >/dev/null')] },
+      { peek: { bytes: 6, head: (b) => heads.push(b.toString('latin1')) } },
+    );
+    expect(r.bytes).to.equal(100_008);
+    expect(heads).to.deep.equal(['abcdef']);
+    // a stream shorter than asked for: no call
+    const none: Buffer[] = [];
+    await runPipeline({ stages: [sh('short', 'printf ab'), sh('sink', 'cat >/dev/null')] }, { peek: { bytes: 6, head: (b) => none.push(b) } });
+    expect(none).to.deep.equal([]);
+  });
+
+  it('onStageEnd tells each stage as it ends and whether it succeeded; onThrough once every stage but the sink has ended', async () => {
+    const events: string[] = [];
+    await expectFailure([sh('producer', 'head -c 1000 /dev/zero'), sh('sink', 'cat >/dev/null; sleep 0.2; exit 4')], {
+      onStageEnd: (i, ok) => events.push(`end ${i} ${ok}`),
+      onThrough: () => events.push('through'),
+    });
+    expect(events).to.deep.equal(['end 0 true', 'through', 'end 1 false']);
+    // a failing producer: still through (the callers start what waits for the stream), told not ok
+    const failing: string[] = [];
+    await expectFailure([sh('producer', 'exit 3'), sh('sink', 'cat >/dev/null')], { onStageEnd: (i, ok) => failing.push(`end ${i} ${ok}`), onThrough: () => failing.push('through') });
+    expect(failing.slice(0, 2)).to.deep.equal(['end 0 false', 'through']);
+  });
+
   // 512 MB: a leak of what passes shows as hundreds of MB; speed is the benchmark's (figures 1 and 8)
   it('keeps memory flat over 512 MB and reports throughput', async () => {
     const n = 512_000_000;

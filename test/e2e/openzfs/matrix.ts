@@ -160,11 +160,17 @@ export function defineMatrix(names: readonly WorldName[]): void {
         const before = await snapshots(w.dst, d());
         for (let i = 0; i < 2; i++) {
           await writeRandom(w.src, s(), `change-${i}.bin`, 512 * 1024);
-          ok(await w.site.run(['update', w.dest(d())]));
+          // the second with -d: the log says when the new snapshot was recorded
+          ok(await w.site.run([...(i === 1 ? ['-d'] : []), 'update', w.dest(d())]));
         }
         expect(await treeHash(w.dst, d())).to.deep.equal(await treeHash(w.src, s()));
         const src = await snapshots(w.src, s());
         const dst = await snapshots(w.dst, d());
+        if (w.hostRunner) {
+          // over ssh the stream passes through zettabee: recorded on its receipt, by the stream's first record, which names the source's snapshot
+          const guid = (await zfs(w.src, 'zfs', 'get', '-Hp', '-o', 'value', 'guid', `${s()}@${src[0]}`)).trim();
+          expect(await w.site.log(fp())).to.contain(`@${src[0]} recorded on its receipt: zfs receive exited 0 on a stream of guid ${guid} from `);
+        }
         expect(pairSnaps(src, fp())).to.have.length(1);
         expect(dst).to.have.length(2);
         expect(dst[1]).to.equal(src[0]);
