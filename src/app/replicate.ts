@@ -274,7 +274,12 @@ interface TransferOptions {
   noteSend?: boolean;
   /** the child this stream sends on its own, noted with the pid (none: the pair's top) */
   child?: string;
-  /** once the stream is through to the receive (runPipeline's onThrough): work that would slow the stream */
+  /**
+   * work that would slow the stream (the read-back): started once the
+   * stream is through to the receive (runPipeline's onThrough), or, where
+   * its first record is read (o.received), once it was received; when
+   * neither comes, its caller asks for it after the stream
+   */
   through?: () => void;
   /**
    * once zfs receive has exited 0 and every process before it too (a remote
@@ -335,6 +340,8 @@ async function transfer(run: PairRun, send: string[], receive: string[], o: Tran
       if (told || !receiveOk || spec.stages.some((_, i) => i !== sink && ended.get(i) !== true)) return;
       told = true;
       received(begin);
+      // what waited for the stream (the read-back) starts now, not while the receive works: see onThrough below
+      o.through?.();
     };
   }
   // the counted link carries zfs send's own bytes unless a remote source compresses them
@@ -348,7 +355,8 @@ async function transfer(run: PairRun, send: string[], receive: string[], o: Tran
       signal: run.signal,
       stallMs: stall * 1000,
       captureStdout: inSession !== undefined,
-      ...(o.through ? { onThrough: o.through } : {}),
+      // with the stream's first record read, the receipt may come before the sink ends: what waits for the stream waits for that, off the receive's time
+      ...(o.through && !peek ? { onThrough: o.through } : {}),
       ...(peek ? { peek } : {}),
       ...(o.received
         ? {
