@@ -341,7 +341,7 @@ async function transfer(run: PairRun, send: string[], receive: string[], o: Tran
       told = true;
       received(begin);
       // what waited for the stream (the read-back) starts now, not while the receive works: see onThrough below
-      o.through?.();
+      if (peek) o.through?.();
     };
   }
   // the counted link carries zfs send's own bytes unless a remote source compresses them
@@ -2090,16 +2090,20 @@ export async function executeUpdate(run: PairRun, plan: RunPlan, warm = false): 
   await executeCatchUp(run, caps, plan.catchUp, plan.context.base!);
 
   logStart(run, 'update', plan.what);
-  // the warm path did not list the source: it does now, in the snapshot's own command, for the send and the finish
+  // the warm path did not list the source: it does now, beside the snapshot or in its session, for the send and the finish
   const alone = !pair.options.recursive && !plan.layout;
   const { snap: reading, estimate, warnings: hooked, listing } = await snapshotBetweenHooks(run, 'update', plan, warm && alone ? { parsable: caps.source.listParsable } : undefined);
   warnings.push(...hooked);
   const seeing = warm && !listing ? onDemand(() => listDatasets(src, sds, { parsable: caps.source.listParsable }).then((m) => m?.get(sds), (e: unknown) => e as Error)) : listing ? () => Promise.resolve(listing) : undefined;
-  if (listing && plan.send?.incremental === 'I') plan.send = { ...plan.send, incremental: inBetween(listing, plan.context.base!, plan.snapshot) ? 'I' : 'i' };
+  if (listing && plan.send?.incremental === 'I' && !inBetween(listing, plan.context.base!, plan.snapshot)) {
+    // the plan's lines said -I (it could not know): what runs instead
+    plan.send = { ...plan.send, incremental: 'i' };
+    log.info(`plan: the source holds no snapshot between ${plan.send.from} and @${plan.snapshot}: zfs send -i instead of -I`);
+  }
   const send = zargv.send(plan.send!);
   const receive = zargv.recv(plan.receive!);
   // the children's streams (exclude=) come between the top's and the finish
-  // the read-back (and the listing, warm) start once the stream is through to the receive: they would slow it
+  // the read-back (and a listing not taken with the snapshot) start once the stream is through or received: they would slow it
   const afterSend = () => {
     void reading();
     void seeing?.();
