@@ -123,7 +123,11 @@ export class ExitMarkers implements StageMonitor {
     if (m) {
       const s = { index: Number(m[1]), status: Number(m[2]) };
       this.statuses.push(s);
-      this.onStatus?.(s.index, s.status);
+      try {
+        this.onStatus?.(s.index, s.status);
+      } catch {
+        // a broken callback must not turn the marker into stderr text
+      }
     }
     return { keep: false };
   }
