@@ -284,9 +284,10 @@ interface TransferOptions {
   /**
    * once zfs receive has exited 0 and every process before it too (a remote
    * receive's session still runs the guid check then): with the stream's
-   * first record, when it passed through this process uncompressed
+   * first record, when it passed through this process uncompressed; true
+   * when it recorded the snapshot (Transferred.recorded)
    */
-  received?: (begin: StreamBegin | undefined) => void;
+  received?: (begin: StreamBegin | undefined) => boolean;
 }
 
 async function transfer(run: PairRun, send: string[], receive: string[], o: TransferOptions = {}): Promise<Transferred> {
@@ -317,8 +318,15 @@ async function transfer(run: PairRun, send: string[], receive: string[], o: Tran
   let begin: StreamBegin | undefined;
   let receiveOk = false;
   let told = false;
+  let recorded = false;
   const ended = new Map<number, boolean>();
-  let tell = (): void => undefined;
+  const tell = (): void => {
+    if (!o.received || told || !receiveOk || spec.stages.some((_, i) => i !== sink && ended.get(i) !== true)) return;
+    told = true;
+    recorded = o.received(begin);
+    // what waited for the stream (the read-back) starts now, not while the receive works: see onThrough below
+    if (peek) o.through?.();
+  };
   const spec = streamPipeline(run.pair, run.src, run.dst, o.noteSend ? zargv.reportingPid(send) : send, receive, {
     compress,
     meter,
@@ -334,16 +342,6 @@ async function transfer(run: PairRun, send: string[], receive: string[], o: Tran
       : {}),
   });
   const sink = spec.sink ?? spec.stages.length - 1;
-  if (o.received) {
-    const received = o.received;
-    tell = () => {
-      if (told || !receiveOk || spec.stages.some((_, i) => i !== sink && ended.get(i) !== true)) return;
-      told = true;
-      received(begin);
-      // what waited for the stream (the read-back) starts now, not while the receive works: see onThrough below
-      if (peek) o.through?.();
-    };
-  }
   // the counted link carries zfs send's own bytes unless a remote source compresses them
   const peek = o.received && (run.src.local || !compress) ? { bytes: STREAM_BEGIN_BYTES, head: (b: Buffer) => (begin = streamBegin(b)) } : undefined;
   run.log.debug(`stream: ${describeStages(spec)}${inSession ? ' && the guid check on the destination' : ''}`);
@@ -377,9 +375,10 @@ async function transfer(run: PairRun, send: string[], receive: string[], o: Tran
         // the next run releases what is noted: harmless
       }
     }
-    if (!inSession) return { bytes: r.bytes };
+    const done = recorded ? { recorded } : {};
+    if (!inSession) return { bytes: r.bytes, ...done };
     const last = r.stages[r.stages.length - 1]!;
-    return { bytes: r.bytes, finished: { argvs: inSession, output: { stdout: r.stdout ?? '', stderr: last.stderr, exitCode: last.exitCode ?? 0 } } };
+    return { bytes: r.bytes, ...done, finished: { argvs: inSession, output: { stdout: r.stdout ?? '', stderr: last.stderr, exitCode: last.exitCode ?? 0 } } };
   } catch (e) {
     if (!(e instanceof PipelineError)) throw e;
     const debug = stageReport(spec, e);
@@ -761,8 +760,8 @@ async function takeSnapshot(
     if (!argv || !listed) return { snap };
     const l = listingOf(src, ds, argv, await step(`cannot list ${ds} on ${describeHost(run, 'source')}`, listed));
     if (!l) throw sourceMissing(run);
-    // it may have seen ours already, but not for sure: what the stream carries is decided without it
-    return { snap, listing: { ...l, snapshots: l.snapshots.filter((s) => s.snapshot !== name) } };
+    // it may hold ours or not: inBetween and finishFromSource leave it out by name
+    return { snap, listing: l };
   }
   // the size estimate (send -nvP, OpenZFS) of the streams to come rides in the snapshot's session
   const make = layout && 'names' in layout ? zargv.snapshot(layout.names.map((n) => `${n}@${name}`)) : zargv.snapshot([full], { recursive: Boolean(pair.options.recursive) });
@@ -1206,23 +1205,21 @@ function guidInSession(run: PairRun, snapshot: string): { verify: string[] } {
  * takes the record back (runLocked). Only for a stream of one snapshot (not
  * -I, -R or a tree's children); otherwise, or when the first record was not
  * seen (compressed, pv, mbuffer), finish() records it after the check.
- * `recorded` tells whether it did.
+ * transfer() tells whether it did (Transferred.recorded).
  */
-function onReceipt(run: PairRun, plan: RunPlan): { received?: (b: StreamBegin | undefined) => void; recorded: () => boolean } {
-  let done = false;
-  const recorded = () => done;
+function onReceipt(run: PairRun, plan: RunPlan): { received?: (b: StreamBegin | undefined) => boolean } {
   const send = plan.send;
   const record = run.replicated;
-  if (!send || !record || send.incremental === 'I' || send.replicate || plan.children?.length || run.pair.options.recursive) return { recorded };
+  if (!send || !record || send.incremental === 'I' || send.replicate || plan.children?.length || run.pair.options.recursive) return {};
   const base = plan.context.base;
-  const received = (b: StreamBegin | undefined) => {
-    if (!b || run.signal.aborted || b.toname !== send.snapshot) return;
-    if (send.from === undefined ? b.fromguid !== '0' : base === undefined || b.fromguid !== base.guid) return;
+  const received = (b: StreamBegin | undefined): boolean => {
+    if (!b || run.signal.aborted || b.toname !== send.snapshot) return false;
+    if (send.from === undefined ? b.fromguid !== '0' : base === undefined || b.fromguid !== base.guid) return false;
     record({ name: plan.snapshot, guid: b.toguid, creation: b.creation });
-    done = true;
     run.log.debug(`@${plan.snapshot} recorded on its receipt: zfs receive exited 0 on a stream of guid ${b.toguid} from ${b.fromguid}; the guid check on the destination follows`);
+    return true;
   };
-  return { received, recorded };
+  return { received };
 }
 
 /** the destination's whole finish batch: the guid check of the received snapshot first (nothing else runs unless it is the snapshot sent) */
@@ -1723,21 +1720,18 @@ async function executeInitialize(run: PairRun, plan: RunPlan): Promise<Outcome> 
   logStart(run, 'initialize', plan.what);
   const { snap: reading, estimate, warnings: hooked } = await snapshotBetweenHooks(run, 'initialize', plan);
   warnings.push(...hooked);
-  const receipt = onReceipt(run, plan);
   const started = Date.now();
   let moved: Transferred;
   try {
     checkSpace(run, estimate, plan.context.available, plan.context.availableOf);
     const verify = plan.children?.length ? {} : guidInSession(run, plan.snapshot);
-    const received = receipt.received ? { received: receipt.received } : {};
-    moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!), { ...verify, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source), through: () => void reading(), ...received });
+    moved = await transfer(run, zargv.send(plan.send!), zargv.recv(plan.receive!), { ...verify, ...(estimate !== undefined ? { total: estimate } : {}), noteSend: sendsLeakHolds(caps.source), through: () => void reading(), ...onReceipt(run, plan) });
   } catch (e) {
     // a resumable partial receive keeps its snapshot: the next initialize resumes it
     await dropUnsent(run, plan.snapshot, caps);
     throw e;
   }
   const snap = await reading();
-  if (receipt.recorded()) moved = { ...moved, recorded: true };
   logMoved(run, moved.bytes, started);
   if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, caps, plan.children, snap)) };
   const outcome = await finish(run, caps, plan.finish, snap, moved);
@@ -2091,10 +2085,9 @@ export async function executeUpdate(run: PairRun, plan: RunPlan, warm = false): 
 
   logStart(run, 'update', plan.what);
   // the warm path did not list the source: it does now, beside the snapshot or in its session, for the send and the finish
-  const alone = !pair.options.recursive && !plan.layout;
-  const { snap: reading, estimate, warnings: hooked, listing } = await snapshotBetweenHooks(run, 'update', plan, warm && alone ? { parsable: caps.source.listParsable } : undefined);
+  // (a warm update is never of a recursive or exclude= pair: predictNext keeps no state for one)
+  const { snap: reading, estimate, warnings: hooked, listing } = await snapshotBetweenHooks(run, 'update', plan, warm ? { parsable: caps.source.listParsable } : undefined);
   warnings.push(...hooked);
-  const seeing = warm && !listing ? onDemand(() => listDatasets(src, sds, { parsable: caps.source.listParsable }).then((m) => m?.get(sds), (e: unknown) => e as Error)) : listing ? () => Promise.resolve(listing) : undefined;
   if (listing && plan.send?.incremental === 'I' && !inBetween(listing, plan.context.base!, plan.snapshot)) {
     // the plan's lines said -I (it could not know): what runs instead
     plan.send = { ...plan.send, incremental: 'i' };
@@ -2103,18 +2096,13 @@ export async function executeUpdate(run: PairRun, plan: RunPlan, warm = false): 
   const send = zargv.send(plan.send!);
   const receive = zargv.recv(plan.receive!);
   // the children's streams (exclude=) come between the top's and the finish
-  // the read-back (and a listing not taken with the snapshot) start once the stream is through or received: they would slow it
-  const afterSend = () => {
-    void reading();
-    void seeing?.();
-  };
-  const receipt = onReceipt(run, plan);
   const opts: TransferOptions = {
     ...(plan.children?.length ? {} : guidInSession(run, plan.snapshot)),
     ...(estimate !== undefined ? { total: estimate } : {}),
     noteSend: sendsLeakHolds(caps.source),
-    through: afterSend,
-    ...(receipt.received ? { received: receipt.received } : {}),
+    // the read-back starts once the stream is through or received: it would slow it
+    through: () => void reading(),
+    ...onReceipt(run, plan),
   };
   const started = Date.now();
   let moved: Transferred;
@@ -2145,25 +2133,12 @@ export async function executeUpdate(run: PairRun, plan: RunPlan, warm = false): 
     throw pair.options.recursive && kept === 'received' && lists ? await partialTree(run, caps, e, await reading(), lists) : e;
   }
   const snap = await reading();
-  if (receipt.recorded()) moved = { ...moved, recorded: true };
   logMoved(run, moved.bytes, started);
   if (plan.children?.length) moved = { ...moved, bytes: moved.bytes + (await executeChildren(run, caps, plan.children, snap)) };
-  let fin = plan.finish;
-  let sourceSeen: SnapshotListing | undefined;
-  if (seeing) {
-    const seen = await seeing();
-    if (seen instanceof Error || !seen) {
-      // the finish as planned is still right for what the plan knew; the next update lists both sides
-      const why = seen instanceof Error ? seen.message : 'the source is not listed';
-      warnings.push(`cannot list ${sds} on ${describeHost(run, 'source')} after the stream (${why}); retention went by the last listing`);
-      run.log.warn(warnings.at(-1)!);
-    } else {
-      sourceSeen = seen;
-      fin = finishFromSource(run, plan, seen, snap);
-    }
-  }
+  // warm: the finish again from the source's listing (what -I carried, another pair's snapshot)
+  const fin = listing ? finishFromSource(run, plan, listing, snap) : plan.finish;
   const outcome = await finish(run, caps, fin, snap, moved);
-  return { ...outcome, warnings: [...warnings, ...outcome.warnings], made: snap, finished: fin, ...(sourceSeen ? { sourceSeen } : {}) };
+  return { ...outcome, warnings: [...warnings, ...outcome.warnings], made: snap, finished: fin, ...(listing ? { sourceSeen: listing } : {}) };
 }
 
 /**
@@ -2179,7 +2154,7 @@ function inBetween(listing: SnapshotListing, base: SnapshotInfo, made: string): 
 
 /**
  * The warm path's finish, planned again from the source as listed beside
- * the stream: what `send -I` carried besides the new snapshot (a user's
+ * the new snapshot: what `send -I` carried besides the new snapshot (a user's
  * snapshot, another pair's) is on the destination now, and retention must
  * treat it as a cron run would (another pair's goes, a user's stays).
  */

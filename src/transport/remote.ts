@@ -67,6 +67,9 @@ export interface RemotePart {
   argv: string[];
 }
 
+/** the exit marker of process 0, its status in $s */
+const MARK_ALONE = `printf "\\n${MARK}0:%s\\n" "$s" >&2; `;
+
 /**
  * The wrapper of a side of one process that does not watch (a receiving
  * side: zfs receive alone), run by the session's own sh instead of a second
@@ -74,7 +77,7 @@ export interface RemotePart {
  * shells fewer per session, each of which costs a slow host (an emulated
  * guest) 20 ms.
  */
-export const WRAPPER_ALONE = '"$@"; s=$?; ' + `printf "\\n${MARK}0:%s\\n" "$s" >&2; ` + 'exit "$s"';
+export const WRAPPER_ALONE = `"$@"; s=$?; ${MARK_ALONE}exit "$s"`;
 
 /** the argv (for Host.wrap) that runs parts as one pipeline on the host; watch and then: see above */
 export function remotePipelineArgv(parts: readonly RemotePart[], opts: { watch: boolean; then?: readonly string[] }): string[] {
@@ -85,7 +88,7 @@ export function remotePipelineArgv(parts: readonly RemotePart[], opts: { watch: 
     const [shell, flag, script, ...rest] = opts.then;
     if (shell === 'sh' && flag === '-c' && script !== undefined && rest.length === 0) {
       // `"$@" >&2 && then </dev/null`, the batch's script in a group of this shell (its `exit 0` ends the session, as its own sh did)
-      const body = '"$@" >&2; s=$?; ' + `printf "\\n${MARK}0:%s\\n" "$s" >&2; ` + '[ "$s" -eq 0 ] || exit "$s"\n{\n' + script + '\n} </dev/null';
+      const body = `"$@" >&2; s=$?; ${MARK_ALONE}[ "$s" -eq 0 ] || exit "$s"\n{\n${script}\n} </dev/null`;
       return ['sh', '-c', body, 'zettabee', ...argv];
     }
   }
