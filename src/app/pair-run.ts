@@ -227,14 +227,38 @@ async function runLocked(pair: Pair, deps: EngineDeps, action: PairAction, body:
   const before: StatusRecord = structuredClone(record);
   const cache: Record<string, unknown> = { ...(record.cache ?? {}) };
   record.run = { action, pid: process.pid, host: hostname(), started: started.toISOString(), result: 'running' };
+  // the record of the run's start (result: running); a warm update of the
+  // daemon writes it once its snapshot's process has started (setImmediate),
+  // its fsyncs beside the snapshot instead of before it. Any later record
+  // of the run replaces it (startPending). Nothing recovers from it: a run
+  // that dies before it is written left only what a dead run leaves anyway.
+  let startPending = false;
+  const save = (): void => {
+    startPending = false;
+    writeStatus(settings, pair.fingerprint, record);
+  };
   try {
     if (lock.orphaned) log.warn(`${action}: took over a lock directory that no run held: ${lock.orphaned}`);
     if (lock.recovered) {
       const h = lock.recovered;
       log.warn(`${action}: took over a stale lock of pid ${h.pid} (${h.action}, started ${h.started}); stale_lock = recover`);
     }
-    writeStatus(settings, pair.fingerprint, record);
-    await metrics();
+    if (deps.warm?.state) {
+      startPending = true;
+      setImmediate(() => {
+        if (!startPending) return;
+        try {
+          save();
+        } catch (e) {
+          local.abort(new ActionError(`cannot write the status file: ${oneLine(e)}`));
+          return;
+        }
+        metrics().catch(() => undefined);
+      });
+    } else {
+      save();
+      await metrics();
+    }
     // every transfer publishes its progress for `runstatus`, besides whatever the caller shows
     let streamStarted: string | undefined;
     const publish = (p: Progress) => {
@@ -277,7 +301,7 @@ async function runLocked(pair: Pair, deps: EngineDeps, action: PairAction, body:
         delete record.inconsistency;
         record.lastSnapshot = last;
         try {
-          writeStatus(settings, pair.fingerprint, record);
+          save();
         } catch (e) {
           // the record at the run's end says it again
           log.warn(`${action}: could not write the status file: ${oneLine(e)}`);
@@ -301,7 +325,7 @@ async function runLocked(pair: Pair, deps: EngineDeps, action: PairAction, body:
     record.run = { ...record.run, ended: ended.toISOString(), result: 'ok', seconds, bytes: outcome.bytes, snapshot: outcome.snapshot, ...(outcome.warnings.length ? { warnings: outcome.warnings } : {}) };
     record.lastSuccess = { action, ended: ended.toISOString(), seconds, bytes: outcome.bytes };
     record.cache = cache;
-    writeStatus(settings, pair.fingerprint, record);
+    save();
     // already in the log (written as they happened); the terminal hears of them now
     for (const w of outcome.warnings) deps.warn?.(pair, w);
     log.info(`${action} END @${outcome.snapshot}: ${formatTransfer(outcome.bytes, seconds)}`);
@@ -323,7 +347,7 @@ async function runLocked(pair: Pair, deps: EngineDeps, action: PairAction, body:
     }
     record.cache = cache;
     try {
-      writeStatus(settings, pair.fingerprint, record);
+      save();
     } catch (w) {
       log.error(`${action}: could not write the status file: ${oneLine(w)}`);
     }
