@@ -27,6 +27,7 @@ import type { Pair } from '../config/pairs.js';
 import { ActionError, BusyError, ConfigError } from '../errors.js';
 import { Hosts } from '../exec/hosts.js';
 import type { SdNotify } from '../exec/sdnotify.js';
+import { Spares, useSpares } from '../exec/spawn.js';
 import type { Reporter } from '../monitor/report.js';
 import { liveDaemon, removeDaemonFiles, writePidFile, writeSchedule } from '../state/daemon.js';
 import { PairLogs } from '../state/log.js';
@@ -41,6 +42,12 @@ export const PROBE_MAX_AGE_MS = 4 * 3600 * 1000;
 const TICK_MS = 1000;
 /** how long aborted runs get to clean up before the daemon gives up on them */
 const ABORT_WAIT_MS = 60_000;
+/** spare processes per job: an update's first local processes (its snapshot, the listing beside it, the send and its next stage) start from them */
+const SPARES_PER_JOB = 4;
+/** at most this many spares wait (each holds three pipes of the daemon's) */
+const SPARES_MAX = 16;
+/** a launch's schedule record waits this long: the run's start has no fsync in its way */
+const SCHEDULE_DEFER_MS = 200;
 
 export interface DaemonOptions {
   args: GlobalArgs;
@@ -97,6 +104,8 @@ export class Daemon {
   private lastWatchdog = 0;
   private lastTextfile = Date.now();
   private wakeUp: (() => void) | null = null;
+  private scheduleTimer: NodeJS.Timeout | undefined;
+  private spares: Spares | undefined;
   private readonly started = new Date();
   private cycles = 0;
 
@@ -165,6 +174,9 @@ export class Daemon {
         this.lastReported.set(p.fingerprint, now);
       }
       this.writeSchedule();
+      this.spares = new Spares(Math.min(SPARES_MAX, SPARES_PER_JOB * this.o.jobs));
+      useSpares(this.spares);
+      this.spares.fill();
       this.say(`started (pid ${process.pid}): ${ctx.pairs.length} pairs of ${this.o.pairsFile}, ${this.o.jobs} at a time`);
       await this.o.notify.send('READY=1', `STATUS=${this.statusLine()}`);
       this.lastWatchdog = Date.now();
@@ -176,6 +188,10 @@ export class Daemon {
       await this.stop();
     } finally {
       await Promise.allSettled([...this.background]);
+      clearTimeout(this.scheduleTimer);
+      this.scheduleTimer = undefined;
+      useSpares(undefined);
+      await this.spares?.close();
       await this.gen.hosts.close();
       await this.logs.close();
       removeDaemonFiles(this.gen.ctx.settings);
@@ -225,11 +241,18 @@ export class Daemon {
     if (this.logsFor === this.logsKey()) {
       const due = duePairs(this.times, new Set(this.running.keys()), now, this.o.jobs - this.running.size);
       for (const fp of due) this.launch(fp);
+      // the schedule (for status) is written a moment after a launch, not on the way to the run's snapshot
+      if (due.length && this.dirty && this.scheduleTimer === undefined) {
+        this.scheduleTimer = setTimeout(() => {
+          this.scheduleTimer = undefined;
+          if (this.dirty && this.stopReason === null) this.writeSchedule();
+        }, SCHEDULE_DEFER_MS);
+      }
     }
     this.queueStaleReports(now);
     this.refreshTextfile(now);
     if (this.pending.size && !this.flushing && (this.running.size === 0 || now - this.pendingSince >= this.shortestIntervalMs())) this.flush();
-    if (this.dirty) this.writeSchedule();
+    if (this.dirty && this.scheduleTimer === undefined) this.writeSchedule();
     const every = this.o.notify.watchdogIntervalMs();
     if (every !== null && now - this.lastWatchdog >= every) {
       this.lastWatchdog = now;
@@ -294,6 +317,8 @@ export class Daemon {
         else if (this.o.args.verbose) this.o.io.out(`update ${pair.label}: skipped, ${(e as Error).message}`);
       }
       const ended = Date.now();
+      // the spares this run used are replaced now, off the next run's path
+      if (this.stopReason === null) this.spares?.fill();
       this.running.delete(fp);
       gen.active--;
       this.cycles++;

@@ -3,12 +3,12 @@
 //
 // Commands run through node:child_process, not execa (so do the streams,
 // in runPipeline): loading execa costs ~45 ms of every start-up.
-import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sshPercentEscape } from '../domain/names.js';
 import { quoteArgv } from './quote.js';
+import { spawnLocal } from './spawn.js';
 
 export interface RunResult {
   stdout: string;
@@ -110,7 +110,7 @@ interface Collected {
  */
 function collect(file: string, args: readonly string[], opts: RunOptions = {}): Promise<Collected> {
   return new Promise((resolve) => {
-    const child = spawn(file, args, { env: { ...process.env, LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnLocal(file, args, ['pipe', 'pipe', 'pipe']);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -130,11 +130,11 @@ function collect(file: string, args: readonly string[], opts: RunOptions = {}): 
       if (spawnError !== undefined) r.spawnError = spawnError;
       resolve(r);
     };
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    child.stderr!.on('data', (c: Buffer) => err.push(c));
     // EPIPE when the command exits without reading its input
-    child.stdin.on('error', () => {});
-    child.stdin.end(opts.input ?? '');
+    child.stdin!.on('error', () => {});
+    child.stdin!.end(opts.input ?? '');
     // without a pid the command never started (ENOENT, EACCES): no 'close' to wait for
     child.once('error', (e: Error) => {
       if (child.pid === undefined) done(null, null, e.message);

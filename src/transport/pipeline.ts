@@ -8,10 +8,11 @@
 // a stage whose input is 'none' or 'hold' starts a new chain, and `after` holds
 // it back until an earlier stage says it is ready (listening). Progress then
 // comes from what the processes print about themselves (StageMonitor).
-import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable, Writable } from 'node:stream';
 import type { Host } from '../exec/host.js';
+import { spawnLocal } from '../exec/spawn.js';
 
 export interface Stage {
   /** short name for messages: 'zfs send on src.example.org' */
@@ -518,10 +519,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
     const stdin = input === 'pass' ? (passed ?? 'ignore') : input === 'none' ? 'ignore' : 'pipe';
     // node:child_process, not execa: a stream's processes start faster, and
     // an update does not load execa's ~50 ms of modules for them
-    const child = spawnChild(file!, args, {
-      stdio: l.stage.fd3 === 'hold' ? [stdin, 'pipe', 'pipe', 'pipe'] : [stdin, 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C' },
-    });
+    const child = spawnLocal(file!, args, l.stage.fd3 === 'hold' ? [stdin, 'pipe', 'pipe', 'pipe'] : [stdin, 'pipe', 'pipe']);
     l.closed = new Promise<void>((r) => child.once('close', () => r()));
     adopt(child);
     // The child has its own copy now. Close ours, so that when the reader
@@ -532,7 +530,8 @@ export async function runPipeline(spec: PipelineSpec, opts: RunPipelineOptions =
     const stdout = child.stdout!;
     const stderr = child.stderr!;
     l.child = child;
-    l.stdin = child.stdin;
+    // a spare's stdin is a pipe even for a stage without input (ended at once): only a stage's input counts
+    l.stdin = stdin === 'pipe' ? child.stdin : null;
     l.stdout = stdout;
     l.stderrStream = stderr;
     if (l.stage.fd3 === 'hold') {
