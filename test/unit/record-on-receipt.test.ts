@@ -3,36 +3,13 @@
 // that check fails: runPairAction with real state, lock and log files in a
 // directory of its own, the run's body standing in for the engine.
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parsePairs } from '../../src/config/pairs.js';
-import { builtinSettings, type Settings } from '../../src/config/settings.js';
-import { Hosts } from '../../src/exec/hosts.js';
-import { PairError, runPairAction, type EngineDeps, type Outcome } from '../../src/app/pair-run.js';
-import { PairLogs } from '../../src/state/log.js';
+import { PairError, runPairAction, type Outcome } from '../../src/app/pair-run.js';
 import { readStatus, type SnapshotRef } from '../../src/state/status.js';
+import { made, old, pair, usePairRunBed } from './pair-run-bed.js';
 
 describe('a record made on receipt, and taken back by a failed guid check', () => {
-  let dir: string;
-  let settings: Settings;
-  let logs: PairLogs;
-  const pair = parsePairs('tank/a backup/a', 'test.cfg', {}).pairs[0]!;
-  const old: SnapshotRef = { name: 'old', guid: '111', creation: 1_700_000_000 };
-  const made: SnapshotRef = { name: 'new', guid: '222', creation: 1_700_000_600 };
-  const deps = (): EngineDeps => ({ settings, allPairs: [pair], hosts: new Hosts(settings), logs });
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'zb-receipt-'));
-    const b = builtinSettings();
-    settings = { ...b, paths: { state: join(dir, 'state'), lock: join(dir, 'lock'), log: join(dir, 'log') } };
-    logs = new PairLogs();
-    logs.open(settings, [pair.fingerprint]);
-  });
-  afterEach(async () => {
-    await logs.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const bed = usePairRunBed('zb-receipt-');
+  const deps = () => bed.deps();
 
   /** a first run that leaves `old` as the last snapshot */
   const first = () => runPairAction(pair, deps(), 'update', () => Promise.resolve<Outcome>({ lastSnapshot: old, bytes: 1, snapshot: 'old', warnings: [] }));
@@ -42,7 +19,7 @@ describe('a record made on receipt, and taken back by a failed guid check', () =
     let seen: SnapshotRef | undefined;
     const err = await runPairAction(pair, deps(), 'update', (run) => {
       run.replicated!(made);
-      seen = readStatus(settings, pair.fingerprint)?.lastSnapshot;
+      seen = readStatus(bed.settings, pair.fingerprint)?.lastSnapshot;
       return Promise.reject(new PairError('the destination does not hold backup/a@new with guid 222 after the receive (guid 9)', 'look', [], 'Inconsistent', { kind: 'verify', message: 'received snapshot not found by guid on the destination (guid 9)' }));
     }).then(
       () => undefined,
@@ -51,7 +28,7 @@ describe('a record made on receipt, and taken back by a failed guid check', () =
     expect(err).to.be.instanceOf(PairError);
     // recorded at once, while the run went on
     expect(seen).to.deep.equal(made);
-    const rec = readStatus(settings, pair.fingerprint)!;
+    const rec = readStatus(bed.settings, pair.fingerprint)!;
     expect(rec.state).to.equal('Inconsistent');
     expect(rec.inconsistency?.kind).to.equal('verify');
     expect(rec.lastSnapshot).to.deep.equal(old);
@@ -64,7 +41,7 @@ describe('a record made on receipt, and taken back by a failed guid check', () =
       run.replicated!(made);
       return Promise.reject(new PairError('cannot finish on the source', undefined));
     }).catch(() => undefined);
-    const rec = readStatus(settings, pair.fingerprint)!;
+    const rec = readStatus(bed.settings, pair.fingerprint)!;
     expect(rec.lastSnapshot).to.deep.equal(made);
     expect(rec.run?.result).to.equal('failed');
   });
@@ -74,7 +51,7 @@ describe('a record made on receipt, and taken back by a failed guid check', () =
       run.replicated!(made);
       return Promise.reject(new PairError('not held', undefined, [], 'Inconsistent', { kind: 'verify', message: 'x' }));
     }).catch(() => undefined);
-    const rec = readStatus(settings, pair.fingerprint)!;
+    const rec = readStatus(bed.settings, pair.fingerprint)!;
     expect(rec.lastSnapshot).to.equal(undefined);
     expect(rec.state).to.equal('Inconsistent');
   });

@@ -3,45 +3,27 @@
 // them, and never over a later record of the same run. runPairAction with
 // real state, lock and log files; the body stands in for the engine.
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parsePairs } from '../../src/config/pairs.js';
-import { builtinSettings, type Settings } from '../../src/config/settings.js';
-import { Hosts } from '../../src/exec/hosts.js';
-import { runPairAction, type EngineDeps, type Outcome } from '../../src/app/pair-run.js';
+import { runPairAction } from '../../src/app/pair-run.js';
 import type { WarmSlot, WarmState } from '../../src/app/replicate.js';
-import { PairLogs } from '../../src/state/log.js';
-import { readStatus, type SnapshotRef } from '../../src/state/status.js';
+import { readStatus } from '../../src/state/status.js';
+import { made, ok, old, pair, usePairRunBed } from './pair-run-bed.js';
 
 describe('the start record of a warm update', () => {
-  let dir: string;
-  let settings: Settings;
-  let logs: PairLogs;
-  const pair = parsePairs('tank/a backup/a', 'test.cfg', {}).pairs[0]!;
-  const old: SnapshotRef = { name: 'old', guid: '111', creation: 1_700_000_000 };
-  const made: SnapshotRef = { name: 'new', guid: '222', creation: 1_700_000_600 };
+  const bed = usePairRunBed('zb-warmstart-');
   // runLocked only asks whether there is one; the engine reads it
   const warm = (): WarmSlot => ({ state: { started: 'x', listedAt: 0, reversed: false } as unknown as WarmState, keep: () => undefined });
-  const deps = (w?: WarmSlot): EngineDeps => ({ settings, allPairs: [pair], hosts: new Hosts(settings), logs, ...(w ? { warm: w } : {}) });
-  const ok = (snap: SnapshotRef): Outcome => ({ lastSnapshot: snap, bytes: 1, snapshot: snap.name, warnings: [] });
+  const deps = (w?: WarmSlot) => bed.deps(w ? { warm: w } : {});
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'zb-warmstart-'));
-    settings = { ...builtinSettings(), paths: { state: join(dir, 'state'), lock: join(dir, 'lock'), log: join(dir, 'log') } };
-    logs = new PairLogs();
-    logs.open(settings, [pair.fingerprint]);
     await runPairAction(pair, deps(), 'update', () => Promise.resolve(ok(old)));
-  });
-  afterEach(async () => {
-    await logs.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('a cron run (no warm state) has it on disk before its body starts', async () => {
     let atStart: string | undefined;
     await runPairAction(pair, deps(), 'update', () => {
-      atStart = readStatus(settings, pair.fingerprint)?.run?.result;
+      atStart = readStatus(bed.settings, pair.fingerprint)?.run?.result;
       return Promise.resolve(ok(made));
     });
     expect(atStart).to.equal('running');
@@ -52,9 +34,9 @@ describe('the start record of a warm update', () => {
     let afterATurn: string | undefined;
     let pid: number | undefined;
     await runPairAction(pair, deps(warm()), 'update', async () => {
-      atStart = readStatus(settings, pair.fingerprint)?.run?.result;
+      atStart = readStatus(bed.settings, pair.fingerprint)?.run?.result;
       await new Promise((r) => setTimeout(r, 20));
-      const rec = readStatus(settings, pair.fingerprint);
+      const rec = readStatus(bed.settings, pair.fingerprint);
       afterATurn = rec?.run?.result;
       pid = rec?.run?.pid;
       return ok(made);
@@ -62,7 +44,7 @@ describe('the start record of a warm update', () => {
     expect(atStart).to.equal('ok');
     expect(afterATurn).to.equal('running');
     expect(pid).to.equal(process.pid);
-    const rec = readStatus(settings, pair.fingerprint)!;
+    const rec = readStatus(bed.settings, pair.fingerprint)!;
     expect(rec.run?.result).to.equal('ok');
     expect(rec.lastSnapshot).to.deep.equal(made);
   });
@@ -71,25 +53,25 @@ describe('the start record of a warm update', () => {
     await runPairAction(pair, deps(warm()), 'update', async (run) => {
       run.replicated!(made);
       await new Promise((r) => setTimeout(r, 20));
-      const rec = readStatus(settings, pair.fingerprint)!;
+      const rec = readStatus(bed.settings, pair.fingerprint)!;
       expect(rec.lastSnapshot).to.deep.equal(made);
       expect(rec.state).to.equal('Synchronized');
       return ok(made);
     });
-    expect(readStatus(settings, pair.fingerprint)!.lastSnapshot).to.deep.equal(made);
+    expect(readStatus(bed.settings, pair.fingerprint)!.lastSnapshot).to.deep.equal(made);
   });
 
   it('a run that ends before it was written leaves only its end record', async () => {
     await runPairAction(pair, deps(warm()), 'update', () => Promise.resolve(ok(made)));
     await new Promise((r) => setTimeout(r, 20));
-    const rec = readStatus(settings, pair.fingerprint)!;
+    const rec = readStatus(bed.settings, pair.fingerprint)!;
     expect(rec.run?.result).to.equal('ok');
     expect(rec.lastSnapshot).to.deep.equal(made);
   });
 
   it('a status file that cannot be written: the run is aborted, as a cron run fails before its body', async () => {
     // a directory where the status file is: the rename of the new record onto it fails (EISDIR), even for root
-    const file = join(dir, 'state', `${pair.fingerprint}.status`);
+    const file = join(bed.dir, 'state', `${pair.fingerprint}.status`);
     rmSync(file);
     mkdirSync(join(file, 'in-the-way'), { recursive: true });
     let aborted: unknown;
