@@ -318,7 +318,7 @@ export class Daemon {
       }
       const ended = Date.now();
       // the spares this run used are replaced now, off the next run's path
-      if (this.stopReason === null) this.spares?.fill();
+      if (this.stopReason === null) this.spares?.refill();
       this.running.delete(fp);
       gen.active--;
       this.cycles++;

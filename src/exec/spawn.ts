@@ -35,23 +35,43 @@ function childEnv(): NodeJS.ProcessEnv {
 export class Spares {
   private idle: ChildProcess[] = [];
   private closed = false;
+  private refilling = false;
 
   constructor(readonly size: number) {}
 
   /** fork spares until `size` wait (call it when no run waits for node) */
   fill(): void {
-    while (!this.closed && this.idle.length < this.size) {
-      const c = spawn('/bin/sh', ['-c', SPARE_SCRIPT, 'zettabee-spare'], { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
-      if (c.pid === undefined) {
-        // cannot fork now (EAGAIN, ENOMEM): runs spawn as without spares
-        c.on('error', () => {});
-        return;
-      }
-      c.stdin!.on('error', () => {});
-      // a spare killed while idle leaves the pool
-      c.once('exit', () => (this.idle = this.idle.filter((x) => x !== c)));
-      this.idle.push(c);
+    while (this.forkOne());
+  }
+
+  /**
+   * the same, one fork per turn of the event loop: another run's processes
+   * (another job's) wait at most one fork for it, not all of them
+   */
+  refill(): void {
+    if (this.refilling) return;
+    this.refilling = true;
+    const next = (): void => {
+      if (this.forkOne()) setImmediate(next);
+      else this.refilling = false;
+    };
+    setImmediate(next);
+  }
+
+  /** one more spare; false when full, closed, or the fork failed */
+  private forkOne(): boolean {
+    if (this.closed || this.idle.length >= this.size) return false;
+    const c = spawn('/bin/sh', ['-c', SPARE_SCRIPT, 'zettabee-spare'], { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
+    if (c.pid === undefined) {
+      // cannot fork now (EAGAIN, ENOMEM): runs spawn as without spares
+      c.on('error', () => {});
+      return false;
     }
+    c.stdin!.on('error', () => {});
+    // a spare killed while idle leaves the pool
+    c.once('exit', () => (this.idle = this.idle.filter((x) => x !== c)));
+    this.idle.push(c);
+    return true;
   }
 
   /** how many wait */

@@ -171,6 +171,20 @@ describe('spare processes (exec/spawn)', function () {
     expect(spares.waiting).to.equal(0);
   });
 
+  it('refill(): one fork per turn of the event loop, up to the size', async function () {
+    for (let i = 0; i < 3; i++) await ended(spawnLocal('true', [], ['ignore', 'pipe', 'pipe']));
+    expect(spares.waiting).to.equal(0);
+    spares.refill();
+    spares.refill();
+    expect(spares.waiting).to.equal(0);
+    await new Promise((r) => setImmediate(r));
+    expect(spares.waiting).to.equal(1);
+    await sleep(50);
+    expect(spares.waiting).to.equal(3);
+    const c = spawnLocal('echo', ['again'], ['ignore', 'pipe', 'pipe']);
+    expect((await ended(c)).stdout.toString()).to.equal('again\n');
+  });
+
   it('close(): the idle spares exit, and no spare is forked after it', async function () {
     const pids = waitingPids(spares);
     expect(pids.every(alive)).to.equal(true);
