@@ -932,7 +932,7 @@ async function daemonFootprint(): Promise<void> {
   report({
     n: 13,
     title: `resident memory of one daemon after ${cycles} updates of a local pair (and an ssh pair beside it) vs after 100 (VmRSS, medians of 21 samples each)`,
-    text: `${(r.early.rssKiB / 1024).toFixed(1)} MiB after 100, ${(r.late.rssKiB / 1024).toFixed(1)} MiB after ${cycles}: ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (target within 10%); open fds ${r.early.fds} and ${r.late.fds}`,
+    text: `${(r.early.rssKiB / 1024).toFixed(1)} MiB after 100, ${(r.late.rssKiB / 1024).toFixed(1)} MiB after ${cycles}: ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (target within 10%); open fds of its own at fewest ${r.early.fds} and ${r.late.fds} (medians ${r.early.fdsMedian} and ${r.late.fdsMedian}; besides ${r.early.plumbing} and ${r.late.plumbing} pipes to its running children and idle spare processes)`,
     met: Math.abs(growth) <= 0.1 && r.late.fds <= r.early.fds,
     details: [`${cycles} updates of the local pair in ${r.seconds.toFixed(0)} s (${fmtS(r.seconds / cycles)} each, back to back), ${d.count(dstSsh)} of the ssh pair meanwhile`],
   });

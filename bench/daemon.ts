@@ -5,7 +5,8 @@
 //   12. 10 pairs, interval=15s, a steady 1 MiB/s writer each: every pair's lag < 30 s (BENCH_LAG_SECONDS, default 600)
 //   13. RSS (and open fds) after 2,000 cycles within 10% of after 100 (BENCH_CYCLES, default 2000)
 import { execa, type ResultPromise } from 'execa';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { LAUNCHER, type Site } from '../test/e2e/support.js';
 import { log, median, sleep } from './lib.js';
 
@@ -88,28 +89,105 @@ function status(pid: number, key: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
-/** resident memory (KiB) and open file descriptors of a process */
-export function footprint(pid: number): { rssKiB: number; fds: number } {
-  return { rssKiB: status(pid, 'VmRSS'), fds: readdirSync(`/proc/${pid}/fd`).length };
+/** the targets of a process's open fds ('pipe:[123]', '/var/log/...', 'socket:[456]'), by fd */
+function fdTargets(pid: number): string[] {
+  const out: string[] = [];
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return out;
+  }
+  for (const fd of fds) {
+    try {
+      out.push(readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+/** the pids whose parent is `pid` */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(e));
+    } catch {
+      // it exited meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * Resident memory (KiB) of a process, and its open file descriptors: all of
+ * them, and those of its own, that is without the pipes it shares with a
+ * child still running (a command's stdio, an idle spare process's three:
+ * src/exec/spawn.ts). How many of those there are when a sample is taken
+ * depends on what runs then; a pipe left open after its child is gone, a
+ * leak, counts among its own.
+ */
+export function footprint(pid: number): { rssKiB: number; fds: number; plumbing: number } {
+  const mine = fdTargets(pid);
+  const theirs = new Set(childrenOf(pid).flatMap((c) => fdTargets(c)));
+  // node's child stdio is a socketpair: the two ends have inodes of their own, ss(8) pairs them
+  const peer = unixPeers();
+  const plumbing = mine.filter((t) => {
+    const m = /^socket:\[(\d+)\]$/.exec(t);
+    const other = m ? peer.get(m[1]!) : undefined;
+    return theirs.has(t) || (other !== undefined && theirs.has(`socket:[${other}]`));
+  }).length;
+  return { rssKiB: status(pid, 'VmRSS'), fds: mine.length - plumbing, plumbing };
+}
+
+/** a window of figure 13's samples */
+export interface Footprint {
+  rssKiB: number;
+  /** the fewest descriptors of its own */
+  fds: number;
+  fdsMedian: number;
+  /** pipes to running children and idle spares, median */
+  plumbing: number;
+}
+
+/** every unix socket's peer, by inode (`ss -x -a -n`: Local Address, Port = inode, Peer Address, Port) */
+function unixPeers(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of execFileSync('ss', ['-x', '-a', '-n'], { encoding: 'utf8' }).split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 8 && /^\d+$/.test(f[5]!) && /^\d+$/.test(f[7]!) && f[7] !== '0') out.set(f[5]!, f[7]!);
+  }
+  return out;
 }
 
 /**
  * Figure 13's measurement: run `label` back to back until `cycles` updates,
- * sampling RSS and fds over the 20 updates up to 100 and up to the end
- * (medians: a sample may land just before or after a garbage collection).
+ * sampling RSS and fds over the 20 updates up to 100 and up to the end.
+ * RSS: medians (a sample may land just before or after a garbage
+ * collection). Fds of its own: the fewest of each window, and the median
+ * beside it. The updates run back to back, so every sample also catches
+ * descriptors on their way out (a child that exited, whose stdio node has
+ * not closed yet: 24 against 26 in two medians at 05:24); a leak raises the
+ * fewest for good.
  */
-export async function footprintOver(d: BenchDaemon, label: string, cycles: number): Promise<{ early: { rssKiB: number; fds: number }; late: { rssKiB: number; fds: number }; seconds: number }> {
+export async function footprintOver(d: BenchDaemon, label: string, cycles: number): Promise<{ early: Footprint; late: Footprint; seconds: number }> {
   const t0 = Date.now();
   const sample = async (from: number, to: number) => {
     const rss: number[] = [];
     const fds: number[] = [];
+    const plumbing: number[] = [];
     for (let n = from; n <= to; n++) {
       await d.until(label, n, 600_000);
       const f = footprint(d.pid);
       rss.push(f.rssKiB);
       fds.push(f.fds);
+      plumbing.push(f.plumbing);
     }
-    return { rssKiB: median(rss), fds: median(fds) };
+    return { rssKiB: median(rss), fds: Math.min(...fds), fdsMedian: median(fds), plumbing: median(plumbing) };
   };
   const early = await sample(80, 100);
   let last = Date.now();
