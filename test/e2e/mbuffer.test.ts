@@ -235,7 +235,8 @@ describe('e2e: transport=mbuffer (real mbuffer over TCP, zfs-fuse, sshd)', funct
           console.log(`      ${n}: 12 MiB (6 MiB incompressible) with bwlimit=2M took ${seconds.toFixed(1)} s`);
           expect(seconds).to.be.above(2.5);
         } else {
-          expect(seconds).to.be.below(8);
+          // not held back by a limit or a stall (3 to 5 s on a quiet machine; 12 s seen with both cores saturated by the guests)
+          expect(seconds).to.be.below(30);
         }
       });
     }
