@@ -7,6 +7,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { ppidOf, processes } from '../test/e2e/procs.js';
 import { LAUNCHER, type Site } from '../test/e2e/support.js';
 import { log, median, sleep } from './lib.js';
 
@@ -108,21 +109,6 @@ function fdTargets(pid: number): string[] {
   return out;
 }
 
-/** the pids whose parent is `pid` */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(e));
-    } catch {
-      // it exited meanwhile
-    }
-  }
-  return out;
-}
-
 /**
  * Resident memory (KiB) of a process, and its open file descriptors: all of
  * them, and those of its own, that is without the pipes it shares with a
@@ -133,7 +119,7 @@ function childrenOf(pid: number): number[] {
  */
 export function footprint(pid: number): { rssKiB: number; fds: number; plumbing: number } {
   const mine = fdTargets(pid);
-  const theirs = new Set(childrenOf(pid).flatMap((c) => fdTargets(c)));
+  const theirs = new Set(processes().filter((p) => ppidOf(p.pid) === pid).flatMap((p) => fdTargets(p.pid)));
   // node's child stdio is a socketpair: the two ends have inodes of their own, ss(8) pairs them
   const peer = unixPeers();
   const plumbing = mine.filter((t) => {
